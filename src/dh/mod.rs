@@ -1,0 +1,472 @@
+//! Finite-field Diffie-Hellman on `crypto-bigint`.
+//!
+//! * [`Group`]: a modulus p, a generator g and, where known, the order q of
+//!   the subgroup g generates. Either one of the RFC 7919 [`NamedGroup`]s or
+//!   an ad-hoc group received from a peer (v1 peers generate 512-bit groups
+//!   per process), refused beyond a size limit.
+//! * [`KeyPair`]: a private exponent drawn from a caller-supplied RNG and its
+//!   public value. Exponents are as long as RFC 7919 section 5.2 asks for
+//!   named groups (225, 275, 325 bits) and `bits(p) - 2` bits for ad-hoc
+//!   groups without q, as OpenSSL-based peers draw them. Exponentiation with
+//!   the private exponent is constant time over the exponent's bound.
+//! * [`PublicKey`]: a validated public value, `1 < y < p - 1`, and a member
+//!   of the order-q subgroup where q is known.
+//! * [`SharedSecret`]: `y^x mod p`, big-endian, left-padded to the length of
+//!   p, zeroized on drop.
+//!
+//! Encodings: `DH PARAMETERS` (PKCS#3) and `X9.42 DH PARAMETERS` PEM for
+//! groups, `PUBLIC KEY` (SubjectPublicKeyInfo, dhKeyAgreement or X9.42
+//! dhpublicnumber) for public keys. Groups with q are written in the X9.42
+//! forms, groups without in the PKCS#3 forms, as OpenSSL does.
+//!
+//! ```
+//! use securex::dh::{Group, NamedGroup, KeyPair};
+//! # let mut rng = rand_chacha::ChaCha20Rng::from_seed([7; 32]);
+//! # use rand_core::SeedableRng;
+//! let group = Group::named(NamedGroup::Ffdhe2048);
+//! let alice = KeyPair::generate(&group, &mut rng);
+//! let bob = KeyPair::generate(&group, &mut rng);
+//! // The public key travels as PEM and is validated on arrival.
+//! let bob_public = group.public_key_from_pem(bob.public_key().to_pem().as_bytes())?;
+//! let z1 = alice.agree(&bob_public)?;
+//! let z2 = bob.agree(alice.public_key())?;
+//! assert_eq!(z1.as_bytes(), z2.as_bytes());
+//! assert_eq!(z1.as_bytes().len(), 256);
+//! # Ok::<(), securex::error::DhError>(())
+//! ```
+
+pub(crate) mod encoding;
+mod named;
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
+use crypto_bigint::{BoxedUint, JacobiSymbol, Odd, RandomBits, Uint, Word};
+use rand_core::CryptoRng;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::DhError;
+use encoding::RawParams;
+pub use named::NamedGroup;
+
+/// The default limit on the size of a received modulus, in bits.
+pub const DEFAULT_MAX_GROUP_BITS: u32 = 8192;
+
+/// The smallest modulus accepted, in bits. Existing v1 peers use 512-bit
+/// groups, which are breakable; v2 accepts only the named groups.
+pub const MIN_GROUP_BITS: u32 = 512;
+
+/// A finite-field DH group. Cheap to clone.
+#[derive(Clone)]
+pub struct Group {
+    inner: Arc<GroupInner>,
+}
+
+struct GroupInner {
+    raw: RawParams,
+    named: Option<NamedGroup>,
+    /// p with the precision (whole limbs) every operand uses.
+    p: Odd<BoxedUint>,
+    /// p - 1, the upper (excluded) bound of public values.
+    p_minus_1: BoxedUint,
+    g: BoxedUint,
+    q: Option<BoxedUint>,
+    /// q = (p - 1) / 2: membership of the subgroup is a Legendre symbol.
+    safe_prime: bool,
+    monty: BoxedMontyParams,
+}
+
+impl Group {
+    /// One of the RFC 7919 groups.
+    pub fn named(group: NamedGroup) -> Group {
+        let bits = group.bits();
+        let p = BoxedUint::from_str_radix_with_precision_vartime(group.p_hex(), 16, bits)
+            .expect("RFC 7919 constants are valid hexadecimal of their size");
+        let q = p.shr(1);
+        let raw = RawParams {
+            p: p.to_be_bytes_trimmed_vartime().into_vec(),
+            g: alloc::vec![2],
+            q: Some(q.to_be_bytes_trimmed_vartime().into_vec()),
+        };
+        Group::from_raw(raw, bits).expect("RFC 7919 groups are valid")
+    }
+
+    /// Decodes a `DH PARAMETERS` or `X9.42 DH PARAMETERS` PEM, refusing a
+    /// modulus of more than `max_bits` bits.
+    pub fn from_pem(pem: &[u8], max_bits: u32) -> Result<Group, DhError> {
+        Group::from_raw(encoding::decode_params_pem(pem, max_bits)?, max_bits)
+    }
+
+    /// Encodes the group as PEM: `X9.42 DH PARAMETERS` (p, g, q) when q is
+    /// known, `DH PARAMETERS` (p, g) otherwise.
+    pub fn to_pem(&self) -> String {
+        encoding::encode_params_pem(&self.inner.raw)
+    }
+
+    /// Builds a group from integers, checking that it is usable: p odd and
+    /// of `MIN_GROUP_BITS..=max_bits` bits, `1 < g < p - 1`, and
+    /// `1 < q < p` where given.
+    pub(crate) fn from_raw(raw: RawParams, max_bits: u32) -> Result<Group, DhError> {
+        let bits = bit_len(&raw.p);
+        if bits > max_bits {
+            return Err(DhError::GroupTooLarge {
+                bits,
+                limit: max_bits,
+            });
+        }
+        if bits < MIN_GROUP_BITS {
+            return Err(DhError::InvalidGroup);
+        }
+        let precision = bits.div_ceil(Word::BITS) * Word::BITS;
+        let int = |bytes: &[u8]| {
+            BoxedUint::from_be_slice(bytes, precision).map_err(|_| DhError::InvalidGroup)
+        };
+        let p = int(&raw.p)?;
+        let g = int(&raw.g)?;
+        let q = raw.q.as_deref().map(int).transpose()?;
+        let p: Odd<BoxedUint> = p.to_odd().into_option().ok_or(DhError::InvalidGroup)?;
+        let one = BoxedUint::one_with_precision(precision);
+        let p_minus_1 = p.as_ref().wrapping_sub(&one);
+        let in_open_range = |x: &BoxedUint, hi: &BoxedUint| x > &one && x < hi;
+        if !in_open_range(&g, &p_minus_1) {
+            return Err(DhError::InvalidGroup);
+        }
+        if let Some(q) = &q
+            && !in_open_range(q, p.as_ref())
+        {
+            return Err(DhError::InvalidGroup);
+        }
+        let two = BoxedUint::from_be_slice(&[2], precision).map_err(|_| DhError::InvalidGroup)?;
+        let named = NamedGroup::ALL.into_iter().find(|n| {
+            n.bits() == bits
+                && g == two
+                && BoxedUint::from_str_radix_with_precision_vartime(n.p_hex(), 16, precision)
+                    .is_ok_and(|np| np == *p.as_ref())
+        });
+        let half = p_minus_1.shr(1);
+        // A named group is checked against its q even when received without.
+        let q = match (q, named) {
+            (None, Some(_)) => Some(half.clone()),
+            (q, _) => q,
+        };
+        let safe_prime = q.as_ref() == Some(&half);
+        let monty = BoxedMontyParams::new_vartime(p.clone());
+        Ok(Group {
+            inner: Arc::new(GroupInner {
+                raw,
+                named,
+                p,
+                p_minus_1,
+                g,
+                q,
+                safe_prime,
+                monty,
+            }),
+        })
+    }
+
+    /// The RFC 7919 group this is, if it is one (whether or not q was
+    /// received with it).
+    pub fn named_group(&self) -> Option<NamedGroup> {
+        self.inner.named
+    }
+
+    /// The modulus p, big-endian, without leading zeros.
+    pub fn modulus(&self) -> &[u8] {
+        &self.inner.raw.p
+    }
+
+    /// The generator g, big-endian, without leading zeros.
+    pub fn generator(&self) -> &[u8] {
+        &self.inner.raw.g
+    }
+
+    /// The subgroup order q as received or named, big-endian, without
+    /// leading zeros; `None` for groups received without it.
+    pub fn subgroup_order(&self) -> Option<&[u8]> {
+        self.inner.raw.q.as_deref()
+    }
+
+    /// Bits of the modulus.
+    pub fn bits(&self) -> u32 {
+        bit_len(&self.inner.raw.p)
+    }
+
+    /// Bytes of the modulus: the length of every shared secret.
+    pub fn byte_len(&self) -> usize {
+        self.inner.raw.p.len()
+    }
+
+    /// Whether the subgroup order q is known (and public values are
+    /// checked against it).
+    pub fn has_subgroup_order(&self) -> bool {
+        self.inner.q.is_some()
+    }
+
+    /// Bits of the private exponents drawn in this group: RFC 7919 lengths
+    /// for named groups, `bits(q) - 1` for other groups with q, and
+    /// `bits(p) - 2` for groups without q.
+    pub fn exponent_bits(&self) -> u32 {
+        match (self.inner.named, &self.inner.raw.q) {
+            (Some(named), _) => named.exponent_bits(),
+            (None, Some(q)) => bit_len(q) - 1,
+            (None, None) => self.bits() - 2,
+        }
+    }
+
+    fn precision(&self) -> u32 {
+        self.inner.p.as_ref().bits_precision()
+    }
+
+    /// Decodes a `PUBLIC KEY` PEM whose parameters must be this group's,
+    /// and validates the public value.
+    pub fn public_key_from_pem(&self, pem: &[u8]) -> Result<PublicKey, DhError> {
+        let (raw, y) = encoding::decode_spki_pem(pem, self.bits())?;
+        let same_q = match (&raw.q, &self.inner.raw.q) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        if raw.p != self.inner.raw.p || raw.g != self.inner.raw.g || !same_q {
+            return Err(DhError::GroupMismatch);
+        }
+        self.public_key_from_bytes(&y)
+    }
+
+    /// Validates a big-endian public value: `1 < y < p - 1`, and membership
+    /// of the order-q subgroup where q is known. `y` is public, so the
+    /// subgroup check may take variable time.
+    pub fn public_key_from_bytes(&self, y: &[u8]) -> Result<PublicKey, DhError> {
+        let significant = &y[y.iter().take_while(|&&b| b == 0).count()..];
+        if significant.len() > self.byte_len() {
+            return Err(DhError::PublicKeyOutOfRange);
+        }
+        let y = BoxedUint::from_be_slice(significant, self.precision())
+            .map_err(|_| DhError::PublicKeyOutOfRange)?;
+        let one = BoxedUint::one_with_precision(self.precision());
+        if y <= one || y >= self.inner.p_minus_1 {
+            return Err(DhError::PublicKeyOutOfRange);
+        }
+        if !self.in_subgroup(&y) {
+            return Err(DhError::PublicKeyNotInSubgroup);
+        }
+        Ok(PublicKey {
+            group: self.clone(),
+            y,
+        })
+    }
+
+    fn in_subgroup(&self, y: &BoxedUint) -> bool {
+        let Some(q) = &self.inner.q else {
+            return true;
+        };
+        if self.inner.safe_prime {
+            // For a safe prime p = 2q + 1, y is in the order-q subgroup iff
+            // it is a quadratic residue: the Legendre symbol (y | p) = 1.
+            let p = self.inner.p.as_ref();
+            let symbol = match p.as_words().len() {
+                8 => legendre::<8>(y, p),
+                32 => legendre::<32>(y, p),
+                48 => legendre::<48>(y, p),
+                64 => legendre::<64>(y, p),
+                _ => None,
+            };
+            if let Some(symbol) = symbol {
+                return symbol == JacobiSymbol::One;
+            }
+        }
+        let y = BoxedMontyForm::new(y.clone(), &self.inner.monty);
+        y.pow(q).retrieve() == BoxedUint::one_with_precision(self.precision())
+    }
+}
+
+/// The Jacobi symbol (y | p) on fixed-size integers, where p has exactly
+/// `L` limbs; `None` for other sizes.
+fn legendre<const L: usize>(y: &BoxedUint, p: &BoxedUint) -> Option<JacobiSymbol> {
+    let y: [Word; L] = y.as_words().try_into().ok()?;
+    let p: [Word; L] = p.as_words().try_into().ok()?;
+    let p = Uint::<L>::from_words(p).to_odd().into_option()?;
+    Some(Uint::<L>::from_words(y).jacobi_symbol_vartime(&p))
+}
+
+impl PartialEq for Group {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner) || self.inner.raw == other.inner.raw
+    }
+}
+
+impl Eq for Group {}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.inner.named {
+            Some(named) => write!(f, "Group({named})"),
+            None => write!(f, "Group(ad hoc, {} bits)", self.bits()),
+        }
+    }
+}
+
+/// A validated public value of a group.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    group: Group,
+    y: BoxedUint,
+}
+
+impl PublicKey {
+    /// The group the key belongs to.
+    pub fn group(&self) -> &Group {
+        &self.group
+    }
+
+    /// The public value, big-endian, without leading zeros.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.y.to_be_bytes_trimmed_vartime().into_vec()
+    }
+
+    /// Encodes the key as a `PUBLIC KEY` PEM (SubjectPublicKeyInfo with the
+    /// group's parameters).
+    pub fn to_pem(&self) -> String {
+        encoding::encode_spki_pem(&self.group.inner.raw, &self.to_bytes())
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A private exponent and its public value.
+///
+/// The exponent is zeroized on drop and never shown by `Debug`.
+pub struct KeyPair {
+    x: BoxedUint,
+    /// The bound on the exponent's bits handed to the exponentiation: its
+    /// cost depends on this bound only, never on the exponent's value.
+    x_bits: u32,
+    public: PublicKey,
+}
+
+impl KeyPair {
+    /// Draws a fresh key pair from `rng`, with an exponent of exactly
+    /// [`Group::exponent_bits`] bits.
+    pub fn generate<R: CryptoRng + ?Sized>(group: &Group, rng: &mut R) -> KeyPair {
+        let bits = group.exponent_bits();
+        let precision = group.precision();
+        let mut x = BoxedUint::random_bits_with_precision(rng, bits, precision);
+        let top = BoxedUint::one_with_precision(precision).shl(bits - 1);
+        x = x.bitor(&top);
+        KeyPair::from_exponent(group, x, bits)
+    }
+
+    /// Imports a private exponent (big-endian), e.g. a long-term key read
+    /// from a file or a test vector. It must satisfy `1 < x < p - 1`, and
+    /// `x < q` where q is known. Exponentiation then costs as much as for
+    /// a full-size exponent, so that the time does not reveal its length.
+    pub fn from_private_bytes(group: &Group, x: &[u8]) -> Result<KeyPair, DhError> {
+        let significant = &x[x.iter().take_while(|&&b| b == 0).count()..];
+        if significant.len() > group.byte_len() {
+            return Err(DhError::InvalidPrivateKey);
+        }
+        let mut x = BoxedUint::from_be_slice(significant, group.precision())
+            .map_err(|_| DhError::InvalidPrivateKey)?;
+        let one = BoxedUint::one_with_precision(group.precision());
+        let upper = group.inner.q.as_ref().unwrap_or(&group.inner.p_minus_1);
+        if x <= one || x >= *upper {
+            x.zeroize();
+            return Err(DhError::InvalidPrivateKey);
+        }
+        Ok(KeyPair::from_exponent(group, x, group.precision()))
+    }
+
+    fn from_exponent(group: &Group, x: BoxedUint, x_bits: u32) -> KeyPair {
+        let g = BoxedMontyForm::new(group.inner.g.clone(), &group.inner.monty);
+        let y = g.pow_bounded_exp(&x, x_bits).retrieve();
+        KeyPair {
+            x,
+            x_bits,
+            public: PublicKey {
+                group: group.clone(),
+                y,
+            },
+        }
+    }
+
+    /// The public half.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The group of the pair.
+    pub fn group(&self) -> &Group {
+        &self.public.group
+    }
+
+    /// Computes the shared secret with a peer's (validated) public key of
+    /// the same group.
+    pub fn agree(&self, peer: &PublicKey) -> Result<SharedSecret, DhError> {
+        let group = self.group();
+        if peer.group != *group {
+            return Err(DhError::GroupMismatch);
+        }
+        let base = BoxedMontyForm::new(peer.y.clone(), &group.inner.monty);
+        let mut z_form = base.pow_bounded_exp(&self.x, self.x_bits);
+        let mut z = z_form.retrieve();
+        z_form.zeroize();
+        let degenerate = z == BoxedUint::one_with_precision(group.precision());
+        let mut full: Box<[u8]> = z.to_be_bytes();
+        z.zeroize();
+        // The big-endian bytes span whole limbs; keep the length of p.
+        let bytes = Zeroizing::new(full[full.len() - group.byte_len()..].to_vec());
+        full.zeroize();
+        if degenerate {
+            return Err(DhError::DegenerateSharedSecret);
+        }
+        Ok(SharedSecret(bytes))
+    }
+}
+
+impl Drop for KeyPair {
+    fn drop(&mut self) {
+        self.x.zeroize();
+    }
+}
+
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A DH shared secret Z: big-endian, left-padded with zeros to the length
+/// of p. Zeroized on drop, never shown by `Debug`.
+pub struct SharedSecret(Zeroizing<Vec<u8>>);
+
+impl SharedSecret {
+    /// The bytes of Z.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedSecret(..)")
+    }
+}
+
+/// Bits of a big-endian magnitude without leading zeros.
+fn bit_len(bytes: &[u8]) -> u32 {
+    match bytes.first() {
+        None => 0,
+        Some(&first) => (bytes.len() as u32 - 1) * 8 + (8 - first.leading_zeros()),
+    }
+}

@@ -1,0 +1,349 @@
+//! One error type for the whole crate.
+//!
+//! Every layer has its own small enum ([`SuiteError`], [`DhError`],
+//! [`RecordError`]) saying exactly what was wrong with the input; [`Error`]
+//! wraps them, and [`Error::kind`] sorts every failure into a few
+//! [`ErrorKind`]s a program can match on without following every variant.
+//!
+//! No error carries secret material: a failed MAC check reports only that
+//! it failed, never the expected value.
+
+use alloc::string::String;
+use core::fmt;
+
+use crate::suite::{Cipher, Mode};
+
+/// The coarse class of an [`Error`], stable enough to match on.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The input was not well formed (JSON, base64, hex, PEM, DER, lengths).
+    Malformed,
+    /// The input named an algorithm, group or structure this crate does not
+    /// implement.
+    Unsupported,
+    /// The input was well formed and supported, but the local policy, or the
+    /// offer it answers, does not allow it.
+    Policy,
+    /// A public key or group failed validation.
+    InvalidKey,
+    /// Authentication or decryption of a protected record failed.
+    Crypto,
+    /// The input exceeded a configured limit.
+    LimitExceeded,
+}
+
+/// Problems with the JSON of a frame or of an inner message.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// The frame is not valid UTF-8.
+    NotUtf8,
+    /// The frame is not valid JSON.
+    NotJson,
+    /// The frame is JSON but not an object.
+    NotObject,
+    /// The object has no string field `type`.
+    MissingType,
+    /// The `type` is not one this side knows.
+    UnknownType(String),
+    /// A field is missing or has the wrong type.
+    InvalidFields {
+        /// The frame's `type`.
+        frame: &'static str,
+        /// What the JSON parser reported (field names, never secrets).
+        detail: String,
+    },
+}
+
+/// Problems with cipher-suite names, offers and choices.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SuiteError {
+    /// A suite string was not of the form `DH;<cipher>;<mode>;<hash>`.
+    Malformed(String),
+    /// A cipher, mode or hash name that this crate does not know.
+    UnknownName {
+        /// Which list the name was found in: `cipher`, `mode` or `hash`.
+        kind: &'static str,
+        /// The name as received.
+        name: String,
+    },
+    /// A cipher and mode that do not go together (e.g. `AES-128` with `ECB`).
+    InvalidPair {
+        /// The cipher.
+        cipher: Cipher,
+        /// The mode it cannot be used with.
+        mode: Mode,
+    },
+    /// The peer chose a suite that was not offered to it.
+    NotOffered(String),
+    /// No suite satisfies both the offer and the local policy.
+    NoCommonSuite,
+}
+
+/// Problems with Diffie-Hellman groups, public keys and their encodings.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DhError {
+    /// The PEM armor was malformed.
+    Pem,
+    /// The PEM label was not one this field may carry.
+    UnexpectedLabel(String),
+    /// The DER structure inside the PEM was malformed.
+    Der,
+    /// Bytes followed the DER structure.
+    TrailingData,
+    /// A SubjectPublicKeyInfo named an algorithm other than
+    /// dhKeyAgreement (1.2.840.113549.1.3.1) or dhpublicnumber
+    /// (1.2.840.10046.2.1).
+    UnknownAlgorithm(String),
+    /// An integer that must be positive was zero or negative.
+    NonPositiveInteger,
+    /// A group name that is not one of the RFC 7919 groups this crate knows.
+    UnknownGroup(String),
+    /// A private exponent outside `1 < x < p - 1` (or `x < q`).
+    InvalidPrivateKey,
+    /// The group is not usable: even or tiny modulus, or a generator
+    /// outside `1 < g < p - 1`.
+    InvalidGroup,
+    /// The modulus is larger than the configured limit.
+    GroupTooLarge {
+        /// Bits of the received modulus.
+        bits: u32,
+        /// The configured limit in bits.
+        limit: u32,
+    },
+    /// A public key's parameters differ from the group it must belong to.
+    GroupMismatch,
+    /// A public value outside `1 < y < p - 1`.
+    PublicKeyOutOfRange,
+    /// A public value outside the order-q subgroup.
+    PublicKeyNotInSubgroup,
+    /// The shared secret came out as 1 (a degenerate peer key).
+    DegenerateSharedSecret,
+}
+
+/// Problems opening (or sealing) a protected record.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    /// A field that must be base64 was not.
+    InvalidBase64 {
+        /// The frame field.
+        field: &'static str,
+    },
+    /// A field that must be hexadecimal was not, or had the wrong length.
+    InvalidHex {
+        /// The frame field.
+        field: &'static str,
+    },
+    /// The MAC did not match.
+    BadMac,
+    /// The PKCS#7 padding of the decrypted plaintext was invalid.
+    BadPadding,
+    /// The IV does not have the length the cipher needs.
+    InvalidIvLength {
+        /// Bytes the cipher needs.
+        expected: usize,
+        /// Bytes received.
+        actual: usize,
+    },
+    /// The ciphertext is empty or not a whole number of cipher blocks.
+    CiphertextLength {
+        /// Bytes received.
+        actual: usize,
+        /// The cipher's block size.
+        block: usize,
+    },
+}
+
+/// Any failure of this crate.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A malformed frame or message.
+    Frame(FrameError),
+    /// A cipher-suite problem.
+    Suite(SuiteError),
+    /// A Diffie-Hellman problem.
+    Dh(DhError),
+    /// A protected-record problem.
+    Record(RecordError),
+}
+
+impl Error {
+    /// The coarse class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Frame(FrameError::UnknownType(_)) => ErrorKind::Unsupported,
+            Error::Frame(_) => ErrorKind::Malformed,
+            Error::Suite(e) => match e {
+                SuiteError::Malformed(_) => ErrorKind::Malformed,
+                SuiteError::UnknownName { .. } | SuiteError::InvalidPair { .. } => {
+                    ErrorKind::Unsupported
+                }
+                SuiteError::NotOffered(_) | SuiteError::NoCommonSuite => ErrorKind::Policy,
+            },
+            Error::Dh(e) => match e {
+                DhError::Pem
+                | DhError::UnexpectedLabel(_)
+                | DhError::Der
+                | DhError::TrailingData
+                | DhError::NonPositiveInteger => ErrorKind::Malformed,
+                DhError::UnknownAlgorithm(_) | DhError::UnknownGroup(_) => ErrorKind::Unsupported,
+                DhError::GroupTooLarge { .. } => ErrorKind::LimitExceeded,
+                DhError::InvalidGroup
+                | DhError::GroupMismatch
+                | DhError::InvalidPrivateKey
+                | DhError::PublicKeyOutOfRange
+                | DhError::PublicKeyNotInSubgroup
+                | DhError::DegenerateSharedSecret => ErrorKind::InvalidKey,
+            },
+            Error::Record(e) => match e {
+                RecordError::BadMac | RecordError::BadPadding => ErrorKind::Crypto,
+                RecordError::InvalidBase64 { .. }
+                | RecordError::InvalidHex { .. }
+                | RecordError::InvalidIvLength { .. }
+                | RecordError::CiphertextLength { .. } => ErrorKind::Malformed,
+            },
+        }
+    }
+}
+
+impl From<FrameError> for Error {
+    fn from(e: FrameError) -> Self {
+        Error::Frame(e)
+    }
+}
+
+impl From<SuiteError> for Error {
+    fn from(e: SuiteError) -> Self {
+        Error::Suite(e)
+    }
+}
+
+impl From<DhError> for Error {
+    fn from(e: DhError) -> Self {
+        Error::Dh(e)
+    }
+}
+
+impl From<RecordError> for Error {
+    fn from(e: RecordError) -> Self {
+        Error::Record(e)
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::NotUtf8 => f.write_str("frame is not valid UTF-8"),
+            FrameError::NotJson => f.write_str("frame is not valid JSON"),
+            FrameError::NotObject => f.write_str("frame is not a JSON object"),
+            FrameError::MissingType => f.write_str("frame has no string field \"type\""),
+            FrameError::UnknownType(t) => write!(f, "unknown frame type {t:?}"),
+            FrameError::InvalidFields { frame, detail } => {
+                write!(f, "invalid {frame} frame: {detail}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for SuiteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SuiteError::Malformed(s) => {
+                write!(
+                    f,
+                    "cipher suite {s:?} is not of the form DH;<cipher>;<mode>;<hash>"
+                )
+            }
+            SuiteError::UnknownName { kind, name } => write!(f, "unknown {kind} name {name:?}"),
+            SuiteError::InvalidPair { cipher, mode } => {
+                write!(f, "cipher {cipher} cannot be used in mode {mode}")
+            }
+            SuiteError::NotOffered(s) => write!(f, "the peer chose {s}, which was not offered"),
+            SuiteError::NoCommonSuite => f.write_str("no cipher suite is acceptable to both sides"),
+        }
+    }
+}
+
+impl fmt::Display for DhError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DhError::Pem => f.write_str("malformed PEM"),
+            DhError::UnexpectedLabel(l) => write!(f, "unexpected PEM label {l:?}"),
+            DhError::Der => f.write_str("malformed DER structure"),
+            DhError::TrailingData => f.write_str("trailing data after the DER structure"),
+            DhError::UnknownAlgorithm(oid) => {
+                write!(f, "public key algorithm {oid} is not finite-field DH")
+            }
+            DhError::NonPositiveInteger => f.write_str("an integer that must be positive is not"),
+            DhError::UnknownGroup(name) => write!(f, "unknown DH group {name:?}"),
+            DhError::InvalidPrivateKey => f.write_str("the DH private exponent is out of range"),
+            DhError::InvalidGroup => f.write_str("the DH group parameters are not usable"),
+            DhError::GroupTooLarge { bits, limit } => {
+                write!(
+                    f,
+                    "the DH modulus has {bits} bits, more than the limit of {limit}"
+                )
+            }
+            DhError::GroupMismatch => f.write_str("the public key belongs to another DH group"),
+            DhError::PublicKeyOutOfRange => f.write_str("the DH public value is out of range"),
+            DhError::PublicKeyNotInSubgroup => {
+                f.write_str("the DH public value is not in the prime-order subgroup")
+            }
+            DhError::DegenerateSharedSecret => f.write_str("the DH shared secret is degenerate"),
+        }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::InvalidBase64 { field } => {
+                write!(f, "field {field:?} is not valid base64")
+            }
+            RecordError::InvalidHex { field } => {
+                write!(f, "field {field:?} is not hexadecimal of the right length")
+            }
+            RecordError::BadMac => f.write_str("record authentication failed"),
+            RecordError::BadPadding => f.write_str("record padding is invalid"),
+            RecordError::InvalidIvLength { expected, actual } => {
+                write!(f, "the IV has {actual} bytes; the cipher needs {expected}")
+            }
+            RecordError::CiphertextLength { actual, block } => write!(
+                f,
+                "the ciphertext has {actual} bytes, not a positive multiple of the {block}-byte block"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Frame(e) => e.fmt(f),
+            Error::Suite(e) => e.fmt(f),
+            Error::Dh(e) => e.fmt(f),
+            Error::Record(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for FrameError {}
+impl core::error::Error for SuiteError {}
+impl core::error::Error for DhError {}
+impl core::error::Error for RecordError {}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Frame(e) => Some(e),
+            Error::Suite(e) => Some(e),
+            Error::Dh(e) => Some(e),
+            Error::Record(e) => Some(e),
+        }
+    }
+}

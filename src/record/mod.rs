@@ -1,0 +1,11 @@
+//! The cipher core: sealing and opening protected records.
+//!
+//! This layer knows suites and keys, not connection states: it turns an
+//! inner message into the fields of a `SECURE_X` frame and back.
+//!
+//! * [`v1`]: the seed protocol's records, exactly as existing peers write
+//!   them (including their weaknesses, documented there).
+
+pub mod v1;
+
+pub use v1::V1Protector;

@@ -1,0 +1,267 @@
+//! v1 records, exactly as existing peers write them.
+//!
+//! * P = PKCS#7-pad(inner) to the block size (16 AES, 8 3DES), in every
+//!   mode, GCM included;
+//! * IV = 16 bytes for AES (the CBC IV, or a 16-byte GCM nonce, so that
+//!   J0 = GHASH(nonce)), 8 bytes for 3DES (the CBC IV; sent and ignored in
+//!   ECB);
+//! * C = encrypt(K, mode, IV, P); GCM sends no tag and none is checked;
+//! * MAC = lowercase hex of HASH(C ‖ derived).
+//!
+//! [`V1Protector::open`] checks the shapes of the fields, then the MAC (in
+//! constant time), and only then decrypts and unpads.
+//!
+//! # Weaknesses kept for compatibility
+//!
+//! The MAC is not an HMAC, and it covers neither the IV, nor the order of
+//! records, nor their type. A changed IV goes unnoticed by it: in CBC it
+//! flips exactly the same bits of the first plaintext block, in GCM it
+//! garbles the whole message, in ECB it changes nothing. GCM without its
+//! tag is plain counter mode. Use v2 wherever the peer allows it.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use aes::Aes128;
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::aead::consts::U16;
+use aes_gcm::{AesGcm, KeyInit, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use cipher::block_padding::{Padding, Pkcs7};
+use cipher::common::InnerInit;
+use cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit};
+use des::TdesEde3;
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256, Sha512};
+use subtle::ConstantTimeEq;
+
+use crate::error::RecordError;
+use crate::schedule::V1Secrets;
+use crate::suite::{Cipher, CipherSuite, Hash, Mode};
+use crate::wire::SecureX;
+
+/// AES-128-GCM with the 16-byte nonces of existing peers.
+type V1AesGcm = AesGcm<Aes128, U16>;
+
+const AES_BLOCK: usize = 16;
+
+/// A keyed block cipher in the suite's mode.
+enum Keyed {
+    AesGcm(V1AesGcm),
+    AesCbc(Aes128),
+    TdesCbc(TdesEde3),
+    TdesEcb(TdesEde3),
+}
+
+/// Seals and opens the v1 records of one key epoch.
+///
+/// Holds the keyed cipher and the MAC key (`derived`); both are zeroized on
+/// drop and never shown by `Debug`.
+pub struct V1Protector {
+    suite: CipherSuite,
+    keyed: Keyed,
+    secrets: V1Secrets,
+}
+
+impl V1Protector {
+    /// Keys the suite's cipher with the epoch's secrets.
+    ///
+    /// # Panics
+    ///
+    /// If `secrets` were derived for another cipher than the suite's: a
+    /// programming error, never a consequence of input.
+    pub fn new(suite: CipherSuite, secrets: V1Secrets) -> V1Protector {
+        assert_eq!(
+            secrets.cipher(),
+            suite.cipher(),
+            "v1 secrets derived for another cipher"
+        );
+        let key = secrets.dangerously_expose_key();
+        let keyed = match (suite.cipher(), suite.mode()) {
+            (Cipher::Aes128, Mode::Gcm) => {
+                Keyed::AesGcm(V1AesGcm::new_from_slice(key).expect("16-byte key"))
+            }
+            (Cipher::Aes128, _) => Keyed::AesCbc(Aes128::new_from_slice(key).expect("16-byte key")),
+            (Cipher::TripleDes, Mode::Cbc) => {
+                Keyed::TdesCbc(TdesEde3::new_from_slice(key).expect("24-byte key"))
+            }
+            (Cipher::TripleDes, _) => {
+                Keyed::TdesEcb(TdesEde3::new_from_slice(key).expect("24-byte key"))
+            }
+        };
+        V1Protector {
+            suite,
+            keyed,
+            secrets,
+        }
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    /// The IV length of the suite: the cipher's block size.
+    pub fn iv_len(&self) -> usize {
+        self.suite.cipher().block_len()
+    }
+
+    /// Seals `inner` with a fresh random IV drawn from `rng`.
+    pub fn seal_random<R: CryptoRng + ?Sized>(&self, rng: &mut R, inner: &[u8]) -> SecureX {
+        let mut iv = [0u8; 16];
+        let iv = &mut iv[..self.iv_len()];
+        rng.fill_bytes(iv);
+        self.seal(iv, inner)
+            .expect("an IV of the suite's length is always accepted")
+    }
+
+    /// Seals `inner` with the given IV (16 bytes for AES, 8 for 3DES).
+    pub fn seal(&self, iv: &[u8], inner: &[u8]) -> Result<SecureX, RecordError> {
+        self.check_iv(iv)?;
+        let ciphertext = match &self.keyed {
+            Keyed::AesGcm(gcm) => {
+                let mut buf = pad_to_aes_blocks(inner);
+                gcm_keystream(gcm, iv, &mut buf);
+                buf
+            }
+            Keyed::AesCbc(aes) => cbc::Encryptor::<Aes128>::inner_iv_slice_init(aes.clone(), iv)
+                .expect("IV length checked")
+                .encrypt_padded_vec::<Pkcs7>(inner),
+            Keyed::TdesCbc(tdes) => {
+                cbc::Encryptor::<TdesEde3>::inner_iv_slice_init(tdes.clone(), iv)
+                    .expect("IV length checked")
+                    .encrypt_padded_vec::<Pkcs7>(inner)
+            }
+            Keyed::TdesEcb(tdes) => ecb::Encryptor::<TdesEde3>::inner_init(tdes.clone())
+                .encrypt_padded_vec::<Pkcs7>(inner),
+        };
+        let mac = self.mac(&ciphertext);
+        Ok(SecureX {
+            payload: BASE64.encode(&ciphertext),
+            iv: BASE64.encode(iv),
+            hash: base16ct::lower::encode_string(&mac),
+        })
+    }
+
+    /// Opens a `SECURE_X` frame into the inner message.
+    ///
+    /// Every failure is a [`RecordError`]: bad base64 or hex, a wrong IV
+    /// length, a ciphertext that is not a positive multiple of the block, a
+    /// bad MAC (checked in constant time before any decryption), bad
+    /// padding.
+    pub fn open(&self, frame: &SecureX) -> Result<Vec<u8>, RecordError> {
+        let ciphertext = BASE64
+            .decode(&frame.payload)
+            .map_err(|_| RecordError::InvalidBase64 { field: "payload" })?;
+        let iv = BASE64
+            .decode(&frame.iv)
+            .map_err(|_| RecordError::InvalidBase64 { field: "iv" })?;
+        let mac = base16ct::mixed::decode_vec(&frame.hash)
+            .ok()
+            .filter(|m| m.len() == self.suite.hash().output_len())
+            .ok_or(RecordError::InvalidHex { field: "hash" })?;
+        self.check_iv(&iv)?;
+        let block = self.suite.cipher().block_len();
+        if ciphertext.is_empty() || ciphertext.len() % block != 0 {
+            return Err(RecordError::CiphertextLength {
+                actual: ciphertext.len(),
+                block,
+            });
+        }
+        if !bool::from(self.mac(&ciphertext).as_slice().ct_eq(&mac)) {
+            return Err(RecordError::BadMac);
+        }
+        let unpadded = match &self.keyed {
+            Keyed::AesGcm(gcm) => {
+                // GCM without its tag is counter mode, its own inverse.
+                let mut buf = ciphertext;
+                gcm_keystream(gcm, &iv, &mut buf);
+                unpad_aes_blocks(buf)
+            }
+            Keyed::AesCbc(aes) => cbc::Decryptor::<Aes128>::inner_iv_slice_init(aes.clone(), &iv)
+                .expect("IV length checked")
+                .decrypt_padded_vec::<Pkcs7>(&ciphertext)
+                .map_err(|_| RecordError::BadPadding),
+            Keyed::TdesCbc(tdes) => {
+                cbc::Decryptor::<TdesEde3>::inner_iv_slice_init(tdes.clone(), &iv)
+                    .expect("IV length checked")
+                    .decrypt_padded_vec::<Pkcs7>(&ciphertext)
+                    .map_err(|_| RecordError::BadPadding)
+            }
+            Keyed::TdesEcb(tdes) => ecb::Decryptor::<TdesEde3>::inner_init(tdes.clone())
+                .decrypt_padded_vec::<Pkcs7>(&ciphertext)
+                .map_err(|_| RecordError::BadPadding),
+        }?;
+        Ok(unpadded)
+    }
+
+    fn check_iv(&self, iv: &[u8]) -> Result<(), RecordError> {
+        if iv.len() == self.iv_len() {
+            Ok(())
+        } else {
+            Err(RecordError::InvalidIvLength {
+                expected: self.iv_len(),
+                actual: iv.len(),
+            })
+        }
+    }
+
+    /// HASH(C ‖ derived).
+    fn mac(&self, ciphertext: &[u8]) -> Vec<u8> {
+        let derived = self.secrets.dangerously_expose_derived();
+        match self.suite.hash() {
+            Hash::Sha256 => Sha256::new()
+                .chain_update(ciphertext)
+                .chain_update(derived)
+                .finalize()
+                .to_vec(),
+            Hash::Sha512 => Sha512::new()
+                .chain_update(ciphertext)
+                .chain_update(derived)
+                .finalize()
+                .to_vec(),
+        }
+    }
+}
+
+impl fmt::Debug for V1Protector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("V1Protector")
+            .field("suite", &self.suite)
+            .finish_non_exhaustive()
+    }
+}
+
+/// XORs `buf` with the GCM keystream of `nonce` (a 16-byte nonce: J0 is
+/// its GHASH). The tag that `aes-gcm` computes on the way is discarded:
+/// v1 sends none.
+fn gcm_keystream(gcm: &V1AesGcm, nonce: &[u8], buf: &mut [u8]) {
+    let nonce = Nonce::<U16>::try_from(nonce).expect("IV length checked");
+    let _tag = gcm
+        .encrypt_inout_detached(&nonce, &[], buf.into())
+        .expect("v1 records are far below the GCM length limit");
+}
+
+/// PKCS#7-pads `data` to whole AES blocks (v1 pads in GCM mode too).
+fn pad_to_aes_blocks(data: &[u8]) -> Vec<u8> {
+    let whole = data.len() - data.len() % AES_BLOCK;
+    let mut out = Vec::with_capacity(whole + AES_BLOCK);
+    out.extend_from_slice(data);
+    out.resize(whole + AES_BLOCK, 0);
+    Pkcs7::raw_pad(&mut out[whole..], data.len() - whole);
+    out
+}
+
+/// Removes the PKCS#7 padding of a whole number of AES blocks.
+fn unpad_aes_blocks(mut data: Vec<u8>) -> Result<Vec<u8>, RecordError> {
+    let last = data
+        .len()
+        .checked_sub(AES_BLOCK)
+        .ok_or(RecordError::BadPadding)?;
+    let kept = Pkcs7::raw_unpad(&data[last..])
+        .map_err(|_| RecordError::BadPadding)?
+        .len();
+    data.truncate(last + kept);
+    Ok(data)
+}

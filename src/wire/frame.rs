@@ -1,0 +1,220 @@
+//! The serde types of the frames.
+
+use alloc::borrow::Cow;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::FrameError;
+
+/// A client's offer: `{"type": "ALGORITHMS", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Algorithms {
+    /// Cipher names, most preferred first.
+    pub ciphers: Vec<String>,
+    /// Mode names, most preferred first.
+    pub modes: Vec<String>,
+    /// Hash names, most preferred first (the field is named `hash`).
+    pub hash: Vec<String>,
+    /// Base64 of the PEM of the client's DH group.
+    pub params: String,
+    /// Base64 of the PEM SubjectPublicKeyInfo of the client's public key.
+    pub public_key: String,
+}
+
+/// A server's answer: `{"type": "EXCHANGE", "value": ..., "ciphersuite": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// Base64 of the PEM SubjectPublicKeyInfo of the server's public key.
+    pub value: String,
+    /// The chosen suite, `DH;<cipher>;<mode>;<hash>`.
+    pub ciphersuite: String,
+}
+
+/// A protected record: `{"type": "SECURE_X", "payload", "iv", "hash"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecureX {
+    /// Base64 of the ciphertext.
+    pub payload: String,
+    /// Base64 of the IV.
+    pub iv: String,
+    /// Lowercase hex of the v1 MAC.
+    pub hash: String,
+}
+
+/// A refusal: `{"type": "ERROR", "message": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    /// Why.
+    pub message: String,
+}
+
+/// Any frame.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type")]
+pub enum Frame {
+    /// `ALGORITHMS`.
+    #[serde(rename = "ALGORITHMS")]
+    Algorithms(Algorithms),
+    /// `EXCHANGE`.
+    #[serde(rename = "EXCHANGE")]
+    Exchange(Exchange),
+    /// `SECURE_X`.
+    #[serde(rename = "SECURE_X")]
+    SecureX(SecureX),
+    /// `OK`.
+    #[serde(rename = "OK")]
+    Ok,
+    /// `ERROR`.
+    #[serde(rename = "ERROR")]
+    Error(ErrorFrame),
+}
+
+/// Just the `type` of a frame, borrowed where possible.
+#[derive(Deserialize)]
+struct TypeOnly<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+}
+
+impl Frame {
+    /// The wire name of the frame's type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Frame::Algorithms(_) => "ALGORITHMS",
+            Frame::Exchange(_) => "EXCHANGE",
+            Frame::SecureX(_) => "SECURE_X",
+            Frame::Ok => "OK",
+            Frame::Error(_) => "ERROR",
+        }
+    }
+
+    /// Parses one frame (its bytes without the `\r\n`; surrounding
+    /// whitespace is trimmed).
+    pub fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
+        let text = core::str::from_utf8(bytes).map_err(|_| FrameError::NotUtf8)?;
+        let text = text.trim();
+        // serde reads a struct from a JSON array too: insist on an object.
+        let parsed = match text.starts_with('{') {
+            true => serde_json::from_str::<TypeOnly<'_>>(text).ok(),
+            false => None,
+        };
+        let Some(TypeOnly { ty }) = parsed else {
+            return Err(classify_failure(text));
+        };
+        fn fields<T: DeserializeOwned>(text: &str, frame: &'static str) -> Result<T, FrameError> {
+            serde_json::from_str(text).map_err(|e| FrameError::InvalidFields {
+                frame,
+                detail: e.to_string(),
+            })
+        }
+        match ty.to_ascii_uppercase().as_str() {
+            "ALGORITHMS" => fields(text, "ALGORITHMS").map(Frame::Algorithms),
+            "EXCHANGE" => fields(text, "EXCHANGE").map(Frame::Exchange),
+            "SECURE_X" => fields(text, "SECURE_X").map(Frame::SecureX),
+            "OK" => Ok(Frame::Ok),
+            "ERROR" => fields(text, "ERROR").map(Frame::Error),
+            _ => Err(FrameError::UnknownType(ty.into_owned())),
+        }
+    }
+
+    /// Writes the frame as compact, ASCII-only JSON, without `\r\n`.
+    pub fn encode(&self) -> Vec<u8> {
+        to_ascii_json(self)
+    }
+}
+
+/// Says why a text is not a JSON object with a string `type`.
+fn classify_failure(text: &str) -> FrameError {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Err(_) => FrameError::NotJson,
+        Ok(serde_json::Value::Object(_)) => FrameError::MissingType,
+        Ok(_) => FrameError::NotObject,
+    }
+}
+
+/// Serializes `value` as compact JSON with every non-ASCII character
+/// escaped as `\uXXXX` (UTF-16, as Python's `json.dumps` does).
+pub(crate) fn to_ascii_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let json = serde_json::to_string(value).expect("frames serialize to JSON");
+    if json.is_ascii() {
+        return json.into_bytes();
+    }
+    // serde_json emits non-ASCII characters only inside strings, raw, so
+    // escaping each of them keeps the JSON valid and equal in value.
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_is_case_insensitive_and_unknown_fields_are_ignored() {
+        let f = Frame::decode(br#" {"type": "ok", "extra": [1, 2]} "#).unwrap();
+        assert_eq!(f, Frame::Ok);
+        let f = Frame::decode(br#"{"message": "x", "Type": 1, "type": "Error"}"#).unwrap();
+        assert_eq!(
+            f,
+            Frame::Error(ErrorFrame {
+                message: "x".into()
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_frames_are_typed() {
+        assert_eq!(Frame::decode(b"\xff{}"), Err(FrameError::NotUtf8));
+        assert_eq!(Frame::decode(b"{\"type\": "), Err(FrameError::NotJson));
+        assert_eq!(Frame::decode(b"[\"type\"]"), Err(FrameError::NotObject));
+        assert_eq!(Frame::decode(b"\"OK\""), Err(FrameError::NotObject));
+        assert_eq!(
+            Frame::decode(b"{\"kind\": \"OK\"}"),
+            Err(FrameError::MissingType)
+        );
+        assert_eq!(
+            Frame::decode(b"{\"type\": 7}"),
+            Err(FrameError::MissingType)
+        );
+        assert_eq!(
+            Frame::decode(b"{\"type\": \"HELLO\"}"),
+            Err(FrameError::UnknownType("HELLO".into()))
+        );
+        assert!(matches!(
+            Frame::decode(br#"{"type": "SECURE_X", "payload": "", "iv": ""}"#),
+            Err(FrameError::InvalidFields {
+                frame: "SECURE_X",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn encoding_is_ascii_and_round_trips() {
+        let f = Frame::Error(ErrorFrame {
+            message: "caf\u{e9} \u{1f512}".into(),
+        });
+        let bytes = f.encode();
+        assert!(bytes.is_ascii());
+        assert_eq!(
+            core::str::from_utf8(&bytes).unwrap(),
+            r#"{"type":"ERROR","message":"caf\u00e9 \ud83d\udd12"}"#
+        );
+        assert_eq!(Frame::decode(&bytes).unwrap(), f);
+    }
+}

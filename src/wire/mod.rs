@@ -1,0 +1,11 @@
+//! The wire: frames are UTF-8 JSON objects, each followed by `\r\n`.
+//!
+//! [`Frame`] holds the serde types of every frame; [`Frame::decode`] parses
+//! one frame (without its `\r\n`), matching `type` case-insensitively and
+//! ignoring unknown fields, as existing peers do; [`Frame::encode`] writes
+//! compact, ASCII-only JSON (non-ASCII characters escaped as `\uXXXX`,
+//! since existing peers decode every TCP read on its own).
+
+mod frame;
+
+pub use frame::{Algorithms, ErrorFrame, Exchange, Frame, SecureX};
