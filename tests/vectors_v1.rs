@@ -549,3 +549,19 @@ fn invalid_ffdhe2048_public_values_are_refused() {
         );
     }
 }
+
+#[test]
+fn debug_output_never_shows_keys() {
+    let v = vectors();
+    let secrets = secrets_by_epoch(&v);
+    for suite in CipherSuite::ALL {
+        let keys = secrets[&("adhoc-512".to_owned(), 0, suite.cipher())].clone();
+        let derived = unhex(keys.dangerously_expose_derived());
+        let key = unhex(keys.dangerously_expose_key());
+        let shown = format!("{keys:?} {:?}", V1Protector::new(suite, keys.clone()));
+        for secret in [&derived, &key] {
+            assert!(!shown.contains(&secret[..8]), "{shown}");
+        }
+        assert!(shown.contains(&format!("{suite:?}")), "{shown}");
+    }
+}

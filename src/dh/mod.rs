@@ -470,3 +470,182 @@ fn bit_len(bytes: &[u8]) -> u32 {
         Some(&first) => (bytes.len() as u32 - 1) * 8 + (8 - first.leading_zeros()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn rng() -> ChaCha20Rng {
+        ChaCha20Rng::from_seed([42; 32])
+    }
+
+    #[test]
+    fn named_groups_agree_and_validate_each_other() {
+        let mut rng = rng();
+        for named in NamedGroup::ALL {
+            let group = Group::named(named);
+            assert_eq!(group.bits(), named.bits());
+            assert_eq!(group.named_group(), Some(named));
+            assert_eq!(group.exponent_bits(), named.exponent_bits());
+            let a = KeyPair::generate(&group, &mut rng);
+            let b = KeyPair::generate(&group, &mut rng);
+            assert_eq!(a.x.bits_vartime(), named.exponent_bits());
+            let b_pub = group
+                .public_key_from_pem(b.public_key().to_pem().as_bytes())
+                .unwrap();
+            let a_pub = group
+                .public_key_from_bytes(&a.public_key().to_bytes())
+                .unwrap();
+            let z1 = a.agree(&b_pub).unwrap();
+            let z2 = b.agree(&a_pub).unwrap();
+            assert_eq!(z1.as_bytes(), z2.as_bytes());
+            assert_eq!(z1.as_bytes().len(), group.byte_len());
+            // Same group decoded from its PEM: equal, and still named.
+            let decoded =
+                Group::from_pem(group.to_pem().as_bytes(), DEFAULT_MAX_GROUP_BITS).unwrap();
+            assert_eq!(decoded, group);
+            assert_eq!(decoded.named_group(), Some(named));
+        }
+    }
+
+    #[test]
+    fn legendre_symbol_agrees_with_exponentiation() {
+        let group = Group::named(NamedGroup::Ffdhe2048);
+        let q = group.inner.q.clone().unwrap();
+        let mut rng = rng();
+        let mut residues = 0;
+        for _ in 0..40 {
+            let y = BoxedUint::random_bits_with_precision(&mut rng, 2047, 2048);
+            let by_symbol = group.in_subgroup(&y);
+            let by_pow = BoxedMontyForm::new(y, &group.inner.monty)
+                .pow(&q)
+                .retrieve()
+                == BoxedUint::one_with_precision(2048);
+            assert_eq!(by_symbol, by_pow);
+            residues += usize::from(by_symbol);
+        }
+        // About half of all values are residues.
+        assert!((8..=32).contains(&residues), "{residues}");
+    }
+
+    #[test]
+    fn adhoc_groups_use_long_exponents_and_only_a_range_check() {
+        let named = Group::named(NamedGroup::Ffdhe2048);
+        // The ffdhe2048 modulus with another generator is not a named group.
+        let raw = RawParams {
+            p: named.modulus().to_vec(),
+            g: alloc::vec![5],
+            q: None,
+        };
+        let adhoc = Group::from_raw(raw, DEFAULT_MAX_GROUP_BITS).unwrap();
+        assert_eq!(adhoc.named_group(), None);
+        assert!(!adhoc.has_subgroup_order());
+        assert_eq!(adhoc.exponent_bits(), 2046);
+        // 7 is outside the order-q subgroup, but ad-hoc groups cannot tell.
+        assert!(adhoc.public_key_from_bytes(&[7]).is_ok());
+        assert_eq!(
+            named.public_key_from_bytes(&[7]),
+            Err(DhError::PublicKeyNotInSubgroup)
+        );
+    }
+
+    #[test]
+    fn named_modulus_without_q_is_still_checked_against_q() {
+        let named = Group::named(NamedGroup::Ffdhe3072);
+        let raw = RawParams {
+            p: named.modulus().to_vec(),
+            g: alloc::vec![2],
+            q: None,
+        };
+        let group = Group::from_raw(raw, DEFAULT_MAX_GROUP_BITS).unwrap();
+        assert_eq!(group.named_group(), Some(NamedGroup::Ffdhe3072));
+        assert_eq!(group.exponent_bits(), 275);
+        // 5 is a quadratic non-residue modulo the ffdhe3072 prime.
+        assert_eq!(
+            group.public_key_from_bytes(&[5]),
+            Err(DhError::PublicKeyNotInSubgroup)
+        );
+        assert!(group.public_key_from_bytes(&[4]).is_ok());
+    }
+
+    #[test]
+    fn unusable_groups_are_refused() {
+        let p = Group::named(NamedGroup::Ffdhe2048).modulus().to_vec();
+        let raw = |p: &[u8], g: &[u8], q: Option<&[u8]>| RawParams {
+            p: p.to_vec(),
+            g: g.to_vec(),
+            q: q.map(<[u8]>::to_vec),
+        };
+        let mut even = p.clone();
+        *even.last_mut().unwrap() ^= 1;
+        let mut p_minus_1 = p.clone();
+        *p_minus_1.last_mut().unwrap() -= 1;
+        for (what, params) in [
+            ("even p", raw(&even, &[2], None)),
+            ("g = 1", raw(&p, &[1], None)),
+            ("g = p - 1", raw(&p, &p_minus_1, None)),
+            ("g = p", raw(&p, &p, None)),
+            ("q = 1", raw(&p, &[2], Some(&[1]))),
+            ("q = p", raw(&p, &[2], Some(&p))),
+            ("256-bit p", raw(&p[..32], &[2], None)),
+        ] {
+            assert_eq!(
+                Group::from_raw(params, DEFAULT_MAX_GROUP_BITS).err(),
+                Some(DhError::InvalidGroup),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            Group::from_raw(raw(&p, &[2], None), 1024).err(),
+            Some(DhError::GroupTooLarge {
+                bits: 2048,
+                limit: 1024
+            })
+        );
+    }
+
+    #[test]
+    fn private_keys_out_of_range_are_refused() {
+        let group = Group::named(NamedGroup::Ffdhe2048);
+        let q = group.subgroup_order().unwrap().to_vec();
+        for bad in [&[][..], &[0], &[1], &q, group.modulus()] {
+            assert_eq!(
+                KeyPair::from_private_bytes(&group, bad).err(),
+                Some(DhError::InvalidPrivateKey)
+            );
+        }
+        assert!(KeyPair::from_private_bytes(&group, &[0, 0, 2]).is_ok());
+    }
+
+    #[test]
+    fn keys_of_different_groups_do_not_mix() {
+        let mut rng = rng();
+        let a = KeyPair::generate(&Group::named(NamedGroup::Ffdhe2048), &mut rng);
+        let b = KeyPair::generate(&Group::named(NamedGroup::Ffdhe3072), &mut rng);
+        assert_eq!(a.agree(b.public_key()).err(), Some(DhError::GroupMismatch));
+        let b_pem = b.public_key().to_pem();
+        assert_eq!(
+            a.group().public_key_from_pem(b_pem.as_bytes()).err(),
+            Some(DhError::GroupTooLarge {
+                bits: 3072,
+                limit: 2048
+            })
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let group = Group::named(NamedGroup::Ffdhe2048);
+        let pair = KeyPair::from_private_bytes(&group, &[0x5a; 28]).unwrap();
+        let z = pair.agree(pair.public_key()).unwrap();
+        let shown = alloc::format!("{pair:?} {z:?}");
+        assert!(
+            !shown.contains("5A5A") && !shown.contains("5a5a"),
+            "{shown}"
+        );
+        let z_hex = base16ct::lower::encode_string(&z.as_bytes()[..8]);
+        assert!(!shown.to_lowercase().contains(&z_hex), "{shown}");
+    }
+}
