@@ -491,7 +491,7 @@ mod tests {
             assert_eq!(group.exponent_bits(), named.exponent_bits());
             let a = KeyPair::generate(&group, &mut rng);
             let b = KeyPair::generate(&group, &mut rng);
-            assert_eq!(a.x.bits_vartime(), named.exponent_bits());
+            assert_eq!(a.x.bit_width_vartime(), named.exponent_bits());
             let b_pub = group
                 .public_key_from_pem(b.public_key().to_pem().as_bytes())
                 .unwrap();
