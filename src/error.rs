@@ -31,6 +31,77 @@ pub enum ErrorKind {
     Crypto,
     /// The input exceeded a configured limit.
     LimitExceeded,
+    /// The peer broke the protocol: a frame or message out of turn.
+    Protocol,
+    /// The peer refused (it sent `ERROR`), or went away too early.
+    Peer,
+    /// A timer expired.
+    TimedOut,
+    /// The application used the API wrongly (sent on a closed
+    /// connection, sent a message of the other role, ...). The connection
+    /// is not closed by it.
+    Misuse,
+}
+
+/// Violations of the protocol by the peer, and policy refusals.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// A frame that is not allowed in the current state.
+    UnexpectedFrame {
+        /// The frame's type.
+        frame: &'static str,
+        /// What the connection was doing.
+        state: &'static str,
+    },
+    /// An application message this side does not accept (e.g. `OK` sent
+    /// by a client).
+    UnexpectedMessage {
+        /// The message's type.
+        message: &'static str,
+    },
+    /// The peer sent `ERROR`.
+    PeerError(String),
+    /// The connection ended (end of stream) before the protocol was done.
+    UnexpectedEof,
+    /// A DH group the local policy does not accept (ad-hoc, or too small).
+    GroupRefused {
+        /// Bits of the group's modulus.
+        bits: u32,
+    },
+    /// A field that must be base64 was not.
+    InvalidBase64 {
+        /// The frame's type.
+        frame: &'static str,
+        /// The field.
+        field: &'static str,
+    },
+}
+
+/// Wrong use of the API by the application.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Misuse {
+    /// The connection is closed.
+    Closed,
+    /// This role does not send that message.
+    WrongRole {
+        /// The message's type.
+        message: &'static str,
+    },
+    /// The message would make a frame longer than the peer accepts.
+    MessageTooLarge {
+        /// Bytes of the frame.
+        len: usize,
+        /// The configured frame limit.
+        limit: usize,
+    },
+    /// The connection already holds the configured maximum of queued bytes;
+    /// send again after draining `poll_transmit`.
+    BufferFull {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
 }
 
 /// Problems with the JSON of a frame or of an inner message.
@@ -47,6 +118,12 @@ pub enum FrameError {
     MissingType,
     /// The `type` is not one this side knows.
     UnknownType(String),
+    /// A frame longer than the configured limit (or endless data without
+    /// `\r\n`).
+    TooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A field is missing or has the wrong type.
     InvalidFields {
         /// The frame's `type`.
@@ -170,6 +247,15 @@ pub enum Error {
     Dh(DhError),
     /// A protected-record problem.
     Record(RecordError),
+    /// The peer broke the protocol or was refused by policy.
+    Protocol(ProtocolError),
+    /// A timer expired.
+    TimedOut {
+        /// Which: `handshake`, `rotation` or `idle`.
+        timer: &'static str,
+    },
+    /// The application used the API wrongly.
+    Misuse(Misuse),
 }
 
 impl Error {
@@ -177,6 +263,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Frame(FrameError::UnknownType(_)) => ErrorKind::Unsupported,
+            Error::Frame(FrameError::TooLong { .. }) => ErrorKind::LimitExceeded,
             Error::Frame(_) => ErrorKind::Malformed,
             Error::Suite(e) => match e {
                 SuiteError::Malformed(_) => ErrorKind::Malformed,
@@ -200,6 +287,14 @@ impl Error {
                 | DhError::PublicKeyNotInSubgroup
                 | DhError::DegenerateSharedSecret => ErrorKind::InvalidKey,
             },
+            Error::Protocol(ProtocolError::PeerError(_) | ProtocolError::UnexpectedEof) => {
+                ErrorKind::Peer
+            }
+            Error::Protocol(ProtocolError::GroupRefused { .. }) => ErrorKind::Policy,
+            Error::Protocol(ProtocolError::InvalidBase64 { .. }) => ErrorKind::Malformed,
+            Error::Protocol(_) => ErrorKind::Protocol,
+            Error::TimedOut { .. } => ErrorKind::TimedOut,
+            Error::Misuse(_) => ErrorKind::Misuse,
             Error::Record(e) => match e {
                 RecordError::BadMac | RecordError::BadPadding => ErrorKind::Crypto,
                 RecordError::InvalidBase64 { .. }
@@ -214,6 +309,18 @@ impl Error {
 impl From<FrameError> for Error {
     fn from(e: FrameError) -> Self {
         Error::Frame(e)
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<Misuse> for Error {
+    fn from(e: Misuse) -> Self {
+        Error::Misuse(e)
     }
 }
 
@@ -243,6 +350,9 @@ impl fmt::Display for FrameError {
             FrameError::NotObject => f.write_str("frame is not a JSON object"),
             FrameError::MissingType => f.write_str("frame has no string field \"type\""),
             FrameError::UnknownType(t) => write!(f, "unknown frame type {t:?}"),
+            FrameError::TooLong { limit } => {
+                write!(f, "frame longer than the limit of {limit} bytes")
+            }
             FrameError::InvalidFields { frame, detail } => {
                 write!(f, "invalid {frame} frame: {detail}")
             }
@@ -321,6 +431,48 @@ impl fmt::Display for RecordError {
     }
 }
 
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::UnexpectedFrame { frame, state } => {
+                write!(f, "unexpected {frame} frame while {state}")
+            }
+            ProtocolError::UnexpectedMessage { message } => {
+                write!(f, "unexpected {message} message")
+            }
+            ProtocolError::PeerError(m) => write!(f, "the peer reported an error: {m}"),
+            ProtocolError::UnexpectedEof => f.write_str("the peer closed the connection too early"),
+            ProtocolError::GroupRefused { bits } => {
+                write!(
+                    f,
+                    "the {bits}-bit DH group is not allowed by the local policy"
+                )
+            }
+            ProtocolError::InvalidBase64 { frame, field } => {
+                write!(f, "field {field:?} of {frame} is not valid base64")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Misuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Misuse::Closed => f.write_str("the connection is closed"),
+            Misuse::WrongRole { message } => write!(f, "this side does not send {message}"),
+            Misuse::MessageTooLarge { len, limit } => {
+                write!(f, "a {len}-byte frame exceeds the limit of {limit} bytes")
+            }
+            Misuse::BufferFull { limit } => {
+                write!(
+                    f,
+                    "{limit} bytes are already queued; drain poll_transmit first"
+                )
+            }
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -328,6 +480,9 @@ impl fmt::Display for Error {
             Error::Suite(e) => e.fmt(f),
             Error::Dh(e) => e.fmt(f),
             Error::Record(e) => e.fmt(f),
+            Error::Protocol(e) => e.fmt(f),
+            Error::TimedOut { timer } => write!(f, "the {timer} timer expired"),
+            Error::Misuse(e) => e.fmt(f),
         }
     }
 }
@@ -336,6 +491,8 @@ impl core::error::Error for FrameError {}
 impl core::error::Error for SuiteError {}
 impl core::error::Error for DhError {}
 impl core::error::Error for RecordError {}
+impl core::error::Error for ProtocolError {}
+impl core::error::Error for Misuse {}
 
 impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
@@ -344,6 +501,9 @@ impl core::error::Error for Error {
             Error::Suite(e) => Some(e),
             Error::Dh(e) => Some(e),
             Error::Record(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::TimedOut { .. } => None,
+            Error::Misuse(e) => Some(e),
         }
     }
 }

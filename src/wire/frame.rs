@@ -96,29 +96,14 @@ impl Frame {
     /// Parses one frame (its bytes without the `\r\n`; surrounding
     /// whitespace is trimmed).
     pub fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
-        let text = core::str::from_utf8(bytes).map_err(|_| FrameError::NotUtf8)?;
-        let text = text.trim();
-        // serde reads a struct from a JSON array too: insist on an object.
-        let parsed = match text.starts_with('{') {
-            true => serde_json::from_str::<TypeOnly<'_>>(text).ok(),
-            false => None,
-        };
-        let Some(TypeOnly { ty }) = parsed else {
-            return Err(classify_failure(text));
-        };
-        fn fields<T: DeserializeOwned>(text: &str, frame: &'static str) -> Result<T, FrameError> {
-            serde_json::from_str(text).map_err(|e| FrameError::InvalidFields {
-                frame,
-                detail: e.to_string(),
-            })
-        }
-        match ty.to_ascii_uppercase().as_str() {
+        let (text, ty) = typed_json(bytes)?;
+        match ty.as_str() {
             "ALGORITHMS" => fields(text, "ALGORITHMS").map(Frame::Algorithms),
             "EXCHANGE" => fields(text, "EXCHANGE").map(Frame::Exchange),
             "SECURE_X" => fields(text, "SECURE_X").map(Frame::SecureX),
             "OK" => Ok(Frame::Ok),
             "ERROR" => fields(text, "ERROR").map(Frame::Error),
-            _ => Err(FrameError::UnknownType(ty.into_owned())),
+            _ => Err(FrameError::UnknownType(ty)),
         }
     }
 
@@ -126,6 +111,31 @@ impl Frame {
     pub fn encode(&self) -> Vec<u8> {
         to_ascii_json(self)
     }
+}
+
+/// Checks that `bytes` are a UTF-8 JSON object with a string `type`, and
+/// returns the trimmed text and the type in upper case (existing peers
+/// dispatch on it case-insensitively).
+pub(crate) fn typed_json(bytes: &[u8]) -> Result<(&str, String), FrameError> {
+    let text = core::str::from_utf8(bytes).map_err(|_| FrameError::NotUtf8)?;
+    let text = text.trim();
+    // serde reads a struct from a JSON array too: insist on an object.
+    let parsed = match text.starts_with('{') {
+        true => serde_json::from_str::<TypeOnly<'_>>(text).ok(),
+        false => None,
+    };
+    match parsed {
+        Some(TypeOnly { ty }) => Ok((text, ty.to_ascii_uppercase())),
+        None => Err(classify_failure(text)),
+    }
+}
+
+/// Parses the fields of a frame or message of type `name`.
+pub(crate) fn fields<T: DeserializeOwned>(text: &str, name: &'static str) -> Result<T, FrameError> {
+    serde_json::from_str(text).map_err(|e| FrameError::InvalidFields {
+        frame: name,
+        detail: e.to_string(),
+    })
 }
 
 /// Says why a text is not a JSON object with a string `type`.

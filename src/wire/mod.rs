@@ -6,6 +6,8 @@
 //! compact, ASCII-only JSON (non-ASCII characters escaped as `\uXXXX`,
 //! since existing peers decode every TCP read on its own).
 
-mod frame;
+pub mod codec;
+pub(crate) mod frame;
 
+pub use codec::FrameSplitter;
 pub use frame::{Algorithms, ErrorFrame, Exchange, Frame, SecureX};

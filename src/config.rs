@@ -1,0 +1,96 @@
+//! The policy of a connection: versions, suites, groups, limits, rotation
+//! and timers, with safe defaults and a seed-compatible preset.
+//!
+//! ```
+//! use securex::config::Config;
+//! use securex::suite::{Cipher, Offer};
+//!
+//! let mut config = Config::seed_compatible();
+//! config.offer.ciphers = vec![Cipher::Aes128];
+//! config.rotate_after_frames = Some(1000);
+//! ```
+
+use core::time::Duration;
+
+use crate::dh::{DEFAULT_MAX_GROUP_BITS, NamedGroup};
+use crate::suite::Offer;
+
+/// The default limit on one frame: 1 MiB, room for frames carrying
+/// 256 KiB chunks (base64 twice over, about 466 KB) with margin.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 1 << 20;
+
+/// The default limit on bytes a connection queues for sending: 4 MiB.
+pub const DEFAULT_MAX_BUFFERED: usize = 4 << 20;
+
+/// Frames per key epoch after which a v1 client rotates in the seed
+/// preset, as existing clients do.
+pub const SEED_ROTATE_AFTER_FRAMES: u64 = 20;
+
+/// The policy of one side of a connection.
+///
+/// Fields are public: start from a preset ([`Config::seed_compatible`] or
+/// `Config::default()`) and change what you need.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Client: the ciphers, modes and hashes offered, most preferred first.
+    /// Server: the ones accepted (their order does not matter: the v1 rule
+    /// follows the client's preferences).
+    pub offer: Offer,
+    /// The group a v1 client sends in `ALGORITHMS` (existing servers load
+    /// any group; ours never generates one).
+    pub v1_group: NamedGroup,
+    /// Server: accept ad-hoc groups chosen by the client (existing v1
+    /// clients send a fresh 512-bit group per process). Off means only the
+    /// RFC 7919 groups.
+    pub accept_adhoc_groups: bool,
+    /// Server: the smallest modulus accepted, in bits.
+    pub min_group_bits: u32,
+    /// The largest modulus accepted, in bits, checked before any
+    /// arithmetic.
+    pub max_group_bits: u32,
+    /// Client (v1): rotate keys after this many protected frames in an
+    /// epoch; `None` never rotates.
+    pub rotate_after_frames: Option<u64>,
+    /// The longest frame accepted or sent, in bytes, without its `\r\n`.
+    pub max_frame_len: usize,
+    /// The most bytes the connection queues for sending (application
+    /// messages waiting for keys plus frames not yet polled); `send` beyond
+    /// it fails with `Misuse::BufferFull` and the connection stays open.
+    pub max_buffered: usize,
+    /// How long the peer may take to complete a handshake or a rotation.
+    pub handshake_timeout: Option<Duration>,
+    /// How long the connection may go without input.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Config {
+    /// The seed-compatible preset: v1, every suite (in the order existing
+    /// clients offer them), ad-hoc groups of 512 bits and more accepted,
+    /// rotation after 20 protected frames.
+    ///
+    /// v1 has no authentication and weak record protection (see
+    /// [`crate::record::v1`]): use it only to talk to existing peers.
+    pub fn seed_compatible() -> Config {
+        Config {
+            offer: Offer::all(),
+            v1_group: NamedGroup::Ffdhe2048,
+            accept_adhoc_groups: true,
+            min_group_bits: crate::dh::MIN_GROUP_BITS,
+            max_group_bits: DEFAULT_MAX_GROUP_BITS,
+            rotate_after_frames: Some(SEED_ROTATE_AFTER_FRAMES),
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            max_buffered: DEFAULT_MAX_BUFFERED,
+            handshake_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: Some(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl Default for Config {
+    /// For now the seed-compatible preset: v2, the hardened protocol, is
+    /// not implemented yet and will become the default.
+    fn default() -> Self {
+        Config::seed_compatible()
+    }
+}

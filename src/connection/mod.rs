@@ -1,0 +1,569 @@
+//! The sans-IO connection: a state machine that consumes bytes and emits
+//! frames and events. It owns no socket, reads no clock (time is handed in)
+//! and draws randomness only from the RNG it was given.
+//!
+//! # Driving a connection
+//!
+//! Methods come in four kinds (as in quinn-proto):
+//!
+//! * inputs: [`Connection::handle_input`] (bytes read from the peer, with
+//!   the current time), [`Connection::handle_timeout`],
+//!   [`Connection::handle_eof`];
+//! * application commands: [`Connection::send`], [`Connection::close`];
+//! * outputs, to drain after every input or command:
+//!   [`Connection::poll_transmit`] (bytes to write to the peer),
+//!   [`Connection::poll_event`], [`Connection::poll_timeout`];
+//! * getters: [`Connection::state`], [`Connection::suite`], ...
+//!
+//! Mutate, then drain: after each input or command, write out everything
+//! `poll_transmit` returns, handle every event, and call `handle_timeout`
+//! when the instant `poll_timeout` returns has passed. Feeding the input one
+//! byte at a time or all at once gives the same frames and events.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use std::time::Instant;
+//! use securex::{Config, Connection, Event, Message};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut stream = std::net::TcpStream::connect("127.0.0.1:5000")?;
+//! let rng = rand_chacha::ChaCha20Rng::from_seed([0; 32]); // use a seeded CSPRNG, e.g. from getrandom
+//! # use rand_core::SeedableRng;
+//! let mut conn = Connection::client(Config::seed_compatible(), rng, Instant::now());
+//! let mut buf = [0u8; 16384];
+//! loop {
+//!     while let Some(bytes) = conn.poll_transmit() {
+//!         stream.write_all(&bytes)?;
+//!     }
+//!     while let Some(event) = conn.poll_event() {
+//!         match event {
+//!             Event::HandshakeComplete { .. } => {
+//!                 conn.send(Message::Open { file_name: "hello.txt".into() })?;
+//!             }
+//!             Event::Closed { error } => return Ok(println!("closed: {error:?}")),
+//!             _ => {}
+//!         }
+//!     }
+//!     let n = stream.read(&mut buf)?;
+//!     if n == 0 {
+//!         conn.handle_eof();
+//!     } else {
+//!         let _ = conn.handle_input(Instant::now(), &buf[..n]);
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! # States
+//!
+//! [`State::Negotiating`] (the client's `ALGORITHMS` is out, or the server
+//! waits for it) → [`State::Established`] (keys agreed) ⇄
+//! [`State::Rotating`] (a v1 client sent a new `ALGORITHMS`; application
+//! messages wait in order for the new keys) → [`State::Closed`]. Every
+//! error on input closes the connection: the error is returned, kept, and
+//! reported once as [`Event::Closed`]; a v1 server also tells the peer with
+//! an `ERROR` frame.
+
+mod client;
+mod server;
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+use std::time::Instant;
+
+use rand_core::CryptoRng;
+
+use crate::config::Config;
+use crate::dh::KeyPair;
+use crate::error::{Error, Misuse, ProtocolError};
+use crate::message::Message;
+use crate::record::V1Protector;
+use crate::suite::CipherSuite;
+use crate::wire::codec::DELIMITER;
+use crate::wire::{ErrorFrame, Frame, FrameSplitter};
+
+/// The side of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Speaks first, offers algorithms, sends the file.
+    Client,
+    /// Chooses the suite, receives the file.
+    Server,
+}
+
+/// A protocol version.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// The seed protocol of existing peers.
+    V1,
+}
+
+/// What a connection is doing, for observers.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Algorithms are being negotiated and keys agreed.
+    Negotiating,
+    /// Keys are agreed; application messages flow.
+    Established,
+    /// Keys are being replaced; application messages queue in order.
+    Rotating,
+    /// The connection is over.
+    Closed,
+}
+
+impl State {
+    fn describe(self) -> &'static str {
+        match self {
+            State::Negotiating => "negotiating",
+            State::Established => "established",
+            State::Rotating => "rotating keys",
+            State::Closed => "closed",
+        }
+    }
+}
+
+/// Something the application should know about.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Keys are agreed; application messages can flow.
+    HandshakeComplete {
+        /// The version spoken.
+        version: Version,
+        /// The suite chosen.
+        suite: CipherSuite,
+    },
+    /// An application message from the peer.
+    Message(Message),
+    /// New keys are in use.
+    KeyRotated {
+        /// The new key epoch (the first handshake is epoch 0).
+        epoch: u32,
+        /// The suite of the new epoch.
+        suite: CipherSuite,
+    },
+    /// The connection is over: `error` is `None` after [`Connection::close`].
+    Closed {
+        /// Why, if it failed.
+        error: Option<Error>,
+    },
+}
+
+/// The keys of one established epoch (v1).
+struct Established {
+    protector: V1Protector,
+    /// Protected frames sent in this epoch (client).
+    sent_in_epoch: u64,
+}
+
+/// A client's outstanding `ALGORITHMS`: the key pair it carried.
+struct ClientHello {
+    key: KeyPair,
+}
+
+/// The state, with exactly the data valid in it.
+enum Phase {
+    /// Client: `ALGORITHMS` sent, waiting for `EXCHANGE`.
+    ClientNegotiating(ClientHello),
+    /// Server: waiting for `ALGORITHMS`.
+    ServerNegotiating,
+    /// Keys agreed (boxed: the keyed ciphers are large).
+    Established(Box<Established>),
+    /// Client (v1): a new `ALGORITHMS` sent; the old keys are gone (v1
+    /// servers send nothing protected) and messages wait for `EXCHANGE`.
+    ClientRotating(ClientHello),
+    /// Over; the error, if any, is kept.
+    Closed(Option<Error>),
+}
+
+impl Phase {
+    fn state(&self) -> State {
+        match self {
+            Phase::ClientNegotiating(_) | Phase::ServerNegotiating => State::Negotiating,
+            Phase::Established(_) => State::Established,
+            Phase::ClientRotating(_) => State::Rotating,
+            Phase::Closed(_) => State::Closed,
+        }
+    }
+}
+
+/// The timers of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The peer must complete the handshake or rotation in time.
+    Handshake,
+    /// The peer must send something now and then.
+    Idle,
+}
+
+impl Timer {
+    const ALL: [Timer; 2] = [Timer::Handshake, Timer::Idle];
+
+    fn name(self, state: State) -> &'static str {
+        match (self, state) {
+            (Timer::Handshake, State::Rotating) => "rotation",
+            (Timer::Handshake, _) => "handshake",
+            (Timer::Idle, _) => "idle",
+        }
+    }
+}
+
+/// A secure channel between a client and a server, without I/O.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    rng: Box<dyn CryptoRng + Send>,
+    phase: Phase,
+    splitter: FrameSplitter,
+    /// Frames ready to be written, with their delimiters.
+    outgoing: Vec<u8>,
+    events: VecDeque<Event>,
+    /// Application messages waiting for keys, in order.
+    queue: VecDeque<Message>,
+    /// Payload bytes of `queue`.
+    queued_bytes: usize,
+    /// The current key epoch, and the suite, once established.
+    epoch: u32,
+    suite: Option<CipherSuite>,
+    /// Deadlines, indexed like `Timer::ALL`.
+    timers: [Option<Instant>; 2],
+    /// The latest time handed in: timers started by the application's
+    /// commands (which carry no time) count from it.
+    now: Instant,
+}
+
+impl Connection {
+    /// A client: sends its `ALGORITHMS` at once (see `poll_transmit`).
+    pub fn client(config: Config, rng: impl CryptoRng + Send + 'static, now: Instant) -> Self {
+        let mut conn = Connection::new(Role::Client, config, Box::new(rng), now);
+        let hello = conn.send_algorithms();
+        conn.phase = Phase::ClientNegotiating(hello);
+        conn
+    }
+
+    /// A server: waits for the client's `ALGORITHMS`.
+    pub fn server(config: Config, rng: impl CryptoRng + Send + 'static, now: Instant) -> Self {
+        Connection::new(Role::Server, config, Box::new(rng), now)
+    }
+
+    fn new(role: Role, config: Config, rng: Box<dyn CryptoRng + Send>, now: Instant) -> Self {
+        let mut conn = Connection {
+            role,
+            splitter: FrameSplitter::new(config.max_frame_len),
+            config,
+            rng,
+            phase: Phase::ServerNegotiating,
+            outgoing: Vec::new(),
+            events: VecDeque::new(),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            epoch: 0,
+            suite: None,
+            timers: [None; 2],
+            now,
+        };
+        conn.arm(Timer::Handshake, conn.config.handshake_timeout);
+        conn.arm(Timer::Idle, conn.config.idle_timeout);
+        conn
+    }
+
+    // ----- getters -----
+
+    /// The role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// What the connection is doing.
+    pub fn state(&self) -> State {
+        self.phase.state()
+    }
+
+    /// The suite of the current epoch, once established.
+    pub fn suite(&self) -> Option<CipherSuite> {
+        self.suite
+    }
+
+    /// The current key epoch (0 for the first handshake).
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// Why the connection closed, if it failed.
+    pub fn close_reason(&self) -> Option<&Error> {
+        match &self.phase {
+            Phase::Closed(error) => error.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Bytes held for sending: queued messages and unpolled frames.
+    pub fn buffered_len(&self) -> usize {
+        self.queued_bytes + self.outgoing.len()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- inputs -----
+
+    /// Consumes bytes read from the peer at time `now`.
+    ///
+    /// An error closes the connection: it is returned here and reported as
+    /// [`Event::Closed`]. Input after the close is ignored.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+        if self.state() == State::Closed {
+            return Ok(());
+        }
+        self.now = self.now.max(now);
+        self.arm(Timer::Idle, self.config.idle_timeout);
+        let mut splitter = core::mem::replace(&mut self.splitter, FrameSplitter::new(0));
+        let result = splitter.push(data, |frame| self.handle_frame(frame));
+        self.splitter = splitter;
+        result.map_err(|error| self.fail(error))
+    }
+
+    /// Tells the connection that time `now` has come; expired timers close
+    /// it. Calling it early or repeatedly is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let state = self.state();
+        if state == State::Closed {
+            return;
+        }
+        self.now = self.now.max(now);
+        for (i, timer) in Timer::ALL.into_iter().enumerate() {
+            if self.timers[i].is_some_and(|deadline| deadline <= now) {
+                self.fail(Error::TimedOut {
+                    timer: timer.name(state),
+                });
+                return;
+            }
+        }
+    }
+
+    /// Tells the connection that the peer closed its side of the stream.
+    /// Unless the connection is already closed, this is an error
+    /// ([`ProtocolError::UnexpectedEof`]); whether the application's work
+    /// was complete is for the application to judge.
+    pub fn handle_eof(&mut self) {
+        if self.state() != State::Closed {
+            self.fail(ProtocolError::UnexpectedEof.into());
+        }
+    }
+
+    // ----- application commands -----
+
+    /// Queues an application message. It is sent as soon as keys allow
+    /// (at once when established), in order, never dropped: messages sent
+    /// while negotiating or rotating wait for the new keys.
+    ///
+    /// A client sends `Open`, `Data` and `Close`; a server `Ok` and
+    /// `Error` (which also closes the connection). Errors here are
+    /// [`Misuse`] and leave the connection as it was.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        if self.state() == State::Closed {
+            return Err(Misuse::Closed.into());
+        }
+        if message.is_from_client() != (self.role == Role::Client) {
+            return Err(Misuse::WrongRole {
+                message: message.type_name(),
+            }
+            .into());
+        }
+        let len = self.frame_len_bound(&message);
+        if len > self.config.max_frame_len {
+            return Err(Misuse::MessageTooLarge {
+                len,
+                limit: self.config.max_frame_len,
+            }
+            .into());
+        }
+        if self.buffered_len() + len > self.config.max_buffered && self.buffered_len() > 0 {
+            return Err(Misuse::BufferFull {
+                limit: self.config.max_buffered,
+            }
+            .into());
+        }
+        self.queued_bytes += payload_len(&message);
+        self.queue.push_back(message);
+        self.flush_queue();
+        Ok(())
+    }
+
+    /// Closes the connection without an error. Frames already produced
+    /// remain to be polled; queued messages not yet sent are dropped.
+    pub fn close(&mut self) {
+        if self.state() != State::Closed {
+            self.enter_closed(None);
+        }
+    }
+
+    // ----- outputs -----
+
+    /// Bytes to write to the peer, if any: whole frames with their `\r\n`.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.outgoing.is_empty() {
+            None
+        } else {
+            Some(core::mem::take(&mut self.outgoing))
+        }
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.state() == State::Closed {
+            return None;
+        }
+        self.timers.iter().flatten().min().copied()
+    }
+
+    // ----- internals -----
+
+    /// Starts `timer` to expire `after` the latest time handed in.
+    fn arm(&mut self, timer: Timer, after: Option<core::time::Duration>) {
+        self.timers[timer as usize] = after.and_then(|d| self.now.checked_add(d));
+    }
+
+    fn disarm(&mut self, timer: Timer) {
+        self.timers[timer as usize] = None;
+    }
+
+    /// Dispatches one frame by state and role.
+    fn handle_frame(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let frame = Frame::decode(bytes)?;
+        if let Frame::Error(ErrorFrame { message }) = frame {
+            return Err(ProtocolError::PeerError(message).into());
+        }
+        match self.role {
+            Role::Client => self.client_frame(frame),
+            Role::Server => self.server_frame(frame),
+        }
+    }
+
+    fn unexpected(&self, frame: &Frame) -> Error {
+        ProtocolError::UnexpectedFrame {
+            frame: frame.type_name(),
+            state: self.state().describe(),
+        }
+        .into()
+    }
+
+    /// Moves to `Established` with new keys, reports it, and sends what
+    /// waited for them.
+    fn establish(&mut self, version: Version, protector: V1Protector, first: bool) {
+        let suite = protector.suite();
+        if !first {
+            self.epoch += 1;
+        }
+        self.suite = Some(suite);
+        self.disarm(Timer::Handshake);
+        self.phase = Phase::Established(Box::new(Established {
+            protector,
+            sent_in_epoch: 0,
+        }));
+        self.events.push_back(if first {
+            Event::HandshakeComplete { version, suite }
+        } else {
+            Event::KeyRotated {
+                epoch: self.epoch,
+                suite,
+            }
+        });
+        self.flush_queue();
+    }
+
+    /// Sends queued messages while the keys allow.
+    fn flush_queue(&mut self) {
+        while let Some(message) = self.queue.pop_front() {
+            self.queued_bytes -= payload_len(&message);
+            if let Err(message) = self.transmit_message(message) {
+                self.queued_bytes += payload_len(&message);
+                self.queue.push_front(message);
+                return;
+            }
+        }
+    }
+
+    /// Sends one application message now, or gives it back when it must
+    /// wait for keys.
+    fn transmit_message(&mut self, message: Message) -> Result<(), Message> {
+        match self.role {
+            Role::Client => self.client_transmit(message),
+            Role::Server => self.server_transmit(message),
+        }
+    }
+
+    fn push_frame(&mut self, frame: &Frame) {
+        self.outgoing.extend_from_slice(&frame.encode());
+        self.outgoing.extend_from_slice(DELIMITER);
+    }
+
+    /// Closes after a failure: keeps the error, tells the peer where the
+    /// protocol allows it, reports the close, and returns the error.
+    fn fail(&mut self, error: Error) -> Error {
+        if self.state() != State::Closed {
+            if self.role == Role::Server
+                && !matches!(
+                    error,
+                    Error::Protocol(ProtocolError::UnexpectedEof | ProtocolError::PeerError(_))
+                )
+            {
+                self.push_frame(&Frame::Error(ErrorFrame {
+                    message: alloc::format!("{error}"),
+                }));
+            }
+            self.enter_closed(Some(error.clone()));
+        }
+        error
+    }
+
+    fn enter_closed(&mut self, error: Option<Error>) {
+        self.phase = Phase::Closed(error.clone());
+        self.queue.clear();
+        self.queued_bytes = 0;
+        self.timers = [None; 2];
+        self.events.push_back(Event::Closed { error });
+    }
+
+    /// An upper bound of the frame a message makes (for the limits).
+    fn frame_len_bound(&self, message: &Message) -> usize {
+        // v1: inner JSON (base64 of DATA) padded, then base64 again, plus
+        // the IV, the MAC and the JSON around them.
+        let inner = payload_len(message) / 3 * 4 + 4 + 64;
+        (inner + 16) / 3 * 4 + 4 + 256
+    }
+}
+
+/// The bytes a message carries, for buffer accounting.
+fn payload_len(message: &Message) -> usize {
+    match message {
+        Message::Data(d) => d.len(),
+        Message::Open { file_name } => file_name.len(),
+        Message::Error { message } => message.len(),
+        _ => 0,
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("suite", &self.suite)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,223 @@
+//! Application messages: what travels inside the channel.
+//!
+//! | message | fields | direction |
+//! |---------|--------|-----------|
+//! | [`Message::Open`]  | file name | client → server, answered by `Ok` |
+//! | [`Message::Data`]  | a chunk of the file | client → server |
+//! | [`Message::Close`] | (v2: SHA-256 of the file) | client → server |
+//! | [`Message::Ok`]    | — | server → client |
+//! | [`Message::Error`] | why | server → client, then close |
+//!
+//! In v1 the client's messages travel as JSON inside `SECURE_X` records
+//! (`{"type": "DATA", "data": "<base64>"}`), and the server's as plaintext
+//! `OK` / `ERROR` frames.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+
+use crate::error::FrameError;
+use crate::wire::frame::{fields, to_ascii_json, typed_json};
+
+/// An application message.
+#[non_exhaustive]
+#[derive(Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Opens a file on the server.
+    Open {
+        /// The name the client gives the file (the server keeps only a safe
+        /// last path component).
+        file_name: String,
+    },
+    /// A chunk of the file.
+    Data(Vec<u8>),
+    /// The end of the file.
+    Close,
+    /// The server accepted the last `Open` (or, in v2, `Close`).
+    Ok,
+    /// The server refuses; the connection closes.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+impl Message {
+    /// The wire name of the message's type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Message::Open { .. } => "OPEN",
+            Message::Data(_) => "DATA",
+            Message::Close => "CLOSE",
+            Message::Ok => "OK",
+            Message::Error { .. } => "ERROR",
+        }
+    }
+
+    /// Whether a client may send this message (the others are the
+    /// server's).
+    pub fn is_from_client(&self) -> bool {
+        matches!(
+            self,
+            Message::Open { .. } | Message::Data(_) | Message::Close
+        )
+    }
+
+    /// The v1 inner JSON of the message, ASCII only.
+    pub fn to_v1_json(&self) -> Vec<u8> {
+        to_ascii_json(&V1Inner::from(self))
+    }
+
+    /// Parses a v1 inner JSON message (`type` matched case-insensitively,
+    /// unknown fields ignored, DATA's `data` strict base64).
+    pub fn from_v1_json(bytes: &[u8]) -> Result<Message, FrameError> {
+        let (text, ty) = typed_json(bytes)?;
+        Ok(match ty.as_str() {
+            "OPEN" => {
+                let open: OpenFields = fields(text, "OPEN")?;
+                Message::Open {
+                    file_name: open.file_name,
+                }
+            }
+            "DATA" => {
+                let data: DataFields = fields(text, "DATA")?;
+                let bytes = BASE64
+                    .decode(data.data)
+                    .map_err(|_| FrameError::InvalidFields {
+                        frame: "DATA",
+                        detail: String::from("field `data` is not base64"),
+                    })?;
+                Message::Data(bytes)
+            }
+            "CLOSE" => Message::Close,
+            "OK" => Message::Ok,
+            "ERROR" => {
+                let error: ErrorFields = fields(text, "ERROR")?;
+                Message::Error {
+                    message: error.message,
+                }
+            }
+            _ => return Err(FrameError::UnknownType(ty)),
+        })
+    }
+}
+
+impl fmt::Debug for Message {
+    /// Shows the type and sizes, not the contents of DATA.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Message::Open { file_name } => write!(f, "Open({file_name:?})"),
+            Message::Data(d) => write!(f, "Data({} bytes)", d.len()),
+            Message::Close => f.write_str("Close"),
+            Message::Ok => f.write_str("Ok"),
+            Message::Error { message } => write!(f, "Error({message:?})"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum V1Inner<'a> {
+    #[serde(rename = "OPEN")]
+    Open { file_name: &'a str },
+    #[serde(rename = "DATA")]
+    Data { data: String },
+    #[serde(rename = "CLOSE")]
+    Close,
+    #[serde(rename = "OK")]
+    Ok,
+    #[serde(rename = "ERROR")]
+    Error { message: &'a str },
+}
+
+impl<'a> From<&'a Message> for V1Inner<'a> {
+    fn from(m: &'a Message) -> Self {
+        match m {
+            Message::Open { file_name } => V1Inner::Open { file_name },
+            Message::Data(d) => V1Inner::Data {
+                data: BASE64.encode(d),
+            },
+            Message::Close => V1Inner::Close,
+            Message::Ok => V1Inner::Ok,
+            Message::Error { message } => V1Inner::Error { message },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct OpenFields {
+    file_name: String,
+}
+
+#[derive(Deserialize)]
+struct DataFields {
+    data: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorFields {
+    message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn v1_json_round_trips() {
+        for m in [
+            Message::Open {
+                file_name: "/tmp/r\u{e9}sum\u{e9}.pdf".into(),
+            },
+            Message::Data(vec![0, 1, 2, 255]),
+            Message::Data(vec![]),
+            Message::Close,
+            Message::Ok,
+            Message::Error {
+                message: "no".into(),
+            },
+        ] {
+            let json = m.to_v1_json();
+            assert!(json.is_ascii());
+            assert_eq!(Message::from_v1_json(&json).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn v1_json_matches_existing_peers() {
+        // As Python's json.dumps writes them (whitespace differs, values not).
+        let m = Message::from_v1_json(br#"{"type": "data", "data": "AAEC"}"#).unwrap();
+        assert_eq!(m, Message::Data(vec![0, 1, 2]));
+        assert_eq!(
+            Message::Data(vec![0, 1, 2]).to_v1_json(),
+            br#"{"type":"DATA","data":"AAEC"}"#
+        );
+        assert_eq!(Message::Close.to_v1_json(), br#"{"type":"CLOSE"}"#);
+    }
+
+    #[test]
+    fn malformed_messages_are_typed() {
+        assert!(matches!(
+            Message::from_v1_json(br#"{"type": "DATA", "data": "!!"}"#),
+            Err(FrameError::InvalidFields { frame: "DATA", .. })
+        ));
+        assert!(matches!(
+            Message::from_v1_json(br#"{"type": "OPEN"}"#),
+            Err(FrameError::InvalidFields { frame: "OPEN", .. })
+        ));
+        assert!(matches!(
+            Message::from_v1_json(br#"{"type": "OPEN", "file_name": 3}"#),
+            Err(FrameError::InvalidFields { frame: "OPEN", .. })
+        ));
+        assert_eq!(
+            Message::from_v1_json(br#"{"type": "SEEK"}"#),
+            Err(FrameError::UnknownType("SEEK".into()))
+        );
+        assert_eq!(Message::from_v1_json(b"[]"), Err(FrameError::NotObject));
+    }
+}
