@@ -16,6 +16,8 @@ pub mod message;
 pub mod record;
 pub mod schedule;
 pub mod suite;
+#[cfg(feature = "std")]
+pub mod transfer;
 pub mod wire;
 
 pub use config::Config;

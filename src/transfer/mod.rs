@@ -1,0 +1,364 @@
+//! The file transfer on top of the channel, sans-IO like the rest.
+//!
+//! A [`Sender`] turns a reader into the client's messages (`Open`, `Data`
+//! chunks, `Close`); a [`Receiver`] takes them on the server and owns a
+//! storage directory. Neither touches a socket: the caller moves each
+//! [`Message`] through its connection and feeds the peer's replies back.
+//!
+//! The receiver's storage rules (see `PROTOCOL.md`, v1 "Application
+//! messages"):
+//!
+//! * the stored name is the last path component of the client's name,
+//!   reduced to ASCII letters, digits, `_`, `.` and `-` ([`stored_name`]);
+//!   nothing is ever written outside the storage directory;
+//! * the data goes to a temporary file in that directory, under a name no
+//!   client can produce, and is renamed to the stored name only on `Close`;
+//! * a transfer that ends without `Close` (the connection dropped, or an
+//!   error) is kept as `<name>.partial`, never under the final name: nothing
+//!   is lost and nothing incomplete looks complete.
+//!
+//! Both sides compute the SHA-256 of the file ([`Sender::sha256`],
+//! [`Receiver::sha256`]), ready for v2, where `Close` carries the client's
+//! digest and the server answers `Ok` only when they match.
+//!
+//! # Errors
+//!
+//! [`TransferError`] is about the file: a refused name, a message out of
+//! order, a size limit, a failed read or write. It is separate from
+//! [`crate::Error`], which is about the channel (frames, suites, keys,
+//! records). The two meet in the programs that drive a connection: when a
+//! [`Receiver`] fails, the server sends
+//! `Message::Error { message: err.to_string() }` to the peer and closes
+//! (the display texts name no server paths, so they are fit to send); when
+//! the server sends `Error`, the [`Sender`] reports
+//! [`TransferError::Refused`] with its message.
+//!
+//! # Example
+//!
+//! A client and a server, with the connection between them left out:
+//!
+//! ```
+//! use securex::transfer::{Receiver, Sender};
+//!
+//! let dir = std::env::temp_dir().join(format!("securex-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//!
+//! let file: &[u8] = b"hello, world";
+//! let mut sender = Sender::new(file, "/home/u/hello.txt", 4)?;
+//! let mut receiver = Receiver::new(&dir);
+//! // `None` means "wait for the server" or "done"; here the reply to
+//! // `Open` is fed back at once, so `None` means done.
+//! while let Some(message) = sender.next_message()? {
+//!     if let Some(reply) = receiver.handle_message(message)? {
+//!         sender.handle_message(&reply)?;
+//!     }
+//! }
+//! assert!(sender.is_finished());
+//! assert_eq!(receiver.stored_name(), Some("hello.txt"));
+//! assert_eq!(std::fs::read(dir.join("hello.txt"))?, file);
+//! assert_eq!(sender.sha256(), receiver.sha256());
+//!
+//! std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod receiver;
+mod sender;
+mod session;
+
+pub use receiver::{MAX_NAME_LEN, Receiver, stored_name};
+pub use sender::{DEFAULT_CHUNK_SIZE, Sender};
+pub use session::{Download, SessionError, Upload};
+
+#[cfg(doc)]
+use crate::message::Message;
+
+use std::fmt;
+use std::io;
+use std::string::{String, ToString};
+
+/// Why a transfer failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferError {
+    /// The client's file name leaves nothing usable once reduced to a safe
+    /// name (see [`stored_name`]).
+    BadFileName(String),
+    /// A message arrived that the transfer does not allow at this point.
+    UnexpectedMessage {
+        /// What was allowed (message types, or `no further message`).
+        expected: &'static str,
+        /// The type of the message that arrived.
+        got: &'static str,
+    },
+    /// The server answered `Error`, with this message.
+    Refused(String),
+    /// The file grew beyond the receiver's limit.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Reading the file or storing it failed.
+    Io {
+        /// The kind of the underlying I/O error.
+        kind: io::ErrorKind,
+        /// What failed and why (no paths).
+        message: String,
+    },
+    /// A chunk size of 0 was asked for.
+    InvalidChunkSize,
+}
+
+impl TransferError {
+    /// An [`Io`](TransferError::Io) error saying what failed.
+    pub(crate) fn io(what: &str, err: &io::Error) -> TransferError {
+        TransferError::Io {
+            kind: err.kind(),
+            message: std::format!("{what}: {err}"),
+        }
+    }
+}
+
+impl From<io::Error> for TransferError {
+    fn from(err: io::Error) -> Self {
+        TransferError::Io {
+            kind: err.kind(),
+            message: err.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransferError::BadFileName(name) => write!(
+                f,
+                "refused file name {name:?}: its last path component, kept to \
+                 ASCII letters, digits, `_`, `.` and `-`, must be 1 to \
+                 {MAX_NAME_LEN} characters long and not `.` or `..`"
+            ),
+            TransferError::UnexpectedMessage { expected, got } => {
+                write!(f, "unexpected {got} message: expected {expected}")
+            }
+            TransferError::Refused(message) => {
+                write!(f, "the server refused the transfer: {message}")
+            }
+            TransferError::TooLarge { limit } => {
+                write!(f, "the file is larger than the limit of {limit} bytes")
+            }
+            TransferError::Io { message, .. } => write!(f, "I/O error: {message}"),
+            TransferError::InvalidChunkSize => f.write_str("the chunk size must be at least 1"),
+        }
+    }
+}
+
+impl std::error::Error for TransferError {}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Helpers shared by the tests of the transfer module.
+
+    use std::path::{Path, PathBuf};
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// A fresh directory under the system's temp dir, removed on drop.
+    pub struct TestDir(PathBuf);
+
+    impl TestDir {
+        /// Creates `<tmp>/securex-transfer-<name>-<pid>`, empty.
+        pub fn new(name: &str) -> TestDir {
+            let path = std::env::temp_dir().join(std::format!(
+                "securex-transfer-{name}-{}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir(&path).unwrap();
+            TestDir(path)
+        }
+
+        /// The directory.
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+
+        /// The sorted names in the directory.
+        pub fn list(&self) -> Vec<String> {
+            list(&self.0)
+        }
+    }
+
+    impl Drop for TestDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The sorted names in `dir`.
+    pub fn list(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// `len` deterministic pseudo-random bytes (xorshift64*).
+    pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+            })
+            .collect()
+    }
+
+    /// The SHA-256 of `data`.
+    pub fn sha256(data: &[u8]) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(data).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{TestDir, pseudo_random, sha256};
+    use super::*;
+    use crate::message::Message;
+    use std::vec::Vec;
+
+    /// A reader that returns at most `step` bytes per call.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn transfer(sender: &mut Sender<impl io::Read>, receiver: &mut Receiver) -> usize {
+        let mut messages = 0;
+        while let Some(message) = sender.next_message().unwrap() {
+            messages += 1;
+            if let Some(reply) = receiver.handle_message(message).unwrap() {
+                sender.handle_message(&reply).unwrap();
+            }
+        }
+        messages
+    }
+
+    #[test]
+    fn round_trip_of_one_mebibyte() {
+        let dir = TestDir::new("round-trip");
+        let file = pseudo_random(1 << 20, 7);
+        let mut sender = Sender::new(&file[..], "/home/u/data.bin", DEFAULT_CHUNK_SIZE).unwrap();
+        let mut receiver = Receiver::new(dir.path());
+
+        let messages = transfer(&mut sender, &mut receiver);
+
+        // OPEN, ceil(2^20 / 960) = 1093 DATA, CLOSE.
+        assert_eq!(messages, 1 + 1093 + 1);
+        assert!(sender.is_finished());
+        assert_eq!(sender.bytes_read(), 1 << 20);
+        assert_eq!(receiver.bytes_written(), 1 << 20);
+        let stored = std::fs::read(dir.path().join("data.bin")).unwrap();
+        assert!(stored == file);
+        assert_eq!(sender.sha256(), Some(sha256(&file)));
+        assert_eq!(receiver.sha256(), Some(sha256(&file)));
+        assert_eq!(
+            receiver.final_path(),
+            Some(dir.path().join("data.bin").as_path())
+        );
+        drop(receiver);
+        assert_eq!(dir.list(), ["data.bin"]);
+    }
+
+    #[test]
+    fn round_trip_with_short_reads() {
+        let dir = TestDir::new("round-trip-short");
+        let file = pseudo_random(10_000, 3);
+        let reader = Trickle {
+            data: &file,
+            step: 7,
+        };
+        let mut sender = Sender::new(reader, "C:\\Users\\u\\x.bin", 1000).unwrap();
+        let mut receiver = Receiver::new(dir.path());
+        assert_eq!(transfer(&mut sender, &mut receiver), 1 + 10 + 1);
+        assert_eq!(std::fs::read(dir.path().join("x.bin")).unwrap(), file);
+        assert_eq!(sender.sha256(), receiver.sha256());
+    }
+
+    #[test]
+    fn a_refusal_reaches_the_sender() {
+        let dir = TestDir::new("refusal");
+        let mut sender = Sender::new(&[1u8; 100][..], "big.bin", 40).unwrap();
+        let mut receiver = Receiver::new(dir.path()).with_max_file_len(50);
+        let mut failure = None;
+        while let Some(message) = sender.next_message().unwrap() {
+            match receiver.handle_message(message) {
+                Ok(Some(reply)) => sender.handle_message(&reply).unwrap(),
+                Ok(None) => {}
+                Err(e) => {
+                    // What the example server does.
+                    let reply = Message::Error {
+                        message: e.to_string(),
+                    };
+                    failure = Some(sender.handle_message(&reply).unwrap_err());
+                    break;
+                }
+            }
+        }
+        assert_eq!(
+            failure,
+            Some(TransferError::Refused(
+                "the file is larger than the limit of 50 bytes".into()
+            ))
+        );
+        assert!(!sender.is_finished());
+        assert_eq!(
+            receiver.finish_incomplete(),
+            Some(dir.path().join("big.bin.partial"))
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("big.bin.partial")).unwrap(),
+            [1; 40]
+        );
+    }
+
+    #[test]
+    fn errors_display_actionable_text() {
+        let texts: Vec<String> = [
+            TransferError::BadFileName("..".into()),
+            TransferError::UnexpectedMessage {
+                expected: "OPEN",
+                got: "DATA",
+            },
+            TransferError::Refused("See server".into()),
+            TransferError::TooLarge { limit: 10 },
+            TransferError::io(
+                "cannot write the file",
+                &io::Error::from(io::ErrorKind::StorageFull),
+            ),
+            TransferError::InvalidChunkSize,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert!(texts[0].starts_with("refused file name \"..\""));
+        assert_eq!(texts[1], "unexpected DATA message: expected OPEN");
+        assert_eq!(texts[2], "the server refused the transfer: See server");
+        assert_eq!(texts[3], "the file is larger than the limit of 10 bytes");
+        assert!(texts[4].starts_with("I/O error: cannot write the file: "));
+        assert_eq!(texts[5], "the chunk size must be at least 1");
+    }
+}

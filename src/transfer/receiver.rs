@@ -1,0 +1,767 @@
+//! The server's side: `Open`, `Data`…, `Close` stored in a directory.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::string::String;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::TransferError;
+use crate::message::Message;
+
+/// The longest stored name accepted, in bytes; with `.partial` or the
+/// temporary suffix it stays within the 255 bytes most file systems allow.
+pub const MAX_NAME_LEN: usize = 200;
+
+/// How much of the stored name a temporary file's name repeats (enough to
+/// recognise it in a directory listing).
+const TEMP_PREFIX_LEN: usize = 64;
+
+/// How many taken temporary names to skip before giving up.
+const TEMP_ATTEMPTS: u32 = 1000;
+
+/// Numbers the temporary files of this process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The name under which a file sent as `file_name` is stored: the last path
+/// component (after the last `/` or `\`), reduced to ASCII letters, digits,
+/// `_`, `.` and `-` (every other character removed).
+///
+/// ```
+/// use securex::transfer::stored_name;
+///
+/// assert_eq!(stored_name("/home/u/report.pdf").unwrap(), "report.pdf");
+/// assert_eq!(stored_name("C:\\dir\\a b$c.txt").unwrap(), "abc.txt");
+/// assert!(stored_name("/home/u/..").is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`TransferError::BadFileName`] (carrying `file_name`) if what remains is
+/// empty, `.`, `..` or longer than [`MAX_NAME_LEN`].
+pub fn stored_name(file_name: &str) -> Result<String, TransferError> {
+    let last = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    let name: String = last
+        .chars()
+        .filter(|&c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .collect();
+    if name.is_empty() || name == "." || name == ".." || name.len() > MAX_NAME_LEN {
+        return Err(TransferError::BadFileName(file_name.into()));
+    }
+    Ok(name)
+}
+
+/// Stores the file of one upload in a directory.
+///
+/// Feed it the client's messages with
+/// [`handle_message`](Receiver::handle_message) and send the replies it
+/// returns. `Open` (first, and once) creates a temporary file in the
+/// directory, named `<name>~<pid>+<n>.tmp` — a name [`stored_name`] never
+/// produces, unique across the receivers of all processes — and is answered
+/// by `Ok`; `Data` is appended to it; `Close` flushes it to disk and renames
+/// it to the stored name, replacing a file of that name.
+///
+/// A transfer that does not reach `Close` is kept as `<name>.partial`
+/// (replacing an older one) by [`finish_incomplete`](Receiver::finish_incomplete),
+/// which the caller calls when the connection ends, or by `Drop`. An error
+/// deletes nothing: the receiver keeps what arrived until then, refuses
+/// every later message with the same error, and `finish_incomplete` still
+/// keeps the data.
+///
+/// Nothing is ever created in the directory but the temporary file and the
+/// stored name, each a single sanitised path component; the directory
+/// itself must exist.
+pub struct Receiver {
+    dir: PathBuf,
+    max_file_len: Option<u64>,
+    phase: Phase,
+    stored_name: Option<String>,
+    final_path: Option<PathBuf>,
+    bytes_written: u64,
+    hasher: Sha256,
+    sha256: Option<[u8; 32]>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Nothing has arrived.
+    AwaitingOpen,
+    /// `Open` arrived; the data goes into this file.
+    Receiving(TempFile),
+    /// `Close` arrived and the file is in place.
+    Stored,
+    /// A message failed; the data that arrived before, if any.
+    Failed {
+        error: TransferError,
+        temp: Option<TempFile>,
+    },
+    /// Ended without `Close`; the data (if any) was kept as `.partial`.
+    Abandoned,
+}
+
+impl Phase {
+    /// What may arrive in this phase.
+    fn expected(&self) -> &'static str {
+        match self {
+            Phase::AwaitingOpen => "OPEN",
+            Phase::Receiving(_) => "DATA or CLOSE",
+            _ => "no further message",
+        }
+    }
+}
+
+/// A temporary file being written, and the stored path it is meant for.
+#[derive(Debug)]
+struct TempFile {
+    path: PathBuf,
+    target: PathBuf,
+    writer: BufWriter<File>,
+}
+
+impl TempFile {
+    /// Creates a fresh temporary file in `dir` for the stored name `name`.
+    fn create(dir: &Path, name: &str) -> Result<TempFile, TransferError> {
+        // `name` is ASCII, so any byte index is a character boundary.
+        let prefix = &name[..name.len().min(TEMP_PREFIX_LEN)];
+        let mut attempts = 0;
+        loop {
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(std::format!("{prefix}~{}+{n}.tmp", std::process::id()));
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        target: dir.join(name),
+                        writer: BufWriter::new(file),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(TransferError::io("cannot create the file", &e)),
+            }
+        }
+    }
+
+    /// Flushes the file to disk and renames it to its stored name.
+    fn persist(&mut self) -> Result<(), TransferError> {
+        self.writer
+            .flush()
+            .and_then(|()| self.writer.get_ref().sync_all())
+            .map_err(|e| TransferError::io("cannot write the file", &e))?;
+        fs::rename(&self.path, &self.target)
+            .map_err(|e| TransferError::io("cannot store the file under its name", &e))
+    }
+
+    /// Keeps what was written as `<name>.partial`; `None` if the rename
+    /// failed (the data then stays under the temporary name).
+    fn keep_partial(mut self) -> Option<PathBuf> {
+        // Keep whatever made it, even if flushing the rest fails.
+        let _ = self.writer.flush();
+        let _ = self.writer.get_ref().sync_all();
+        let mut partial = self.target.into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        fs::rename(&self.path, &partial).ok()?;
+        Some(partial)
+    }
+}
+
+impl Receiver {
+    /// A receiver storing into `dir`, which must exist (it is not created;
+    /// if it is missing, `Open` fails with [`TransferError::Io`]).
+    pub fn new(dir: impl Into<PathBuf>) -> Receiver {
+        Receiver {
+            dir: dir.into(),
+            max_file_len: None,
+            phase: Phase::AwaitingOpen,
+            stored_name: None,
+            final_path: None,
+            bytes_written: 0,
+            hasher: Sha256::new(),
+            sha256: None,
+        }
+    }
+
+    /// Refuses files larger than `limit` bytes: a `Data` that would pass it
+    /// fails with [`TransferError::TooLarge`] and none of it is written.
+    /// By default there is no limit.
+    #[must_use]
+    pub fn with_max_file_len(mut self, limit: u64) -> Receiver {
+        self.max_file_len = Some(limit);
+        self
+    }
+
+    /// Takes the client's next message; returns the reply to send, if any
+    /// (`Ok` to `Open`; nothing to `Data` or, as in v1, to `Close`).
+    ///
+    /// # Errors
+    ///
+    /// * [`TransferError::BadFileName`] for an `Open` whose name leaves
+    ///   nothing usable;
+    /// * [`TransferError::UnexpectedMessage`] for a message out of order:
+    ///   anything but `Open` first, a second `Open`, anything after
+    ///   `Close`, a server's `Ok` or `Error`;
+    /// * [`TransferError::TooLarge`] past [`with_max_file_len`](Receiver::with_max_file_len);
+    /// * [`TransferError::Io`] if the file cannot be created, written or
+    ///   renamed.
+    ///
+    /// After an error the receiver is failed: it returns the same error for
+    /// every later message, and keeps what arrived for
+    /// [`finish_incomplete`](Receiver::finish_incomplete).
+    pub fn handle_message(&mut self, message: Message) -> Result<Option<Message>, TransferError> {
+        let result = self.step(message);
+        if let Err(error) = &result
+            && !matches!(self.phase, Phase::Failed { .. })
+        {
+            let temp = match core::mem::replace(&mut self.phase, Phase::Abandoned) {
+                Phase::Receiving(temp) => Some(temp),
+                _ => None,
+            };
+            self.phase = Phase::Failed {
+                error: error.clone(),
+                temp,
+            };
+        }
+        result
+    }
+
+    fn step(&mut self, message: Message) -> Result<Option<Message>, TransferError> {
+        match (&mut self.phase, message) {
+            (Phase::Failed { error, .. }, _) => Err(error.clone()),
+            (Phase::AwaitingOpen, Message::Open { file_name }) => {
+                let name = stored_name(&file_name)?;
+                self.phase = Phase::Receiving(TempFile::create(&self.dir, &name)?);
+                self.stored_name = Some(name);
+                Ok(Some(Message::Ok))
+            }
+            (Phase::Receiving(temp), Message::Data(bytes)) => {
+                let len = bytes.len() as u64;
+                if let Some(limit) = self.max_file_len
+                    && self.bytes_written.saturating_add(len) > limit
+                {
+                    return Err(TransferError::TooLarge { limit });
+                }
+                temp.writer
+                    .write_all(&bytes)
+                    .map_err(|e| TransferError::io("cannot write the file", &e))?;
+                self.hasher.update(&bytes);
+                self.bytes_written += len;
+                Ok(None)
+            }
+            (Phase::Receiving(temp), Message::Close) => {
+                temp.persist()?;
+                self.final_path = Some(temp.target.clone());
+                self.sha256 = Some(core::mem::take(&mut self.hasher).finalize().into());
+                self.phase = Phase::Stored;
+                Ok(None)
+            }
+            (phase, message) => Err(TransferError::UnexpectedMessage {
+                expected: phase.expected(),
+                got: message.type_name(),
+            }),
+        }
+    }
+
+    /// Ends a transfer that did not reach `Close` (the connection ended, or
+    /// a message failed): what arrived is flushed and renamed to
+    /// `<name>.partial` (replacing an older one), never to the stored name.
+    /// Returns its path, for the caller to log.
+    ///
+    /// Returns `None` if there is nothing to keep (no `Open` yet, the file
+    /// is already stored, or this was already done) or the rename failed
+    /// (the data then stays under its temporary name). Later messages are
+    /// refused.
+    pub fn finish_incomplete(&mut self) -> Option<PathBuf> {
+        match core::mem::replace(&mut self.phase, Phase::Abandoned) {
+            Phase::Receiving(temp) => temp.keep_partial(),
+            Phase::Failed { error, temp } => {
+                self.phase = Phase::Failed { error, temp: None };
+                temp.and_then(TempFile::keep_partial)
+            }
+            Phase::Stored => {
+                self.phase = Phase::Stored;
+                None
+            }
+            Phase::AwaitingOpen | Phase::Abandoned => None,
+        }
+    }
+
+    /// The name the file is stored under, once `Open` was accepted.
+    pub fn stored_name(&self) -> Option<&str> {
+        self.stored_name.as_deref()
+    }
+
+    /// How many bytes of `Data` were written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+
+    /// The SHA-256 of the stored file, once `Close` stored it.
+    pub fn sha256(&self) -> Option<[u8; 32]> {
+        self.sha256
+    }
+
+    /// Where the file was stored, once `Close` stored it.
+    pub fn final_path(&self) -> Option<&Path> {
+        self.final_path.as_deref()
+    }
+}
+
+impl Drop for Receiver {
+    /// Keeps an unfinished transfer as `.partial`
+    /// ([`finish_incomplete`](Receiver::finish_incomplete)), ignoring errors.
+    fn drop(&mut self) {
+        let _ = self.finish_incomplete();
+    }
+}
+
+impl fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("dir", &self.dir)
+            .field("max_file_len", &self.max_file_len)
+            .field("phase", &self.phase)
+            .field("stored_name", &self.stored_name)
+            .field("bytes_written", &self.bytes_written)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::testutil::{TestDir, list, pseudo_random, sha256};
+    use std::vec::Vec;
+    use std::{thread, vec};
+
+    fn open(name: &str) -> Message {
+        Message::Open {
+            file_name: name.into(),
+        }
+    }
+
+    /// The names in the directory that are temporary files.
+    fn temp_files(dir: &TestDir) -> Vec<String> {
+        dir.list().into_iter().filter(|n| n.contains('~')).collect()
+    }
+
+    #[test]
+    fn names_are_reduced_to_a_safe_last_component() {
+        let table: &[(&str, Option<&str>)] = &[
+            ("/home/u/report.pdf", Some("report.pdf")),
+            ("..\\..\\evil.txt", Some("evil.txt")),
+            ("C:\\dir\\file-1_2.bin", Some("file-1_2.bin")),
+            ("a b$c.txt", Some("abc.txt")),
+            ("ü.txt", Some(".txt")),
+            ("../", None),
+            ("..", None),
+            (".", None),
+            ("", None),
+            ("/", None),
+            ("x/..", None),
+            ("x\\.", None),
+            (".$.", None),
+            ("/tmp/$%&", None),
+            ("...", Some("...")),
+            (".bashrc", Some(".bashrc")),
+            ("a/b\\c", Some("c")),
+            ("nul\0l.txt", Some("null.txt")),
+        ];
+        for &(input, expected) in table {
+            match expected {
+                Some(name) => assert_eq!(stored_name(input).as_deref(), Ok(name), "{input:?}"),
+                None => assert_eq!(
+                    stored_name(input),
+                    Err(TransferError::BadFileName(input.into())),
+                    "{input:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn overlong_names_are_refused() {
+        let longest = "a".repeat(MAX_NAME_LEN);
+        assert_eq!(stored_name(&longest).unwrap(), longest);
+        let too_long = std::format!("/x/{longest}b");
+        assert!(matches!(
+            stored_name(&too_long),
+            Err(TransferError::BadFileName(_))
+        ));
+    }
+
+    #[test]
+    fn the_file_appears_under_its_name_only_on_close() {
+        let dir = TestDir::new("rename-on-close");
+        let mut receiver = Receiver::new(dir.path());
+        assert_eq!(
+            receiver.handle_message(open("/home/u/report.pdf")),
+            Ok(Some(Message::Ok))
+        );
+        assert_eq!(receiver.stored_name(), Some("report.pdf"));
+        assert_eq!(
+            receiver.handle_message(Message::Data(b"hello ".to_vec())),
+            Ok(None)
+        );
+        assert_eq!(
+            receiver.handle_message(Message::Data(b"world".to_vec())),
+            Ok(None)
+        );
+        assert_eq!(receiver.bytes_written(), 11);
+
+        let temps = temp_files(&dir);
+        assert_eq!(temps.len(), 1);
+        assert_eq!(dir.list(), temps, "only the temporary file before CLOSE");
+        assert!(
+            stored_name(&temps[0]).unwrap() != temps[0],
+            "a client cannot name it"
+        );
+        assert_eq!(receiver.sha256(), None);
+        assert_eq!(receiver.final_path(), None);
+
+        assert_eq!(receiver.handle_message(Message::Close), Ok(None));
+        assert_eq!(dir.list(), ["report.pdf"]);
+        let path = dir.path().join("report.pdf");
+        assert_eq!(fs::read(&path).unwrap(), b"hello world");
+        assert_eq!(receiver.final_path(), Some(path.as_path()));
+        assert_eq!(receiver.sha256(), Some(sha256(b"hello world")));
+
+        // Done: nothing more, and nothing to keep as partial.
+        assert_eq!(
+            receiver.handle_message(Message::Data(vec![1])),
+            Err(TransferError::UnexpectedMessage {
+                expected: "no further message",
+                got: "DATA"
+            })
+        );
+        assert_eq!(receiver.finish_incomplete(), None);
+        drop(receiver);
+        assert_eq!(dir.list(), ["report.pdf"]);
+        assert_eq!(fs::read(&path).unwrap(), b"hello world");
+    }
+
+    #[test]
+    fn close_replaces_an_existing_file() {
+        let dir = TestDir::new("replace");
+        fs::write(dir.path().join("a.txt"), b"old and longer").unwrap();
+        let mut receiver = Receiver::new(dir.path());
+        receiver.handle_message(open("a.txt")).unwrap();
+        receiver
+            .handle_message(Message::Data(b"new".to_vec()))
+            .unwrap();
+        // Before CLOSE the old file is untouched.
+        assert_eq!(
+            fs::read(dir.path().join("a.txt")).unwrap(),
+            b"old and longer"
+        );
+        receiver.handle_message(Message::Close).unwrap();
+        assert_eq!(fs::read(dir.path().join("a.txt")).unwrap(), b"new");
+        assert_eq!(dir.list(), ["a.txt"]);
+    }
+
+    #[test]
+    fn empty_file_is_stored() {
+        let dir = TestDir::new("empty");
+        let mut receiver = Receiver::new(dir.path());
+        receiver.handle_message(open("e")).unwrap();
+        receiver.handle_message(Message::Close).unwrap();
+        assert_eq!(fs::read(dir.path().join("e")).unwrap(), b"");
+        assert_eq!(receiver.sha256(), Some(sha256(b"")));
+    }
+
+    #[test]
+    fn unfinished_transfer_is_kept_as_partial() {
+        let dir = TestDir::new("partial");
+        fs::write(dir.path().join("r.bin.partial"), b"an older attempt").unwrap();
+        let mut receiver = Receiver::new(dir.path());
+        receiver.handle_message(open("/x/r.bin")).unwrap();
+        receiver
+            .handle_message(Message::Data(vec![1, 2, 3]))
+            .unwrap();
+
+        let partial = dir.path().join("r.bin.partial");
+        assert_eq!(receiver.finish_incomplete(), Some(partial.clone()));
+        assert_eq!(dir.list(), ["r.bin.partial"], "never under the final name");
+        assert_eq!(fs::read(&partial).unwrap(), [1, 2, 3]);
+        assert_eq!(receiver.final_path(), None);
+        assert_eq!(receiver.sha256(), None);
+
+        // Once only; later messages are refused.
+        assert_eq!(receiver.finish_incomplete(), None);
+        assert!(receiver.handle_message(Message::Close).is_err());
+        drop(receiver);
+        assert_eq!(dir.list(), ["r.bin.partial"]);
+    }
+
+    #[test]
+    fn drop_keeps_an_unfinished_transfer_as_partial() {
+        let dir = TestDir::new("drop");
+        let data = pseudo_random(100_000, 1);
+        {
+            let mut receiver = Receiver::new(dir.path());
+            receiver.handle_message(open("d.bin")).unwrap();
+            // More than the BufWriter holds, and a buffered rest.
+            for chunk in data.chunks(960) {
+                receiver
+                    .handle_message(Message::Data(chunk.to_vec()))
+                    .unwrap();
+            }
+        }
+        assert_eq!(dir.list(), ["d.bin.partial"]);
+        assert!(fs::read(dir.path().join("d.bin.partial")).unwrap() == data);
+    }
+
+    #[test]
+    fn a_receiver_without_open_leaves_nothing() {
+        let dir = TestDir::new("no-open");
+        let mut receiver = Receiver::new(dir.path());
+        assert_eq!(receiver.finish_incomplete(), None);
+        // The connection is over: a late OPEN is refused.
+        assert!(matches!(
+            receiver.handle_message(open("late")),
+            Err(TransferError::UnexpectedMessage { got: "OPEN", .. })
+        ));
+        drop(receiver);
+        drop(Receiver::new(dir.path()));
+        assert!(dir.list().is_empty());
+    }
+
+    #[test]
+    fn messages_out_of_order_are_refused() {
+        let dir = TestDir::new("order");
+        let cases: &[(&[Message], &str, &str)] = &[
+            (&[Message::Data(vec![1])], "OPEN", "DATA"),
+            (&[Message::Close], "OPEN", "CLOSE"),
+            (&[Message::Ok], "OPEN", "OK"),
+            (&[open("a"), open("b")], "DATA or CLOSE", "OPEN"),
+            (
+                &[
+                    open("a"),
+                    Message::Error {
+                        message: "x".into(),
+                    },
+                ],
+                "DATA or CLOSE",
+                "ERROR",
+            ),
+            (
+                &[open("a"), Message::Close, Message::Close],
+                "no further message",
+                "CLOSE",
+            ),
+            (
+                &[open("a"), Message::Close, open("a")],
+                "no further message",
+                "OPEN",
+            ),
+        ];
+        for &(messages, expected, got) in cases {
+            let mut receiver = Receiver::new(dir.path());
+            let (last, first) = messages.split_last().unwrap();
+            for m in first {
+                receiver.handle_message(m.clone()).unwrap();
+            }
+            let error = TransferError::UnexpectedMessage { expected, got };
+            assert_eq!(receiver.handle_message(last.clone()), Err(error.clone()));
+            // The receiver stays failed with that error.
+            assert_eq!(receiver.handle_message(open("c")), Err(error.clone()));
+            assert_eq!(receiver.handle_message(Message::Close), Err(error));
+        }
+        // No CLOSE was accepted after an error: only the good "a"s stored.
+        assert!(!dir.list().iter().any(|n| n == "b" || n == "c"));
+    }
+
+    #[test]
+    fn errors_keep_what_arrived() {
+        let dir = TestDir::new("error-keeps");
+        let mut receiver = Receiver::new(dir.path());
+        receiver.handle_message(open("k.txt")).unwrap();
+        receiver
+            .handle_message(Message::Data(b"kept".to_vec()))
+            .unwrap();
+        assert!(receiver.handle_message(open("other.txt")).is_err());
+        assert!(receiver.handle_message(Message::Close).is_err());
+        assert!(!dir.path().join("k.txt").exists());
+        assert_eq!(
+            receiver.finish_incomplete(),
+            Some(dir.path().join("k.txt.partial"))
+        );
+        assert_eq!(fs::read(dir.path().join("k.txt.partial")).unwrap(), b"kept");
+        assert_eq!(dir.list(), ["k.txt.partial"]);
+    }
+
+    #[test]
+    fn bad_names_create_nothing() {
+        let dir = TestDir::new("bad-name");
+        let mut receiver = Receiver::new(dir.path());
+        assert_eq!(
+            receiver.handle_message(open("/home/u/..")),
+            Err(TransferError::BadFileName("/home/u/..".into()))
+        );
+        assert_eq!(receiver.stored_name(), None);
+        assert_eq!(receiver.finish_incomplete(), None);
+        assert!(dir.list().is_empty());
+    }
+
+    #[test]
+    fn the_size_limit_refuses_the_excess() {
+        let dir = TestDir::new("limit");
+        let mut receiver = Receiver::new(dir.path()).with_max_file_len(10);
+        receiver.handle_message(open("l")).unwrap();
+        receiver.handle_message(Message::Data(vec![1; 6])).unwrap();
+        receiver.handle_message(Message::Data(vec![2; 4])).unwrap();
+        let too_large = TransferError::TooLarge { limit: 10 };
+        assert_eq!(
+            receiver.handle_message(Message::Data(vec![3])),
+            Err(too_large.clone())
+        );
+        assert_eq!(receiver.handle_message(Message::Close), Err(too_large));
+        assert_eq!(receiver.bytes_written(), 10);
+        assert_eq!(
+            receiver.finish_incomplete(),
+            Some(dir.path().join("l.partial"))
+        );
+        let mut expected = vec![1; 6];
+        expected.extend([2; 4]);
+        assert_eq!(fs::read(dir.path().join("l.partial")).unwrap(), expected);
+
+        // Exactly the limit is fine.
+        let mut receiver = Receiver::new(dir.path()).with_max_file_len(3);
+        receiver.handle_message(open("m")).unwrap();
+        receiver.handle_message(Message::Data(vec![0; 3])).unwrap();
+        receiver.handle_message(Message::Close).unwrap();
+        assert_eq!(fs::read(dir.path().join("m")).unwrap(), [0; 3]);
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_io_error_and_not_created() {
+        let dir = TestDir::new("missing");
+        let missing = dir.path().join("nope");
+        let mut receiver = Receiver::new(&missing);
+        assert!(matches!(
+            receiver.handle_message(open("a")),
+            Err(TransferError::Io {
+                kind: io::ErrorKind::NotFound,
+                ..
+            })
+        ));
+        assert!(!missing.exists());
+    }
+
+    #[test]
+    fn nothing_is_written_outside_the_directory() {
+        let parent = TestDir::new("outside");
+        let store = parent.path().join("store");
+        fs::create_dir(&store).unwrap();
+        let before = parent.list();
+        let hostile = [
+            "../evil.txt",
+            "..\\..\\evil2.txt",
+            "/etc/passwd",
+            "store/../../x",
+            "..",
+            "../",
+            "C:\\Windows\\system.ini",
+            "~/.ssh/authorized_keys",
+        ];
+        for (i, name) in hostile.iter().enumerate() {
+            let mut receiver = Receiver::new(&store);
+            if receiver.handle_message(open(name)).is_err() {
+                continue;
+            }
+            receiver
+                .handle_message(Message::Data(b"x".to_vec()))
+                .unwrap();
+            if i % 2 == 0 {
+                receiver.handle_message(Message::Close).unwrap();
+            } // else: dropped, kept as .partial
+        }
+        assert_eq!(parent.list(), before);
+        assert_eq!(
+            list(&store),
+            [
+                "authorized_keys.partial",
+                "evil.txt",
+                "evil2.txt.partial",
+                "passwd",
+                "system.ini",
+                "x.partial",
+            ]
+        );
+    }
+
+    #[test]
+    fn interleaved_receivers_of_one_name_stay_apart() {
+        let dir = TestDir::new("interleaved");
+        let mut a = Receiver::new(dir.path());
+        let mut b = Receiver::new(dir.path());
+        a.handle_message(open("/u1/same.bin")).unwrap();
+        b.handle_message(open("/u2/same.bin")).unwrap();
+        assert_eq!(temp_files(&dir).len(), 2);
+        for _ in 0..100 {
+            a.handle_message(Message::Data(vec![b'a'; 100])).unwrap();
+            b.handle_message(Message::Data(vec![b'b'; 150])).unwrap();
+        }
+        let path = dir.path().join("same.bin");
+        a.handle_message(Message::Close).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), vec![b'a'; 10_000]);
+        b.handle_message(Message::Close).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), vec![b'b'; 15_000]);
+        assert_eq!(dir.list(), ["same.bin"]);
+    }
+
+    #[test]
+    fn concurrent_receivers_of_one_name_never_mix() {
+        let dir = TestDir::new("concurrent");
+        let contents: Vec<Vec<u8>> = (0..8).map(|i| pseudo_random(50_000, i)).collect();
+        let barrier = std::sync::Barrier::new(contents.len());
+        thread::scope(|s| {
+            for content in &contents {
+                let (dir, barrier) = (dir.path(), &barrier);
+                s.spawn(move || {
+                    let mut receiver = Receiver::new(dir);
+                    barrier.wait();
+                    receiver.handle_message(open("shared.bin")).unwrap();
+                    for chunk in content.chunks(512) {
+                        receiver
+                            .handle_message(Message::Data(chunk.to_vec()))
+                            .unwrap();
+                    }
+                    receiver.handle_message(Message::Close).unwrap();
+                    assert_eq!(receiver.sha256(), Some(sha256(content)));
+                });
+            }
+        });
+        // The last CLOSE wins, whole: the file is one of the uploads.
+        assert_eq!(dir.list(), ["shared.bin"]);
+        let stored = fs::read(dir.path().join("shared.bin")).unwrap();
+        assert!(contents.contains(&stored));
+    }
+
+    #[test]
+    fn temporary_names_are_unique() {
+        let dir = TestDir::new("unique");
+        // A leftover that looks like the next temporary name is skipped.
+        let next = TEMP_COUNTER.load(Ordering::Relaxed);
+        for n in next..next + 3 {
+            let name = std::format!("t~{}+{n}.tmp", std::process::id());
+            fs::write(dir.path().join(name), b"leftover").unwrap();
+        }
+        let receivers: Vec<Receiver> = (0..5)
+            .map(|_| {
+                let mut r = Receiver::new(dir.path());
+                r.handle_message(open("t")).unwrap();
+                r
+            })
+            .collect();
+        assert_eq!(temp_files(&dir).len(), 3 + 5);
+        drop(receivers);
+        // The leftovers are untouched; the last drop's partial won.
+        assert_eq!(temp_files(&dir).len(), 3);
+        assert!(dir.list().contains(&String::from("t.partial")));
+    }
+}

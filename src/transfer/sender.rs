@@ -1,0 +1,426 @@
+//! The client's side: a reader turned into `Open`, `Data`…, `Close`.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::string::String;
+use std::vec::Vec;
+
+use sha2::{Digest, Sha256};
+
+use super::TransferError;
+use crate::message::Message;
+
+/// The chunk size existing v1 clients use, in bytes.
+pub const DEFAULT_CHUNK_SIZE: usize = 960;
+
+/// The most a chunk buffer reserves up front; larger chunks grow as read.
+const MAX_PREALLOCATION: usize = 1 << 16;
+
+/// Turns a reader into the messages of one upload.
+///
+/// [`next_message`](Sender::next_message) yields `Open`, then nothing until
+/// the server's `Ok` is passed to [`handle_message`](Sender::handle_message),
+/// then `Data` chunks of exactly the chunk size (the last one shorter; none
+/// for an empty file, no empty one after a file that is a multiple of the
+/// chunk size), then `Close`. The reader is read lazily, one chunk per
+/// `Data`, so a large file never sits in memory.
+///
+/// After an error, the sender is failed: every later call returns the same
+/// error.
+pub struct Sender<R> {
+    reader: R,
+    file_name: String,
+    chunk_size: usize,
+    state: State,
+    bytes_read: u64,
+    hasher: Sha256,
+    sha256: Option<[u8; 32]>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// `Open` is next.
+    Start,
+    /// `Open` went out; waiting for the server's `Ok`.
+    AwaitingOk,
+    /// Reading the file into `Data`.
+    Sending,
+    /// The reader ended after a short chunk: `Close` is next.
+    CloseNext,
+    /// `Close` went out.
+    Finished,
+    /// Stopped by this error.
+    Failed(TransferError),
+}
+
+impl<R: Read> Sender<R> {
+    /// A sender of the file `reader` under the name `file_name` (what the
+    /// server sees; it keeps only a safe last path component), in `Data`
+    /// chunks of `chunk_size` bytes ([`DEFAULT_CHUNK_SIZE`] is what existing
+    /// clients use).
+    ///
+    /// # Errors
+    ///
+    /// [`TransferError::InvalidChunkSize`] if `chunk_size` is 0.
+    pub fn new(
+        reader: R,
+        file_name: impl Into<String>,
+        chunk_size: usize,
+    ) -> Result<Sender<R>, TransferError> {
+        if chunk_size == 0 {
+            return Err(TransferError::InvalidChunkSize);
+        }
+        Ok(Sender {
+            reader,
+            file_name: file_name.into(),
+            chunk_size,
+            state: State::Start,
+            bytes_read: 0,
+            hasher: Sha256::new(),
+            sha256: None,
+        })
+    }
+
+    /// The next message to send, or `None` when the sender waits for the
+    /// server's `Ok` or has produced everything (see
+    /// [`is_finished`](Sender::is_finished)).
+    ///
+    /// # Errors
+    ///
+    /// [`TransferError::Io`] if reading the file failed; the error of an
+    /// earlier failure.
+    pub fn next_message(&mut self) -> Result<Option<Message>, TransferError> {
+        match &self.state {
+            State::Start => {
+                self.state = State::AwaitingOk;
+                let file_name = core::mem::take(&mut self.file_name);
+                Ok(Some(Message::Open { file_name }))
+            }
+            State::AwaitingOk | State::Finished => Ok(None),
+            State::CloseNext => {
+                self.state = State::Finished;
+                Ok(Some(Message::Close))
+            }
+            State::Sending => {
+                let chunk = match self.read_chunk() {
+                    Ok(chunk) => chunk,
+                    Err(e) => {
+                        let error = TransferError::io("cannot read the file", &e);
+                        self.state = State::Failed(error.clone());
+                        return Err(error);
+                    }
+                };
+                if chunk.len() < self.chunk_size {
+                    self.sha256 = Some(core::mem::take(&mut self.hasher).finalize().into());
+                }
+                if chunk.is_empty() {
+                    self.state = State::Finished;
+                    Ok(Some(Message::Close))
+                } else {
+                    if chunk.len() < self.chunk_size {
+                        self.state = State::CloseNext;
+                    }
+                    Ok(Some(Message::Data(chunk)))
+                }
+            }
+            State::Failed(error) => Err(error.clone()),
+        }
+    }
+
+    /// Reads up to a full chunk, fewer only at the end of the file.
+    fn read_chunk(&mut self) -> io::Result<Vec<u8>> {
+        let mut chunk = Vec::with_capacity(self.chunk_size.min(MAX_PREALLOCATION));
+        // `Take::read_to_end` keeps reading through short reads and
+        // `Interrupted` until the chunk is full or the reader ends.
+        let limit = u64::try_from(self.chunk_size).unwrap_or(u64::MAX);
+        self.reader.by_ref().take(limit).read_to_end(&mut chunk)?;
+        self.hasher.update(&chunk);
+        self.bytes_read += chunk.len() as u64;
+        Ok(chunk)
+    }
+}
+
+impl<R> Sender<R> {
+    /// Takes a message from the server: `Ok` after `Open` lets the data
+    /// flow; `Error` fails the transfer at any time.
+    ///
+    /// # Errors
+    ///
+    /// [`TransferError::Refused`] with the server's message for `Error`;
+    /// [`TransferError::UnexpectedMessage`] for any other message (v1
+    /// servers send nothing else); the error of an earlier failure. Each
+    /// leaves the sender failed.
+    pub fn handle_message(&mut self, message: &Message) -> Result<(), TransferError> {
+        let error = match (&self.state, message) {
+            (State::Failed(error), _) => return Err(error.clone()),
+            (State::AwaitingOk, Message::Ok) => {
+                self.state = State::Sending;
+                return Ok(());
+            }
+            (_, Message::Error { message }) => TransferError::Refused(message.clone()),
+            (state, message) => TransferError::UnexpectedMessage {
+                expected: match state {
+                    State::AwaitingOk => "OK or ERROR",
+                    _ => "ERROR or no message",
+                },
+                got: message.type_name(),
+            },
+        };
+        self.state = State::Failed(error.clone());
+        Err(error)
+    }
+
+    /// Whether `Close` has been produced: the whole file went out.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Finished)
+    }
+
+    /// How many bytes of the file have been read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// The SHA-256 of the whole file as read, once the reader reported its
+    /// end (at the latest when `Close` is produced); `None` before.
+    pub fn sha256(&self) -> Option<[u8; 32]> {
+        self.sha256
+    }
+}
+
+impl<R> fmt::Debug for Sender<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("state", &self.state)
+            .field("chunk_size", &self.chunk_size)
+            .field("bytes_read", &self.bytes_read)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::testutil::sha256;
+    use std::vec;
+
+    /// Every message the sender produces when the server accepts.
+    fn run(sender: &mut Sender<impl Read>) -> Vec<Message> {
+        let mut out = vec![sender.next_message().unwrap().unwrap()];
+        assert_eq!(sender.next_message(), Ok(None), "must wait for OK");
+        sender.handle_message(&Message::Ok).unwrap();
+        while let Some(m) = sender.next_message().unwrap() {
+            out.push(m);
+        }
+        assert!(sender.is_finished());
+        assert_eq!(sender.next_message(), Ok(None));
+        out
+    }
+
+    fn open(name: &str) -> Message {
+        Message::Open {
+            file_name: name.into(),
+        }
+    }
+
+    /// Returns one byte per call.
+    struct OneByte<'a>(&'a [u8]);
+
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((&b, rest)), Some(slot)) => {
+                    *slot = b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    /// Yields `data`, then fails with `kind`; interrupts every other call.
+    struct Flaky<'a> {
+        data: &'a [u8],
+        kind: io::ErrorKind,
+        calls: usize,
+    }
+
+    impl Read for Flaky<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 2 == 1 {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            if self.data.is_empty() {
+                return Err(io::Error::new(self.kind, "disk on fire"));
+            }
+            let n = self.data.read(buf)?;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn empty_file_sends_no_data() {
+        let mut sender = Sender::new(io::empty(), "/tmp/empty", 4).unwrap();
+        assert_eq!(run(&mut sender), [open("/tmp/empty"), Message::Close]);
+        assert_eq!(sender.bytes_read(), 0);
+        // The well-known digest of nothing.
+        let empty = sha256(b"");
+        assert_eq!(empty[..4], [0xe3, 0xb0, 0xc4, 0x42]);
+        assert_eq!(sender.sha256(), Some(empty));
+    }
+
+    #[test]
+    fn exact_multiple_sends_no_empty_chunk() {
+        let file: Vec<u8> = (0..12).collect();
+        let mut sender = Sender::new(&file[..], "f", 4).unwrap();
+        assert_eq!(
+            run(&mut sender),
+            [
+                open("f"),
+                Message::Data(vec![0, 1, 2, 3]),
+                Message::Data(vec![4, 5, 6, 7]),
+                Message::Data(vec![8, 9, 10, 11]),
+                Message::Close,
+            ]
+        );
+        assert_eq!(sender.bytes_read(), 12);
+        assert_eq!(sender.sha256(), Some(sha256(&file)));
+    }
+
+    #[test]
+    fn short_reads_still_fill_whole_chunks() {
+        let file: Vec<u8> = (0..10).collect();
+        let mut sender = Sender::new(OneByte(&file), "f", 4).unwrap();
+        assert_eq!(
+            run(&mut sender),
+            [
+                open("f"),
+                Message::Data(vec![0, 1, 2, 3]),
+                Message::Data(vec![4, 5, 6, 7]),
+                Message::Data(vec![8, 9]),
+                Message::Close,
+            ]
+        );
+        assert_eq!(sender.sha256(), Some(sha256(&file)));
+    }
+
+    #[test]
+    fn digest_is_known_once_the_reader_ended() {
+        let mut sender = Sender::new(&[7u8; 5][..], "f", 4).unwrap();
+        sender.next_message().unwrap();
+        sender.handle_message(&Message::Ok).unwrap();
+        assert_eq!(
+            sender.next_message().unwrap(),
+            Some(Message::Data(vec![7; 4]))
+        );
+        assert_eq!(sender.sha256(), None);
+        assert_eq!(sender.next_message().unwrap(), Some(Message::Data(vec![7])));
+        assert_eq!(sender.sha256(), Some(sha256(&[7; 5])));
+        assert!(!sender.is_finished());
+        assert_eq!(sender.next_message().unwrap(), Some(Message::Close));
+        assert!(sender.is_finished());
+    }
+
+    #[test]
+    fn zero_chunk_size_is_refused() {
+        assert_eq!(
+            Sender::new(io::empty(), "f", 0).unwrap_err(),
+            TransferError::InvalidChunkSize
+        );
+    }
+
+    #[test]
+    fn server_error_fails_the_transfer() {
+        let mut sender = Sender::new(&b"abc"[..], "f", 2).unwrap();
+        sender.next_message().unwrap();
+        let refused = TransferError::Refused("See server".into());
+        let error = Message::Error {
+            message: "See server".into(),
+        };
+        assert_eq!(sender.handle_message(&error), Err(refused.clone()));
+        assert_eq!(sender.next_message(), Err(refused.clone()));
+        assert_eq!(sender.handle_message(&Message::Ok), Err(refused));
+        assert!(!sender.is_finished());
+        assert_eq!(sender.bytes_read(), 0);
+    }
+
+    #[test]
+    fn server_error_mid_transfer_stops_the_data() {
+        let mut sender = Sender::new(&[0u8; 10][..], "f", 2).unwrap();
+        sender.next_message().unwrap();
+        sender.handle_message(&Message::Ok).unwrap();
+        sender.next_message().unwrap();
+        let error = Message::Error {
+            message: "disk full".into(),
+        };
+        assert!(matches!(
+            sender.handle_message(&error),
+            Err(TransferError::Refused(m)) if m == "disk full"
+        ));
+        assert!(sender.next_message().is_err());
+        assert_eq!(sender.bytes_read(), 2);
+    }
+
+    #[test]
+    fn unexpected_server_messages_are_errors() {
+        // OK before OPEN went out.
+        let mut sender = Sender::new(io::empty(), "f", 1).unwrap();
+        assert_eq!(
+            sender.handle_message(&Message::Ok),
+            Err(TransferError::UnexpectedMessage {
+                expected: "ERROR or no message",
+                got: "OK"
+            })
+        );
+        assert!(sender.next_message().is_err());
+
+        // A client message while waiting for OK.
+        let mut sender = Sender::new(io::empty(), "f", 1).unwrap();
+        sender.next_message().unwrap();
+        assert_eq!(
+            sender.handle_message(&Message::Close),
+            Err(TransferError::UnexpectedMessage {
+                expected: "OK or ERROR",
+                got: "CLOSE"
+            })
+        );
+
+        // A second OK while sending.
+        let mut sender = Sender::new(&b"abc"[..], "f", 1).unwrap();
+        sender.next_message().unwrap();
+        sender.handle_message(&Message::Ok).unwrap();
+        assert!(matches!(
+            sender.handle_message(&Message::Ok),
+            Err(TransferError::UnexpectedMessage { got: "OK", .. })
+        ));
+    }
+
+    #[test]
+    fn read_errors_keep_their_kind() {
+        let reader = Flaky {
+            data: &[1, 2, 3],
+            kind: io::ErrorKind::PermissionDenied,
+            calls: 0,
+        };
+        let mut sender = Sender::new(reader, "f", 2).unwrap();
+        sender.next_message().unwrap();
+        sender.handle_message(&Message::Ok).unwrap();
+        // `Interrupted` is retried.
+        assert_eq!(
+            sender.next_message().unwrap(),
+            Some(Message::Data(vec![1, 2]))
+        );
+        let error = sender.next_message().unwrap_err();
+        match &error {
+            TransferError::Io { kind, message } => {
+                assert_eq!(*kind, io::ErrorKind::PermissionDenied);
+                assert_eq!(message, "cannot read the file: disk on fire");
+            }
+            other => panic!("expected Io, got {other:?}"),
+        }
+        assert_eq!(sender.next_message(), Err(error));
+        assert_eq!(sender.sha256(), None);
+        assert!(!sender.is_finished());
+    }
+}

@@ -1,0 +1,220 @@
+//! The glue between a [`Connection`] and a [`Sender`] or [`Receiver`]:
+//! what a client or server program does with each event. Still sans-IO:
+//! the caller moves bytes and time; these only react to events and feed
+//! the connection.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::string::ToString;
+
+use super::{Receiver, Sender, TransferError};
+use crate::connection::{Connection, Event, State};
+use crate::error::Error;
+use crate::message::Message;
+
+/// How much an [`Upload`] lets the connection hold before it waits for the
+/// caller to drain `poll_transmit`: a few chunks in flight, no more.
+const LOW_WATER: usize = 256 * 1024;
+
+/// Why a transfer did not complete.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    /// The channel failed (or the peer went away).
+    Channel(Error),
+    /// The file transfer failed (refused by the server, a bad name, I/O).
+    Transfer(TransferError),
+}
+
+impl core::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SessionError::Channel(e) => write!(f, "channel: {e}"),
+            SessionError::Transfer(e) => write!(f, "transfer: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<Error> for SessionError {
+    fn from(e: Error) -> Self {
+        SessionError::Channel(e)
+    }
+}
+
+impl From<TransferError> for SessionError {
+    fn from(e: TransferError) -> Self {
+        SessionError::Transfer(e)
+    }
+}
+
+/// The client side of a file transfer over a connection.
+///
+/// Call [`Upload::handle_event`] with every event, [`Upload::pump`] after
+/// every drain of the connection's output, and stop when
+/// [`Upload::outcome`] is `Some`.
+///
+/// In v1 the transfer is complete once `CLOSE` has been handed to the
+/// transport: existing servers never answer it. The caller must therefore
+/// have written everything `poll_transmit` returned before it trusts
+/// `Some(Ok(()))`; `pump` reports completion only when the connection holds
+/// nothing more.
+#[derive(Debug)]
+pub struct Upload<R> {
+    sender: Sender<R>,
+    outcome: Option<Result<(), SessionError>>,
+}
+
+impl<R: Read> Upload<R> {
+    /// An upload of what `sender` reads.
+    pub fn new(sender: Sender<R>) -> Upload<R> {
+        Upload {
+            sender,
+            outcome: None,
+        }
+    }
+
+    /// The sender (bytes read, digest).
+    pub fn sender(&self) -> &Sender<R> {
+        &self.sender
+    }
+
+    /// `Some` once the transfer succeeded or failed.
+    pub fn outcome(&self) -> Option<&Result<(), SessionError>> {
+        self.outcome.as_ref()
+    }
+
+    /// Reacts to one event of the connection.
+    pub fn handle_event(&mut self, conn: &mut Connection, event: Event) {
+        if self.outcome.is_some() {
+            return;
+        }
+        match event {
+            Event::Message(message) => {
+                if let Err(e) = self.sender.handle_message(&message) {
+                    self.fail(conn, e.into());
+                }
+            }
+            Event::Closed { error } => {
+                let error =
+                    error.unwrap_or(Error::Protocol(crate::error::ProtocolError::UnexpectedEof));
+                self.outcome = Some(Err(error.into()));
+            }
+            _ => {}
+        }
+    }
+
+    /// Hands the connection as many messages as it should hold now, and
+    /// notices completion. Returns whether it could send more right away
+    /// (the caller should not block waiting for input then).
+    pub fn pump(&mut self, conn: &mut Connection) -> bool {
+        if self.outcome.is_some() {
+            return false;
+        }
+        if self.sender.is_finished() {
+            if conn.buffered_len() == 0 && conn.state() == State::Established {
+                self.outcome = Some(Ok(()));
+                conn.close();
+            }
+            return false;
+        }
+        while conn.buffered_len() < LOW_WATER && conn.state() != State::Closed {
+            match self.sender.next_message() {
+                Ok(Some(message)) => {
+                    if let Err(e) = conn.send(message) {
+                        self.fail(conn, e.into());
+                        return false;
+                    }
+                }
+                Ok(None) => return false,
+                Err(e) => {
+                    self.fail(conn, e.into());
+                    return false;
+                }
+            }
+        }
+        conn.state() == State::Established && !self.sender.is_finished()
+    }
+
+    fn fail(&mut self, conn: &mut Connection, error: SessionError) {
+        conn.close();
+        self.outcome = Some(Err(error));
+    }
+}
+
+/// The server side of a file transfer over a connection: stores what the
+/// client sends, answers `OPEN` with `OK`, refuses what it cannot store
+/// with `ERROR`, and keeps an incomplete file as `<name>.partial`.
+#[derive(Debug)]
+pub struct Download {
+    receiver: Receiver,
+    outcome: Option<Result<PathBuf, SessionError>>,
+}
+
+impl Download {
+    /// A download into `receiver`'s directory.
+    pub fn new(receiver: Receiver) -> Download {
+        Download {
+            receiver,
+            outcome: None,
+        }
+    }
+
+    /// The receiver (stored name, bytes written, digest).
+    pub fn receiver(&self) -> &Receiver {
+        &self.receiver
+    }
+
+    /// `Some` once the file is stored (its path) or the transfer failed.
+    /// After a failure, what arrived is kept as `<name>.partial`; see
+    /// [`Download::partial`].
+    pub fn outcome(&self) -> Option<&Result<PathBuf, SessionError>> {
+        self.outcome.as_ref()
+    }
+
+    /// Reacts to one event of the connection.
+    pub fn handle_event(&mut self, conn: &mut Connection, event: Event) {
+        if self.outcome.is_some() {
+            return;
+        }
+        match event {
+            Event::Message(message) => {
+                let closing = message == Message::Close;
+                match self.receiver.handle_message(message) {
+                    Ok(reply) => {
+                        if let Some(reply) = reply {
+                            let _ = conn.send(reply);
+                        }
+                        if closing {
+                            // v1: the file is stored; the server closes
+                            // without a reply.
+                            let path = self.receiver.final_path().map(PathBuf::from);
+                            self.outcome = Some(Ok(path.unwrap_or_default()));
+                            conn.close();
+                        }
+                    }
+                    Err(e) => {
+                        let _ = conn.send(Message::Error {
+                            message: e.to_string(),
+                        });
+                        conn.close();
+                        self.outcome = Some(Err(e.into()));
+                    }
+                }
+            }
+            Event::Closed { error } => {
+                let error =
+                    error.unwrap_or(Error::Protocol(crate::error::ProtocolError::UnexpectedEof));
+                self.outcome = Some(Err(error.into()));
+            }
+            _ => {}
+        }
+    }
+
+    /// After a failure: keeps what arrived as `<name>.partial` and returns
+    /// its path, if a file had been opened.
+    pub fn partial(&mut self) -> Option<PathBuf> {
+        self.receiver.finish_incomplete()
+    }
+}
