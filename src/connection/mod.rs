@@ -305,6 +305,11 @@ impl Connection {
         self.queued_bytes + self.outgoing.len()
     }
 
+    /// Application messages waiting for keys (not yet turned into frames).
+    pub fn queued_messages(&self) -> usize {
+        self.queue.len()
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config

@@ -55,11 +55,11 @@ impl From<TransferError> for SessionError {
 /// every drain of the connection's output, and stop when
 /// [`Upload::outcome`] is `Some`.
 ///
-/// In v1 the transfer is complete once `CLOSE` has been handed to the
-/// transport: existing servers never answer it. The caller must therefore
-/// have written everything `poll_transmit` returned before it trusts
-/// `Some(Ok(()))`; `pump` reports completion only when the connection holds
-/// nothing more.
+/// In v1 the transfer is complete once `CLOSE` has been written: existing
+/// servers never answer it. `pump` reports completion (and closes the
+/// connection) as soon as `CLOSE` has become a frame; the caller must then
+/// still write what `poll_transmit` returns before it trusts
+/// `Some(Ok(()))`.
 #[derive(Debug)]
 pub struct Upload<R> {
     sender: Sender<R>,
@@ -107,34 +107,38 @@ impl<R: Read> Upload<R> {
 
     /// Hands the connection as many messages as it should hold now, and
     /// notices completion. Returns whether it could send more right away
-    /// (the caller should not block waiting for input then).
+    /// once the caller has drained `poll_transmit` (the caller should not
+    /// block waiting for input then).
     pub fn pump(&mut self, conn: &mut Connection) -> bool {
         if self.outcome.is_some() {
             return false;
         }
-        if self.sender.is_finished() {
-            if conn.buffered_len() == 0 && conn.state() == State::Established {
-                self.outcome = Some(Ok(()));
-                conn.close();
-            }
-            return false;
-        }
-        while conn.buffered_len() < LOW_WATER && conn.state() != State::Closed {
-            match self.sender.next_message() {
-                Ok(Some(message)) => {
-                    if let Err(e) = conn.send(message) {
-                        self.fail(conn, e.into());
-                        return false;
-                    }
-                }
+        while !self.sender.is_finished() && conn.buffered_len() < LOW_WATER {
+            let message = match self.sender.next_message() {
+                Ok(Some(message)) => message,
+                // Waiting for the server's OK.
                 Ok(None) => return false,
                 Err(e) => {
                     self.fail(conn, e.into());
                     return false;
                 }
+            };
+            if let Err(e) = conn.send(message) {
+                self.fail(conn, e.into());
+                return false;
             }
         }
-        conn.state() == State::Established && !self.sender.is_finished()
+        if self.sender.is_finished() {
+            // Complete once CLOSE is a frame waiting to be written.
+            if conn.queued_messages() == 0 && conn.state() == State::Established {
+                self.outcome = Some(Ok(()));
+                conn.close();
+            }
+            return false;
+        }
+        // The connection is full: more can go once it is drained, unless
+        // it waits for new keys.
+        conn.state() == State::Established
     }
 
     fn fail(&mut self, conn: &mut Connection, error: SessionError) {

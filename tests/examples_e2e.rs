@@ -1,0 +1,225 @@
+//! The example programs, driven from outside through their flags (a
+//! contract): our client sends files to our server over loopback in every
+//! suite, byte for byte, and fails loudly when it must.
+//!
+//! `cargo test` builds the examples before it runs this test, which runs
+//! those binaries (run `cargo build --examples` first when filtering with
+//! `--test examples_e2e`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use securex::suite::CipherSuite;
+
+/// The directory of the example binaries built along with this test.
+fn examples_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("examples")
+}
+
+/// A running example server on a free port; killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path, flags: &[&str]) -> Server {
+        let mut child = Command::new(examples_dir().join("server"))
+            .args(["--listen", "127.0.0.1:0", "--dir"])
+            .arg(dir)
+            .args(flags)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the example server");
+        // The first line says where it listens.
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let addr = line
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        // Keep draining its log so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in stderr.lines() {});
+        Server { child, addr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client(addr: &str, flags: &[&str], file: &Path) -> Output {
+    Command::new(examples_dir().join("client"))
+        .args(["--connect", addr])
+        .args(flags)
+        .arg(file)
+        .output()
+        .expect("run the example client")
+}
+
+/// A fresh directory under the system's temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("securex-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(path.join("store")).unwrap();
+        TempDir(path)
+    }
+    fn store(&self) -> PathBuf {
+        self.0.join("store")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), no dependencies needed.
+fn random_bytes(len: usize, mut state: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect()
+}
+
+fn text(len: usize) -> Vec<u8> {
+    let line = "The quick brown fox jumps over the lazy dog; \u{e9}t\u{e9} \u{2603}.\n";
+    line.as_bytes().iter().copied().cycle().take(len).collect()
+}
+
+/// Sends each file in one suite and checks the stored copies.
+fn transfer_all(suite: CipherSuite, files: &[(&str, Vec<u8>, &[&str])]) {
+    let name = suite.to_string().replace(';', "_");
+    let tmp = TempDir::new(&name);
+    let (c, m, h) = (
+        suite.cipher().to_string(),
+        suite.mode().to_string(),
+        suite.hash().to_string(),
+    );
+    let server = Server::start(
+        &tmp.store(),
+        &[
+            "--seed-compatible",
+            "--ciphers",
+            &c,
+            "--modes",
+            &m,
+            "--hashes",
+            &h,
+        ],
+    );
+    for (file_name, data, flags) in files {
+        let path = tmp.0.join(file_name);
+        std::fs::write(&path, data).unwrap();
+        let mut all_flags = vec!["--seed-compatible"];
+        all_flags.extend_from_slice(flags);
+        let out = client(&server.addr, &all_flags, &path);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{suite} {file_name}: client failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(&suite.to_string()), "{suite}: {stdout}");
+        // v1: the client is done once CLOSE is written; the server stores
+        // the file when it reads it. Wait briefly for the rename.
+        let stored = tmp.store().join(file_name);
+        for _ in 0..200 {
+            if stored.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let copy = std::fs::read(&stored)
+            .unwrap_or_else(|e| panic!("{suite} {file_name}: no stored copy: {e}"));
+        assert!(copy == *data, "{suite} {file_name}: stored copy differs");
+    }
+    // Nothing else is left in the store: no temporary or partial files.
+    let mut left: Vec<String> = std::fs::read_dir(tmp.store())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let mut expected: Vec<String> = files.iter().map(|f| f.0.to_owned()).collect();
+    expected.sort();
+    assert_eq!(left, expected, "{suite}");
+}
+
+#[test]
+fn every_suite_moves_every_kind_of_file_byte_for_byte() {
+    let files: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        ("empty.bin", vec![], &[]),
+        // Exactly 5 chunks of the seed preset's 960 bytes.
+        ("multiple.bin", random_bytes(5 * 960, 1), &[]),
+        (
+            "random.bin",
+            random_bytes(1 << 20, 2),
+            &["--chunk-size", "65536"],
+        ),
+        ("text.txt", text(600_000), &[]),
+    ];
+    // Two suites at a time: the machine has two cores.
+    let suites = CipherSuite::ALL;
+    for pair in suites.chunks(2) {
+        std::thread::scope(|s| {
+            for &suite in pair {
+                let files = &files;
+                s.spawn(move || transfer_all(suite, files));
+            }
+        });
+    }
+}
+
+#[test]
+fn the_client_reports_a_refusal_and_exits_non_zero() {
+    let tmp = TempDir::new("refusal");
+    let server = Server::start(&tmp.store(), &["--seed-compatible", "--ciphers", "AES-128"]);
+    let path = tmp.0.join("f.txt");
+    std::fs::write(&path, b"hello").unwrap();
+    let out = client(
+        &server.addr,
+        &["--seed-compatible", "--ciphers", "3DES"],
+        &path,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no cipher suite"), "{stderr}");
+    assert_eq!(std::fs::read_dir(tmp.store()).unwrap().count(), 0);
+}
+
+#[test]
+fn the_client_fails_without_a_server() {
+    let tmp = TempDir::new("noserver");
+    let path = tmp.0.join("f.txt");
+    std::fs::write(&path, b"hello").unwrap();
+    // A port nobody listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = client(&format!("127.0.0.1:{port}"), &["--seed-compatible"], &path);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
+}
