@@ -175,15 +175,7 @@ impl Pair {
             let _ = self.client.handle_input(self.now, &piece);
             moved = true;
         }
-        while let Some(e) = self.client.poll_event() {
-            self.client_events.push(e);
-            moved = true;
-        }
-        while let Some(e) = self.server.poll_event() {
-            self.server_events.push(e);
-            moved = true;
-        }
-        moved
+        self.collect_events() || moved
     }
 
     /// Steps until nothing moves (at most a bound of steps).
@@ -201,6 +193,21 @@ impl Pair {
         self.now += by;
         self.client.handle_timeout(self.now);
         self.server.handle_timeout(self.now);
+        self.collect_events();
+    }
+
+    /// Moves both sides' events into `client_events` / `server_events`.
+    pub fn collect_events(&mut self) -> bool {
+        let mut any = false;
+        while let Some(e) = self.client.poll_event() {
+            self.client_events.push(e);
+            any = true;
+        }
+        while let Some(e) = self.server.poll_event() {
+            self.server_events.push(e);
+            any = true;
+        }
+        any
     }
 
     /// Application messages the server received, in order.
