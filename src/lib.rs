@@ -1,4 +1,85 @@
 //! securex: a sans-IO secure channel.
+//!
+//! A client proposes algorithms, the server chooses a cipher suite, both
+//! agree a key with finite-field Diffie-Hellman, then every message travels
+//! encrypted and integrity-protected, and keys rotate during the session. A
+//! file transfer (`OPEN`, `DATA` chunks, `CLOSE`; the server answers `OK`
+//! or `ERROR`) runs on top.
+//!
+//! The protocol is the JSON-over-TCP protocol of existing Python peers,
+//! spoken exactly (v1, the "seed" protocol). A hardened version (v2) is
+//! being built and will become the default; until then
+//! [`Config::default`] is the seed-compatible preset.
+//!
+//! # Layers
+//!
+//! Data flows one way, and each layer knows only the one below:
+//!
+//! | module | job |
+//! |--------|-----|
+//! | [`wire`] | splits the byte stream on `\r\n` (with a size limit) and (de)serializes frames |
+//! | [`connection`] | the sans-IO state machine: [`Connection`] |
+//! | [`record`] | seals and opens protected records for each [`suite::CipherSuite`] |
+//! | [`schedule`] | turns DH shared secrets into keys |
+//! | [`dh`] | finite-field DH: groups, key pairs, validation, PEM/DER |
+//! | [`message`] | application messages |
+//! | [`transfer`] | the file transfer: [`transfer::Sender`], [`transfer::Receiver`] |
+//!
+//! The [`Connection`] owns no socket, reads no clock (time is handed in)
+//! and no OS randomness (a `rand_core` RNG is handed in), and never panics
+//! on input: every error on input is a typed [`Error`] and closes the
+//! connection. The example programs (`examples/`) put it on `std::net`.
+//!
+//! # Quickstart
+//!
+//! Two connections in memory, shuttling bytes by hand:
+//!
+//! ```
+//! use std::time::Instant;
+//! use rand_core::SeedableRng;
+//! use securex::{Config, Connection, Event, Message};
+//!
+//! let now = Instant::now();
+//! let rng = |seed| rand_chacha::ChaCha20Rng::from_seed([seed; 32]); // use an OS-seeded CSPRNG
+//! let mut client = Connection::client(Config::seed_compatible(), rng(1), now);
+//! let mut server = Connection::server(Config::seed_compatible(), rng(2), now);
+//! client.send(Message::Open { file_name: "notes.txt".into() })?; // queued until keys exist
+//!
+//! // client -> server: ALGORITHMS, server -> client: EXCHANGE, then OPEN.
+//! for _ in 0..2 {
+//!     while let Some(bytes) = client.poll_transmit() {
+//!         server.handle_input(now, &bytes)?;
+//!     }
+//!     while let Some(bytes) = server.poll_transmit() {
+//!         client.handle_input(now, &bytes)?;
+//!     }
+//! }
+//! assert!(matches!(server.poll_event(), Some(Event::HandshakeComplete { .. })));
+//! assert_eq!(
+//!     server.poll_event(),
+//!     Some(Event::Message(Message::Open { file_name: "notes.txt".into() }))
+//! );
+//! # Ok::<(), securex::Error>(())
+//! ```
+//!
+//! # Security model
+//!
+//! **v1 is weak by design** and kept only to interoperate with existing
+//! peers: no authentication (a man in the middle can sit between the
+//! sides), a negotiation in the clear, a MAC of the form `HASH(C ‖ key)`
+//! that covers neither the IV nor the order of records, GCM without its
+//! tag, ECB, 3DES, 512-bit ad-hoc groups, and server-to-client messages in
+//! clear. It resists a passive eavesdropper who cannot break the DH group,
+//! and detects changes to a record's ciphertext; it does not detect
+//! replayed, reordered or deleted records (tests show each).
+//!
+//! What this crate does regardless of version: private DH exponents come
+//! only from the RNG handed in and are used in constant time over their
+//! bound; received public values are range-checked and, where the group
+//! has a known order q, checked for membership of the order-q subgroup;
+//! MACs are compared in constant time before any decryption; key material
+//! is zeroized on drop and never printed by `Debug`; frames, buffered bytes
+//! and DH groups are bounded by [`Config`] limits.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
