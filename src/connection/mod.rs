@@ -61,7 +61,9 @@
 //! messages wait in order for the new keys) → [`State::Closed`]. Every
 //! error on input closes the connection: the error is returned, kept, and
 //! reported once as [`Event::Closed`]; a v1 server also tells the peer with
-//! an `ERROR` frame.
+//! an `ERROR` frame (except when the peer itself sent `ERROR` or went
+//! away). Events of frames that arrived before the failing one are still
+//! delivered, in order, before `Closed`.
 
 mod client;
 mod server;
@@ -401,9 +403,12 @@ impl Connection {
     }
 
     /// Closes the connection without an error. Frames already produced
-    /// remain to be polled; queued messages not yet sent are dropped.
+    /// remain to be polled; queued messages not yet sent are dropped, and
+    /// so are the peer's messages not yet polled: after `close`, the only
+    /// event left to come is [`Event::Closed`].
     pub fn close(&mut self) {
         if self.state() != State::Closed {
+            self.events.retain(|e| !matches!(e, Event::Message(_)));
             self.enter_closed(None);
         }
     }

@@ -88,7 +88,7 @@ impl Connection {
         match message {
             Message::Error { message } => {
                 self.push_frame(&Frame::Error(ErrorFrame { message }));
-                self.enter_closed(None);
+                self.close();
                 Ok(())
             }
             Message::Ok if matches!(self.phase, Phase::Established(_)) => {

@@ -121,6 +121,15 @@ impl Link {
     }
 }
 
+/// The errors `handle_input` returned on each side (see `Pair::step_with`).
+#[derive(Debug, Default)]
+pub struct Returned {
+    /// The client's, in order.
+    pub client: Vec<securex::Error>,
+    /// The server's, in order.
+    pub server: Vec<securex::Error>,
+}
+
 /// A client and a server joined in memory.
 pub struct Pair {
     pub client: Connection,
@@ -176,6 +185,62 @@ impl Pair {
             moved = true;
         }
         self.collect_events() || moved
+    }
+
+    /// Like `step`, but keeps every error `handle_input` returned in
+    /// `returned`, and hands each server event, once recorded in
+    /// `server_events`, to `app` with the server connection (so that a
+    /// server application such as a `Download` can react to it).
+    pub fn step_with(
+        &mut self,
+        returned: &mut Returned,
+        app: &mut dyn FnMut(&mut Connection, Event),
+    ) -> bool {
+        let mut moved = false;
+        while let Some(bytes) = self.client.poll_transmit() {
+            self.to_server.write(&bytes);
+            moved = true;
+        }
+        while let Some(bytes) = self.server.poll_transmit() {
+            self.to_client.write(&bytes);
+            moved = true;
+        }
+        if let Some(piece) = self.to_server.next_piece() {
+            if let Err(e) = self.server.handle_input(self.now, &piece) {
+                returned.server.push(e);
+            }
+            moved = true;
+        }
+        if let Some(piece) = self.to_client.next_piece() {
+            if let Err(e) = self.client.handle_input(self.now, &piece) {
+                returned.client.push(e);
+            }
+            moved = true;
+        }
+        while let Some(e) = self.client.poll_event() {
+            self.client_events.push(e);
+            moved = true;
+        }
+        while let Some(e) = self.server.poll_event() {
+            self.server_events.push(e.clone());
+            app(&mut self.server, e);
+            moved = true;
+        }
+        moved
+    }
+
+    /// `drive` with `step_with`.
+    pub fn drive_with(
+        &mut self,
+        returned: &mut Returned,
+        app: &mut dyn FnMut(&mut Connection, Event),
+    ) {
+        for _ in 0..10_000_000 {
+            if !self.step_with(returned, app) {
+                return;
+            }
+        }
+        panic!("the pair did not settle");
     }
 
     /// Steps until nothing moves (at most a bound of steps).
