@@ -88,3 +88,295 @@ impl fmt::Debug for V1Secrets {
             .finish_non_exhaustive()
     }
 }
+
+// ---------------------------------------------------------------------
+// v2
+// ---------------------------------------------------------------------
+
+/// The v2 key schedule.
+///
+/// With H the suite's hash (SHA-256 or SHA-512):
+///
+/// * `PRK` = HKDF-Extract(salt = the PSK if one is configured, else no
+///   salt (zeros), IKM = Z_ee ‖ Z_es), Z_es only when the client pins a
+///   server static key;
+/// * each key = HKDF-Expand(PRK, `"securex v2 " ‖ label ‖ TH`, length),
+///   where `TH` = H(`ALGORITHMS` frame ‖ `EXCHANGE` frame), both exactly as
+///   sent, and the labels are `c2s key`, `s2c key` (the cipher's key
+///   length), `c2s mac`, `s2c mac` (H's length; CBC and ECB suites only),
+///   `c2s iv`, `s2c iv` (12 bytes; GCM only), `c finished`, `s finished`
+///   and `next` (H's length each);
+/// * a rotation to epoch n + 1: `PRK` = HKDF-Extract(salt = `next` of
+///   epoch n, IKM = the new Z), the same labels, and in place of `TH` the
+///   hash H(`TH` ‖ epoch n + 1 as u32 big-endian ‖ initiator's public
+///   value ‖ responder's public value).
+///
+/// No PBKDF2: the input is already high-entropy.
+pub mod v2 {
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use core::fmt;
+
+    use hkdf::Hkdf;
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::{Digest, Sha256, Sha512};
+    use zeroize::Zeroizing;
+
+    use crate::suite::{CipherSuite, Hash, Mode};
+
+    /// The label prefix of every v2 key.
+    const PREFIX: &[u8] = b"securex v2 ";
+
+    /// Length of the GCM static IVs.
+    pub const GCM_IV_LEN: usize = 12;
+
+    /// The key material of one direction of one epoch.
+    pub struct DirectionSecrets {
+        /// The cipher key.
+        pub enc_key: Zeroizing<Vec<u8>>,
+        /// The HMAC key (CBC and ECB suites; empty for GCM).
+        pub mac_key: Zeroizing<Vec<u8>>,
+        /// The GCM static IV (empty for CBC and ECB).
+        pub static_iv: Zeroizing<Vec<u8>>,
+    }
+
+    /// All the secrets of one v2 epoch. Zeroized on drop, never shown by
+    /// `Debug`.
+    pub struct EpochSecrets {
+        suite: CipherSuite,
+        /// Client to server.
+        pub c2s: DirectionSecrets,
+        /// Server to client.
+        pub s2c: DirectionSecrets,
+        client_finished: Zeroizing<Vec<u8>>,
+        server_finished: Zeroizing<Vec<u8>>,
+        next: Zeroizing<Vec<u8>>,
+        /// The transcript hash the keys are bound to.
+        context: Vec<u8>,
+    }
+
+    impl fmt::Debug for EpochSecrets {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("EpochSecrets")
+                .field("suite", &self.suite)
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// H(parts...) with the suite's hash.
+    pub fn hash(h: Hash, parts: &[&[u8]]) -> Vec<u8> {
+        fn run<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
+            let mut d = D::new();
+            for p in parts {
+                d.update(p);
+            }
+            d.finalize().to_vec()
+        }
+        match h {
+            Hash::Sha256 => run::<Sha256>(parts),
+            Hash::Sha512 => run::<Sha512>(parts),
+        }
+    }
+
+    /// A pseudorandom key, with the suite's hash.
+    enum Prk {
+        Sha256(Hkdf<Sha256>),
+        Sha512(Hkdf<Sha512>),
+    }
+
+    impl Prk {
+        fn extract(hash: Hash, salt: Option<&[u8]>, ikm: &[u8]) -> Prk {
+            match hash {
+                Hash::Sha256 => Prk::Sha256(Hkdf::new(salt, ikm)),
+                Hash::Sha512 => Prk::Sha512(Hkdf::new(salt, ikm)),
+            }
+        }
+
+        /// HKDF-Expand(PRK, "securex v2 " ‖ label ‖ context, len).
+        fn expand(&self, label: &[u8], context: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
+            let mut out = Zeroizing::new(vec![0u8; len]);
+            let info = [PREFIX, label, context];
+            let result = match self {
+                Prk::Sha256(h) => h.expand_multi_info(&info, &mut out),
+                Prk::Sha512(h) => h.expand_multi_info(&info, &mut out),
+            };
+            result.expect("v2 keys are far below the HKDF output limit");
+            out
+        }
+    }
+
+    impl EpochSecrets {
+        /// The secrets of epoch 0: `psk` as the HKDF salt if configured,
+        /// `z_ee` ‖ `z_es` as the input, bound to the transcript hash `th`.
+        pub fn handshake(
+            suite: CipherSuite,
+            psk: Option<&[u8]>,
+            z_ee: &[u8],
+            z_es: Option<&[u8]>,
+            th: &[u8],
+        ) -> EpochSecrets {
+            let mut ikm = Zeroizing::new(Vec::with_capacity(z_ee.len() * 2));
+            ikm.extend_from_slice(z_ee);
+            ikm.extend_from_slice(z_es.unwrap_or_default());
+            let prk = Prk::extract(suite.hash(), psk, &ikm);
+            EpochSecrets::expand(suite, &prk, th.to_vec())
+        }
+
+        /// The secrets of the next epoch, after a rotation that agreed
+        /// `z` between `initiator_public` and `responder_public`.
+        pub fn rotate(
+            &self,
+            suite: CipherSuite,
+            new_epoch: u32,
+            z: &[u8],
+            initiator_public: &[u8],
+            responder_public: &[u8],
+        ) -> EpochSecrets {
+            let context = hash(
+                suite.hash(),
+                &[
+                    &self.context,
+                    &new_epoch.to_be_bytes(),
+                    initiator_public,
+                    responder_public,
+                ],
+            );
+            let prk = Prk::extract(suite.hash(), Some(&self.next), z);
+            EpochSecrets::expand(suite, &prk, context)
+        }
+
+        fn expand(suite: CipherSuite, prk: &Prk, context: Vec<u8>) -> EpochSecrets {
+            let key_len = suite.cipher().key_len();
+            let h_len = suite.hash().output_len();
+            let (mac_len, iv_len) = match suite.mode() {
+                Mode::Gcm => (0, GCM_IV_LEN),
+                Mode::Cbc | Mode::Ecb => (h_len, 0),
+            };
+            let direction = |dir: &[u8]| {
+                let label = |what: &[u8]| [dir, what].concat();
+                DirectionSecrets {
+                    enc_key: prk.expand(&label(b" key"), &context, key_len),
+                    mac_key: prk.expand(&label(b" mac"), &context, mac_len),
+                    static_iv: prk.expand(&label(b" iv"), &context, iv_len),
+                }
+            };
+            EpochSecrets {
+                suite,
+                c2s: direction(b"c2s"),
+                s2c: direction(b"s2c"),
+                client_finished: prk.expand(b"c finished", &context, h_len),
+                server_finished: prk.expand(b"s finished", &context, h_len),
+                next: prk.expand(b"next", &context, h_len),
+                context,
+            }
+        }
+
+        /// The suite the secrets are for.
+        pub fn suite(&self) -> CipherSuite {
+            self.suite
+        }
+
+        /// The FINISHED value of one side: HMAC-H(its FINISHED key, TH).
+        pub fn finished(&self, client: bool) -> Vec<u8> {
+            let key = if client {
+                &self.client_finished
+            } else {
+                &self.server_finished
+            };
+            hmac(self.suite.hash(), key, &self.context)
+        }
+
+        /// Checks a peer's FINISHED value in constant time.
+        pub fn verify_finished(&self, client: bool, value: &[u8]) -> bool {
+            let expected = self.finished(client);
+            use subtle::ConstantTimeEq;
+            bool::from(expected.as_slice().ct_eq(value))
+        }
+    }
+
+    fn hmac(h: Hash, key: &[u8], data: &[u8]) -> Vec<u8> {
+        match h {
+            Hash::Sha256 => {
+                let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+                m.update(data);
+                m.finalize().into_bytes().to_vec()
+            }
+            Hash::Sha512 => {
+                let mut m = <Hmac<Sha512> as KeyInit>::new_from_slice(key).expect("any key length");
+                m.update(data);
+                m.finalize().into_bytes().to_vec()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::v2::{EpochSecrets, hash};
+    use crate::suite::{CipherSuite, Hash};
+    use hkdf::Hkdf;
+    use sha2::Sha512;
+
+    fn suite(name: &str) -> CipherSuite {
+        name.parse().unwrap()
+    }
+
+    #[test]
+    fn v2_keys_are_hkdf_expand_of_label_and_transcript() {
+        let s = suite("DH;AES-128;CBC;SHA-512");
+        let th = hash(Hash::Sha512, &[b"ALGORITHMS", b"EXCHANGE"]);
+        let keys = EpochSecrets::handshake(s, Some(b"psk"), b"zee", Some(b"zes"), &th);
+        let mut expected = [0u8; 16];
+        Hkdf::<Sha512>::new(Some(b"psk"), b"zeezes")
+            .expand(
+                &[b"securex v2 c2s key".as_slice(), &th].concat(),
+                &mut expected,
+            )
+            .unwrap();
+        assert_eq!(keys.c2s.enc_key.as_slice(), expected);
+        assert_eq!(keys.s2c.mac_key.len(), 64);
+        assert!(keys.c2s.static_iv.is_empty());
+        assert_ne!(keys.c2s.enc_key, keys.s2c.enc_key);
+        assert_ne!(keys.c2s.mac_key, keys.s2c.mac_key);
+    }
+
+    #[test]
+    fn every_input_changes_every_key() {
+        let s = suite("DH;AES-128;GCM;SHA-256");
+        let base = EpochSecrets::handshake(s, None, b"z", None, b"th");
+        for other in [
+            EpochSecrets::handshake(s, Some(b"k"), b"z", None, b"th"),
+            EpochSecrets::handshake(s, None, b"y", None, b"th"),
+            EpochSecrets::handshake(s, None, b"z", Some(b"es"), b"th"),
+            EpochSecrets::handshake(s, None, b"z", None, b"TH"),
+        ] {
+            assert_ne!(base.c2s.enc_key, other.c2s.enc_key);
+            assert_ne!(base.s2c.static_iv, other.s2c.static_iv);
+            assert_ne!(base.finished(true), other.finished(true));
+        }
+        let next = base.rotate(s, 1, b"z2", b"a", b"b");
+        assert_ne!(next.c2s.enc_key, base.c2s.enc_key);
+        assert_ne!(
+            next.c2s.enc_key,
+            base.rotate(s, 1, b"z2", b"b", b"a").c2s.enc_key
+        );
+        assert_eq!(next.c2s.static_iv.len(), 12);
+    }
+
+    #[test]
+    fn finished_values_verify_only_for_their_side() {
+        let s = suite("DH;3DES;CBC;SHA-256");
+        let keys = EpochSecrets::handshake(s, None, b"z", None, b"th");
+        let c = keys.finished(true);
+        assert!(keys.verify_finished(true, &c));
+        assert!(!keys.verify_finished(false, &c));
+        let mut bad = c.clone();
+        bad[0] ^= 1;
+        assert!(!keys.verify_finished(true, &bad));
+        let shown = alloc::format!("{keys:?}");
+        assert!(
+            shown.starts_with("EpochSecrets { suite:") && shown.ends_with(".. }"),
+            "{shown}"
+        );
+    }
+}
