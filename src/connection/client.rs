@@ -25,6 +25,11 @@ impl Connection {
             hash,
             params: BASE64.encode(group.to_pem()),
             public_key: BASE64.encode(key.public_key().to_pem()),
+            version: None,
+            nonce: None,
+            groups: None,
+            psk_id: None,
+            server_key: None,
         }));
         ClientHello { key }
     }

@@ -79,6 +79,9 @@ impl Connection {
         let exchange = Exchange {
             value: BASE64.encode(key.public_key().to_pem()),
             ciphersuite: suite.to_string(),
+            version: None,
+            nonce: None,
+            group: None,
         };
         Ok((protector, exchange))
     }

@@ -23,6 +23,23 @@ pub struct Algorithms {
     pub params: String,
     /// Base64 of the PEM SubjectPublicKeyInfo of the client's public key.
     pub public_key: String,
+    /// v2: the protocol version, `2`. Absent in v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// v2: base64 of the client's 32 random bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// v2: the groups the client accepts, most preferred first; `params`
+    /// and `public_key` are in the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    /// v2: the identifier of the pre-shared key the client holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psk_id: Option<String>,
+    /// v2: base64 of the SHA-256 of the server static public value the
+    /// client pins (big-endian, padded to the length of p).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<String>,
 }
 
 /// A server's answer: `{"type": "EXCHANGE", "value": ..., "ciphersuite": ...}`.
@@ -32,6 +49,34 @@ pub struct Exchange {
     pub value: String,
     /// The chosen suite, `DH;<cipher>;<mode>;<hash>`.
     pub ciphersuite: String,
+    /// v2: the protocol version, `2`. Absent in v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// v2: base64 of the server's 32 random bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// v2: the group of the key exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// A v2 protected record: `{"type": "SECURE_X", "epoch", "seq",
+/// "payload", "iv", "hash"}`; `iv` only for CBC, `hash` (the HMAC, lowercase
+/// hex) only for CBC and ECB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The key epoch.
+    pub epoch: u32,
+    /// The record's number in its direction and epoch, from 0.
+    pub seq: u64,
+    /// Base64 of the ciphertext (GCM: with its tag).
+    pub payload: String,
+    /// Base64 of the CBC IV.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
+    /// Lowercase hex of the HMAC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 /// A protected record: `{"type": "SECURE_X", "payload", "iv", "hash"}`.
@@ -63,15 +108,25 @@ pub enum Frame {
     /// `EXCHANGE`.
     #[serde(rename = "EXCHANGE")]
     Exchange(Exchange),
-    /// `SECURE_X`.
+    /// `SECURE_X` of v1.
     #[serde(rename = "SECURE_X")]
     SecureX(SecureX),
+    /// `SECURE_X` of v2 (it has an `epoch`).
+    #[serde(rename = "SECURE_X")]
+    Record(Record),
     /// `OK`.
     #[serde(rename = "OK")]
     Ok,
     /// `ERROR`.
     #[serde(rename = "ERROR")]
     Error(ErrorFrame),
+}
+
+/// Just the `epoch` of a `SECURE_X`: present in v2 only.
+#[derive(Deserialize)]
+struct EpochOnly {
+    #[serde(default)]
+    epoch: Option<serde::de::IgnoredAny>,
 }
 
 /// Just the `type` of a frame, borrowed where possible.
@@ -87,7 +142,7 @@ impl Frame {
         match self {
             Frame::Algorithms(_) => "ALGORITHMS",
             Frame::Exchange(_) => "EXCHANGE",
-            Frame::SecureX(_) => "SECURE_X",
+            Frame::SecureX(_) | Frame::Record(_) => "SECURE_X",
             Frame::Ok => "OK",
             Frame::Error(_) => "ERROR",
         }
@@ -100,7 +155,10 @@ impl Frame {
         match ty.as_str() {
             "ALGORITHMS" => fields(text, "ALGORITHMS").map(Frame::Algorithms),
             "EXCHANGE" => fields(text, "EXCHANGE").map(Frame::Exchange),
-            "SECURE_X" => fields(text, "SECURE_X").map(Frame::SecureX),
+            "SECURE_X" => match fields::<EpochOnly>(text, "SECURE_X")?.epoch {
+                Some(_) => fields(text, "SECURE_X").map(Frame::Record),
+                None => fields(text, "SECURE_X").map(Frame::SecureX),
+            },
             "OK" => Ok(Frame::Ok),
             "ERROR" => fields(text, "ERROR").map(Frame::Error),
             _ => Err(FrameError::UnknownType(ty)),
@@ -207,6 +265,35 @@ mod tests {
         );
         assert!(matches!(
             Frame::decode(br#"{"type": "SECURE_X", "payload": "", "iv": ""}"#),
+            Err(FrameError::InvalidFields {
+                frame: "SECURE_X",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn v2_records_are_told_apart_by_their_epoch() {
+        let v2 = br#"{"type":"SECURE_X","epoch":3,"seq":7,"payload":"AAAA"}"#;
+        assert_eq!(
+            Frame::decode(v2).unwrap(),
+            Frame::Record(Record {
+                epoch: 3,
+                seq: 7,
+                payload: "AAAA".into(),
+                iv: None,
+                hash: None
+            })
+        );
+        assert_eq!(
+            Frame::decode(&Frame::decode(v2).unwrap().encode()).unwrap(),
+            Frame::decode(v2).unwrap()
+        );
+        let v1 = br#"{"type":"SECURE_X","payload":"AAAA","iv":"","hash":""}"#;
+        assert!(matches!(Frame::decode(v1), Ok(Frame::SecureX(_))));
+        let negative = br#"{"type":"SECURE_X","epoch":-1,"seq":0,"payload":""}"#;
+        assert!(matches!(
+            Frame::decode(negative),
             Err(FrameError::InvalidFields {
                 frame: "SECURE_X",
                 ..

@@ -10,4 +10,4 @@ pub mod codec;
 pub(crate) mod frame;
 
 pub use codec::FrameSplitter;
-pub use frame::{Algorithms, ErrorFrame, Exchange, Frame, SecureX};
+pub use frame::{Algorithms, ErrorFrame, Exchange, Frame, Record, SecureX};
