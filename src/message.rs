@@ -35,8 +35,12 @@ pub enum Message {
     },
     /// A chunk of the file.
     Data(Vec<u8>),
-    /// The end of the file.
-    Close,
+    /// The end of the file, with the SHA-256 of the whole file as the
+    /// client read it (v2; v1 carries none).
+    Close {
+        /// SHA-256 of the file.
+        sha256: Option<[u8; 32]>,
+    },
     /// The server accepted the last `Open` (or, in v2, `Close`).
     Ok,
     /// The server refuses; the connection closes.
@@ -52,7 +56,7 @@ impl Message {
         match self {
             Message::Open { .. } => "OPEN",
             Message::Data(_) => "DATA",
-            Message::Close => "CLOSE",
+            Message::Close { .. } => "CLOSE",
             Message::Ok => "OK",
             Message::Error { .. } => "ERROR",
         }
@@ -63,7 +67,7 @@ impl Message {
     pub fn is_from_client(&self) -> bool {
         matches!(
             self,
-            Message::Open { .. } | Message::Data(_) | Message::Close
+            Message::Open { .. } | Message::Data(_) | Message::Close { .. }
         )
     }
 
@@ -93,7 +97,7 @@ impl Message {
                     })?;
                 Message::Data(bytes)
             }
-            "CLOSE" => Message::Close,
+            "CLOSE" => Message::Close { sha256: None },
             "OK" => Message::Ok,
             "ERROR" => {
                 let error: ErrorFields = fields(text, "ERROR")?;
@@ -112,7 +116,7 @@ impl fmt::Debug for Message {
         match self {
             Message::Open { file_name } => write!(f, "Open({file_name:?})"),
             Message::Data(d) => write!(f, "Data({} bytes)", d.len()),
-            Message::Close => f.write_str("Close"),
+            Message::Close { .. } => f.write_str("Close"),
             Message::Ok => f.write_str("Ok"),
             Message::Error { message } => write!(f, "Error({message:?})"),
         }
@@ -141,7 +145,8 @@ impl<'a> From<&'a Message> for V1Inner<'a> {
             Message::Data(d) => V1Inner::Data {
                 data: BASE64.encode(d),
             },
-            Message::Close => V1Inner::Close,
+            // v1's CLOSE carries no digest.
+            Message::Close { .. } => V1Inner::Close,
             Message::Ok => V1Inner::Ok,
             Message::Error { message } => V1Inner::Error { message },
         }
@@ -176,7 +181,7 @@ mod tests {
             },
             Message::Data(vec![0, 1, 2, 255]),
             Message::Data(vec![]),
-            Message::Close,
+            Message::Close { sha256: None },
             Message::Ok,
             Message::Error {
                 message: "no".into(),
@@ -197,7 +202,13 @@ mod tests {
             Message::Data(vec![0, 1, 2]).to_v1_json(),
             br#"{"type":"DATA","data":"AAEC"}"#
         );
-        assert_eq!(Message::Close.to_v1_json(), br#"{"type":"CLOSE"}"#);
+        assert_eq!(
+            Message::Close {
+                sha256: Some([7; 32])
+            }
+            .to_v1_json(),
+            br#"{"type":"CLOSE"}"#
+        );
     }
 
     #[test]

@@ -281,7 +281,7 @@ fn upload(name: &str, data: &[u8]) -> Attack {
     Attack::Send(vec![
         open(name),
         Message::Data(data.to_vec()),
-        Message::Close,
+        Message::Close { sha256: None },
     ])
 }
 
@@ -420,13 +420,13 @@ fn invalid_public_expect(why: &str) -> Expect {
 /// A well-formed `ALGORITHMS` in ffdhe2048 with this public key PEM.
 fn algorithms_with_key(public_key_pem: &str) -> Vec<u8> {
     let (ciphers, modes, hash) = Offer::all().wire_names();
-    Frame::Algorithms(Algorithms {
+    Frame::Algorithms(Algorithms::v1(
         ciphers,
         modes,
         hash,
-        params: b64(ffdhe2048().to_pem()),
-        public_key: b64(public_key_pem),
-    })
+        b64(ffdhe2048().to_pem()),
+        b64(public_key_pem),
+    ))
     .encode()
 }
 
@@ -801,9 +801,9 @@ fn transfer_rows() -> Vec<Case> {
         case!(Server "a replayed OPEN record", Attack::Rewrite(1, Rc::new(|f: Vec<u8>| vec![f.clone(), f]))
             => refused TransferError::UnexpectedMessage { expected: "DATA or CLOSE", got: "OPEN" },
                 keeps ["report.pdf.partial"]),
-        case!(Server "DATA before OPEN", send(vec![Message::Data(b"x".to_vec()), Message::Close])
+        case!(Server "DATA before OPEN", send(vec![Message::Data(b"x".to_vec()), Message::Close { sha256: None }])
             => refused TransferError::UnexpectedMessage { expected: "OPEN", got: "DATA" }, keeps []),
-        case!(Server "CLOSE before OPEN", send(vec![Message::Close])
+        case!(Server "CLOSE before OPEN", send(vec![Message::Close { sha256: None }])
             => refused TransferError::UnexpectedMessage { expected: "OPEN", got: "CLOSE" }, keeps []),
         case!(Server "DATA after a refused OPEN", send(vec![open(".."), Message::Data(b"x".to_vec())])
             => refused TransferError::BadFileName(n) if n == "..", keeps []),

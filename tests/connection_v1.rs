@@ -31,7 +31,7 @@ fn handshake_then_messages_arrive_in_order() {
     pair.drive();
     pair.server.send(Message::Ok).unwrap();
     pair.client.send(Message::Data(b"hello".to_vec())).unwrap();
-    pair.client.send(Message::Close).unwrap();
+    pair.client.send(Message::Close { sha256: None }).unwrap();
     pair.drive();
     assert_eq!(
         pair.server_messages(),
@@ -40,7 +40,7 @@ fn handshake_then_messages_arrive_in_order() {
                 file_name: "a.txt".into()
             },
             Message::Data(b"hello".to_vec()),
-            Message::Close
+            Message::Close { sha256: None }
         ]
     );
     assert_eq!(pair.client_messages(), [Message::Ok]);

@@ -19,18 +19,13 @@ impl Connection {
         let group = Group::named(self.config.v1_group);
         let key = KeyPair::generate(&group, &mut self.rng);
         let (ciphers, modes, hash) = self.config.offer.wire_names();
-        self.push_frame(&Frame::Algorithms(Algorithms {
+        self.push_frame(&Frame::Algorithms(Algorithms::v1(
             ciphers,
             modes,
             hash,
-            params: BASE64.encode(group.to_pem()),
-            public_key: BASE64.encode(key.public_key().to_pem()),
-            version: None,
-            nonce: None,
-            groups: None,
-            psk_id: None,
-            server_key: None,
-        }));
+            BASE64.encode(group.to_pem()),
+            BASE64.encode(key.public_key().to_pem()),
+        )));
         ClientHello { key }
     }
 

@@ -76,13 +76,7 @@ impl Connection {
         let key = KeyPair::generate(&group, &mut self.rng);
         let z = key.agree(&client_key)?;
         let protector = V1Protector::new(suite, V1Secrets::derive(z.as_bytes(), suite.cipher()));
-        let exchange = Exchange {
-            value: BASE64.encode(key.public_key().to_pem()),
-            ciphersuite: suite.to_string(),
-            version: None,
-            nonce: None,
-            group: None,
-        };
+        let exchange = Exchange::v1(BASE64.encode(key.public_key().to_pem()), suite.to_string());
         Ok((protector, exchange))
     }
 

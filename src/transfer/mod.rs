@@ -107,6 +107,9 @@ pub enum TransferError {
     },
     /// A chunk size of 0 was asked for.
     InvalidChunkSize,
+    /// The SHA-256 the client sent with `Close` differs from that of what
+    /// arrived.
+    DigestMismatch,
 }
 
 impl TransferError {
@@ -148,6 +151,9 @@ impl fmt::Display for TransferError {
             }
             TransferError::Io { message, .. } => write!(f, "I/O error: {message}"),
             TransferError::InvalidChunkSize => f.write_str("the chunk size must be at least 1"),
+            TransferError::DigestMismatch => {
+                f.write_str("the SHA-256 of the stored file differs from the client's")
+            }
         }
     }
 }

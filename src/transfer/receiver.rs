@@ -252,10 +252,16 @@ impl Receiver {
                 self.bytes_written += len;
                 Ok(None)
             }
-            (Phase::Receiving(temp), Message::Close) => {
+            (Phase::Receiving(temp), Message::Close { sha256 }) => {
+                let stored: [u8; 32] = self.hasher.clone().finalize().into();
+                if sha256.is_some_and(|sent| sent != stored) {
+                    // What arrived is not what the client read: kept as
+                    // `.partial` like any incomplete transfer.
+                    return Err(TransferError::DigestMismatch);
+                }
                 temp.persist()?;
                 self.final_path = Some(temp.target.clone());
-                self.sha256 = Some(core::mem::take(&mut self.hasher).finalize().into());
+                self.sha256 = Some(stored);
                 self.phase = Phase::Stored;
                 Ok(None)
             }
@@ -328,6 +334,55 @@ impl fmt::Debug for Receiver {
             .field("stored_name", &self.stored_name)
             .field("bytes_written", &self.bytes_written)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::*;
+    use crate::transfer::testutil::{TestDir, sha256};
+    use std::vec;
+
+    #[test]
+    fn close_with_the_wrong_digest_keeps_only_a_partial() {
+        let dir = TestDir::new("digest-mismatch");
+        let mut receiver = Receiver::new(dir.path());
+        let open = Message::Open {
+            file_name: "d.bin".into(),
+        };
+        receiver.handle_message(open).unwrap();
+        receiver
+            .handle_message(Message::Data(vec![1, 2, 3]))
+            .unwrap();
+        let wrong = Message::Close {
+            sha256: Some(sha256(&[1, 2, 4])),
+        };
+        assert_eq!(
+            receiver.handle_message(wrong),
+            Err(TransferError::DigestMismatch)
+        );
+        assert!(receiver.finish_incomplete().is_some());
+        assert_eq!(dir.list(), ["d.bin.partial"]);
+    }
+
+    #[test]
+    fn close_with_the_right_digest_stores_the_file() {
+        let dir = TestDir::new("digest-match");
+        let mut receiver = Receiver::new(dir.path());
+        receiver
+            .handle_message(Message::Open {
+                file_name: "d.bin".into(),
+            })
+            .unwrap();
+        receiver
+            .handle_message(Message::Data(vec![1, 2, 3]))
+            .unwrap();
+        let right = Message::Close {
+            sha256: Some(sha256(&[1, 2, 3])),
+        };
+        assert_eq!(receiver.handle_message(right), Ok(None));
+        assert_eq!(dir.list(), ["d.bin"]);
+        assert_eq!(receiver.sha256(), Some(sha256(&[1, 2, 3])));
     }
 }
 
@@ -423,7 +478,10 @@ mod tests {
         assert_eq!(receiver.sha256(), None);
         assert_eq!(receiver.final_path(), None);
 
-        assert_eq!(receiver.handle_message(Message::Close), Ok(None));
+        assert_eq!(
+            receiver.handle_message(Message::Close { sha256: None }),
+            Ok(None)
+        );
         assert_eq!(dir.list(), ["report.pdf"]);
         let path = dir.path().join("report.pdf");
         assert_eq!(fs::read(&path).unwrap(), b"hello world");
@@ -458,7 +516,9 @@ mod tests {
             fs::read(dir.path().join("a.txt")).unwrap(),
             b"old and longer"
         );
-        receiver.handle_message(Message::Close).unwrap();
+        receiver
+            .handle_message(Message::Close { sha256: None })
+            .unwrap();
         assert_eq!(fs::read(dir.path().join("a.txt")).unwrap(), b"new");
         assert_eq!(dir.list(), ["a.txt"]);
     }
@@ -468,7 +528,9 @@ mod tests {
         let dir = TestDir::new("empty");
         let mut receiver = Receiver::new(dir.path());
         receiver.handle_message(open("e")).unwrap();
-        receiver.handle_message(Message::Close).unwrap();
+        receiver
+            .handle_message(Message::Close { sha256: None })
+            .unwrap();
         assert_eq!(fs::read(dir.path().join("e")).unwrap(), b"");
         assert_eq!(receiver.sha256(), Some(sha256(b"")));
     }
@@ -492,7 +554,11 @@ mod tests {
 
         // Once only; later messages are refused.
         assert_eq!(receiver.finish_incomplete(), None);
-        assert!(receiver.handle_message(Message::Close).is_err());
+        assert!(
+            receiver
+                .handle_message(Message::Close { sha256: None })
+                .is_err()
+        );
         drop(receiver);
         assert_eq!(dir.list(), ["r.bin.partial"]);
     }
@@ -535,7 +601,7 @@ mod tests {
         let dir = TestDir::new("order");
         let cases: &[(&[Message], &str, &str)] = &[
             (&[Message::Data(vec![1])], "OPEN", "DATA"),
-            (&[Message::Close], "OPEN", "CLOSE"),
+            (&[Message::Close { sha256: None }], "OPEN", "CLOSE"),
             (&[Message::Ok], "OPEN", "OK"),
             (&[open("a"), open("b")], "DATA or CLOSE", "OPEN"),
             (
@@ -549,12 +615,16 @@ mod tests {
                 "ERROR",
             ),
             (
-                &[open("a"), Message::Close, Message::Close],
+                &[
+                    open("a"),
+                    Message::Close { sha256: None },
+                    Message::Close { sha256: None },
+                ],
                 "no further message",
                 "CLOSE",
             ),
             (
-                &[open("a"), Message::Close, open("a")],
+                &[open("a"), Message::Close { sha256: None }, open("a")],
                 "no further message",
                 "OPEN",
             ),
@@ -569,7 +639,10 @@ mod tests {
             assert_eq!(receiver.handle_message(last.clone()), Err(error.clone()));
             // The receiver stays failed with that error.
             assert_eq!(receiver.handle_message(open("c")), Err(error.clone()));
-            assert_eq!(receiver.handle_message(Message::Close), Err(error));
+            assert_eq!(
+                receiver.handle_message(Message::Close { sha256: None }),
+                Err(error)
+            );
         }
         // No CLOSE was accepted after an error: only the good "a"s stored.
         assert!(!dir.list().iter().any(|n| n == "b" || n == "c"));
@@ -584,7 +657,11 @@ mod tests {
             .handle_message(Message::Data(b"kept".to_vec()))
             .unwrap();
         assert!(receiver.handle_message(open("other.txt")).is_err());
-        assert!(receiver.handle_message(Message::Close).is_err());
+        assert!(
+            receiver
+                .handle_message(Message::Close { sha256: None })
+                .is_err()
+        );
         assert!(!dir.path().join("k.txt").exists());
         assert_eq!(
             receiver.finish_incomplete(),
@@ -619,7 +696,10 @@ mod tests {
             receiver.handle_message(Message::Data(vec![3])),
             Err(too_large.clone())
         );
-        assert_eq!(receiver.handle_message(Message::Close), Err(too_large));
+        assert_eq!(
+            receiver.handle_message(Message::Close { sha256: None }),
+            Err(too_large)
+        );
         assert_eq!(receiver.bytes_written(), 10);
         assert_eq!(
             receiver.finish_incomplete(),
@@ -633,7 +713,9 @@ mod tests {
         let mut receiver = Receiver::new(dir.path()).with_max_file_len(3);
         receiver.handle_message(open("m")).unwrap();
         receiver.handle_message(Message::Data(vec![0; 3])).unwrap();
-        receiver.handle_message(Message::Close).unwrap();
+        receiver
+            .handle_message(Message::Close { sha256: None })
+            .unwrap();
         assert_eq!(fs::read(dir.path().join("m")).unwrap(), [0; 3]);
     }
 
@@ -677,7 +759,9 @@ mod tests {
                 .handle_message(Message::Data(b"x".to_vec()))
                 .unwrap();
             if i % 2 == 0 {
-                receiver.handle_message(Message::Close).unwrap();
+                receiver
+                    .handle_message(Message::Close { sha256: None })
+                    .unwrap();
             } // else: dropped, kept as .partial
         }
         assert_eq!(parent.list(), before);
@@ -707,9 +791,9 @@ mod tests {
             b.handle_message(Message::Data(vec![b'b'; 150])).unwrap();
         }
         let path = dir.path().join("same.bin");
-        a.handle_message(Message::Close).unwrap();
+        a.handle_message(Message::Close { sha256: None }).unwrap();
         assert_eq!(fs::read(&path).unwrap(), vec![b'a'; 10_000]);
-        b.handle_message(Message::Close).unwrap();
+        b.handle_message(Message::Close { sha256: None }).unwrap();
         assert_eq!(fs::read(&path).unwrap(), vec![b'b'; 15_000]);
         assert_eq!(dir.list(), ["same.bin"]);
     }
@@ -731,7 +815,9 @@ mod tests {
                             .handle_message(Message::Data(chunk.to_vec()))
                             .unwrap();
                     }
-                    receiver.handle_message(Message::Close).unwrap();
+                    receiver
+                        .handle_message(Message::Close { sha256: None })
+                        .unwrap();
                     assert_eq!(receiver.sha256(), Some(sha256(content)));
                 });
             }

@@ -99,7 +99,9 @@ impl<R: Read> Sender<R> {
             State::AwaitingOk | State::Finished => Ok(None),
             State::CloseNext => {
                 self.state = State::Finished;
-                Ok(Some(Message::Close))
+                Ok(Some(Message::Close {
+                    sha256: self.sha256,
+                }))
             }
             State::Sending => {
                 let chunk = match self.read_chunk() {
@@ -115,7 +117,9 @@ impl<R: Read> Sender<R> {
                 }
                 if chunk.is_empty() {
                     self.state = State::Finished;
-                    Ok(Some(Message::Close))
+                    Ok(Some(Message::Close {
+                        sha256: self.sha256,
+                    }))
                 } else {
                     if chunk.len() < self.chunk_size {
                         self.state = State::CloseNext;
@@ -259,10 +263,17 @@ mod tests {
         }
     }
 
+    /// The `Close` of a file: it carries the file's SHA-256.
+    fn close_of(file: &[u8]) -> Message {
+        Message::Close {
+            sha256: Some(sha256(file)),
+        }
+    }
+
     #[test]
     fn empty_file_sends_no_data() {
         let mut sender = Sender::new(io::empty(), "/tmp/empty", 4).unwrap();
-        assert_eq!(run(&mut sender), [open("/tmp/empty"), Message::Close]);
+        assert_eq!(run(&mut sender), [open("/tmp/empty"), close_of(b"")]);
         assert_eq!(sender.bytes_read(), 0);
         // The well-known digest of nothing.
         let empty = sha256(b"");
@@ -281,7 +292,7 @@ mod tests {
                 Message::Data(vec![0, 1, 2, 3]),
                 Message::Data(vec![4, 5, 6, 7]),
                 Message::Data(vec![8, 9, 10, 11]),
-                Message::Close,
+                close_of(&file),
             ]
         );
         assert_eq!(sender.bytes_read(), 12);
@@ -299,7 +310,7 @@ mod tests {
                 Message::Data(vec![0, 1, 2, 3]),
                 Message::Data(vec![4, 5, 6, 7]),
                 Message::Data(vec![8, 9]),
-                Message::Close,
+                close_of(&file),
             ]
         );
         assert_eq!(sender.sha256(), Some(sha256(&file)));
@@ -318,7 +329,7 @@ mod tests {
         assert_eq!(sender.next_message().unwrap(), Some(Message::Data(vec![7])));
         assert_eq!(sender.sha256(), Some(sha256(&[7; 5])));
         assert!(!sender.is_finished());
-        assert_eq!(sender.next_message().unwrap(), Some(Message::Close));
+        assert_eq!(sender.next_message().unwrap(), Some(close_of(&[7; 5])));
         assert!(sender.is_finished());
     }
 
@@ -379,7 +390,7 @@ mod tests {
         let mut sender = Sender::new(io::empty(), "f", 1).unwrap();
         sender.next_message().unwrap();
         assert_eq!(
-            sender.handle_message(&Message::Close),
+            sender.handle_message(&Message::Close { sha256: None }),
             Err(TransferError::UnexpectedMessage {
                 expected: "OK or ERROR",
                 got: "CLOSE"

@@ -184,7 +184,7 @@ impl Download {
         }
         match event {
             Event::Message(message) => {
-                let closing = message == Message::Close;
+                let closing = matches!(message, Message::Close { .. });
                 match self.receiver.handle_message(message) {
                     Ok(reply) => {
                         if let Some(reply) = reply {

@@ -42,6 +42,30 @@ pub struct Algorithms {
     pub server_key: Option<String>,
 }
 
+impl Algorithms {
+    /// A v1 `ALGORITHMS` (no v2 fields).
+    pub fn v1(
+        ciphers: Vec<String>,
+        modes: Vec<String>,
+        hash: Vec<String>,
+        params: String,
+        public_key: String,
+    ) -> Algorithms {
+        Algorithms {
+            ciphers,
+            modes,
+            hash,
+            params,
+            public_key,
+            version: None,
+            nonce: None,
+            groups: None,
+            psk_id: None,
+            server_key: None,
+        }
+    }
+}
+
 /// A server's answer: `{"type": "EXCHANGE", "value": ..., "ciphersuite": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exchange {
@@ -58,6 +82,19 @@ pub struct Exchange {
     /// v2: the group of the key exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+}
+
+impl Exchange {
+    /// A v1 `EXCHANGE` (no v2 fields).
+    pub fn v1(value: String, ciphersuite: String) -> Exchange {
+        Exchange {
+            value,
+            ciphersuite,
+            version: None,
+            nonce: None,
+            group: None,
+        }
+    }
 }
 
 /// A v2 protected record: `{"type": "SECURE_X", "epoch", "seq",
