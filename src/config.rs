@@ -10,10 +10,39 @@
 //! config.rotate_after_frames = Some(1000);
 //! ```
 
+use alloc::vec;
+use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::dh::{DEFAULT_MAX_GROUP_BITS, NamedGroup};
-use crate::suite::Offer;
+use crate::suite::{Cipher, Hash, Mode, Offer};
+
+/// A protocol version.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Version {
+    /// The seed protocol of existing peers: weak, kept for compatibility.
+    V1,
+    /// The hardened protocol.
+    V2,
+}
+
+/// A pre-shared key and the identifier both sides know it by.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Psk {
+    /// The identifier, sent in clear in `ALGORITHMS`.
+    pub id: alloc::string::String,
+    /// The key (at least 16 bytes of high entropy), never sent.
+    pub key: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl core::fmt::Debug for Psk {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Psk")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
 
 /// The default limit on one frame: 1 MiB, room for frames carrying
 /// 256 KiB chunks (base64 twice over, about 466 KB) with margin.
@@ -33,6 +62,19 @@ pub const SEED_ROTATE_AFTER_FRAMES: u64 = 20;
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The versions this side speaks, most preferred first. A client
+    /// speaks the first; with `[V2, V1]` it also accepts a v1 server's
+    /// answer. A server accepts clients of every listed version.
+    pub versions: Vec<Version>,
+    /// v2: the RFC 7919 groups accepted, most preferred first. A client
+    /// sends its key share in the first; a server accepts a client whose
+    /// first group it lists.
+    pub groups: Vec<NamedGroup>,
+    /// v2: allow the legacy suites (3DES, ECB). Off by default.
+    pub legacy_suites: bool,
+    /// v2: a pre-shared key. Both sides must hold the same one (and id),
+    /// or no handshake completes.
+    pub psk: Option<Psk>,
     /// Client: the ciphers, modes and hashes offered, most preferred first.
     /// Server: the ones accepted (their order does not matter: the v1 rule
     /// follows the client's preferences).
@@ -65,7 +107,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// The seed-compatible preset: v1, every suite (in the order existing
+    /// The seed-compatible preset: a client speaks v1 and a server accepts
+    /// v1 and v2 clients; every suite (in the order existing
     /// clients offer them), ad-hoc groups of 512 bits and more accepted,
     /// rotation after 20 protected frames.
     ///
@@ -73,6 +116,10 @@ impl Config {
     /// [`crate::record::v1`]): use it only to talk to existing peers.
     pub fn seed_compatible() -> Config {
         Config {
+            versions: vec![Version::V1, Version::V2],
+            groups: NamedGroup::ALL.to_vec(),
+            legacy_suites: true,
+            psk: None,
             offer: Offer::all(),
             v1_group: NamedGroup::Ffdhe2048,
             accept_adhoc_groups: true,
@@ -88,9 +135,24 @@ impl Config {
 }
 
 impl Default for Config {
-    /// For now the seed-compatible preset: v2, the hardened protocol, is
-    /// not implemented yet and will become the default.
+    /// v2 only; AES-128-GCM, then AES-128-CBC with HMAC (SHA-256, then
+    /// SHA-512); ffdhe2048, then ffdhe3072 and ffdhe4096; no legacy suites,
+    /// no ad-hoc groups.
     fn default() -> Self {
-        Config::seed_compatible()
+        Config {
+            versions: vec![Version::V2],
+            groups: NamedGroup::ALL.to_vec(),
+            legacy_suites: false,
+            psk: None,
+            offer: Offer {
+                ciphers: vec![Cipher::Aes128],
+                modes: vec![Mode::Gcm, Mode::Cbc],
+                hashes: vec![Hash::Sha256, Hash::Sha512],
+            },
+            accept_adhoc_groups: false,
+            min_group_bits: 2048,
+            rotate_after_frames: None,
+            ..Config::seed_compatible()
+        }
     }
 }

@@ -233,6 +233,33 @@ pub enum RecordError {
         /// The cipher's block size.
         block: usize,
     },
+    /// A v2 record failed authentication, decryption or unpadding, or one
+    /// of its binary fields had the wrong length. Deliberately one variant
+    /// without detail, so that the failures cannot be told apart.
+    Decrypt,
+    /// A v2 record's `seq` was not exactly the next one of its direction
+    /// and epoch: a replayed, reordered or deleted record.
+    UnexpectedSequence {
+        /// The sequence number the receiver was waiting for.
+        expected: u64,
+        /// The sequence number the record carried.
+        got: u64,
+    },
+    /// A v2 record carried an epoch the receiver has no keys for (the
+    /// value received).
+    UnknownEpoch(u32),
+    /// The sequence numbers of a v2 direction and epoch are used up; the
+    /// keys must rotate first.
+    SequenceExhausted,
+    /// A v2 key of the wrong length was handed in (a programming error).
+    InvalidKeyLength {
+        /// Which key: `enc_key`, `mac_key` or `static_iv`.
+        key: &'static str,
+        /// Bytes the suite needs.
+        expected: usize,
+        /// Bytes received.
+        actual: usize,
+    },
 }
 
 /// Any failure of this crate.
@@ -296,7 +323,13 @@ impl Error {
             Error::TimedOut { .. } => ErrorKind::TimedOut,
             Error::Misuse(_) => ErrorKind::Misuse,
             Error::Record(e) => match e {
-                RecordError::BadMac | RecordError::BadPadding => ErrorKind::Crypto,
+                RecordError::BadMac
+                | RecordError::BadPadding
+                | RecordError::Decrypt
+                | RecordError::UnexpectedSequence { .. }
+                | RecordError::UnknownEpoch(_) => ErrorKind::Crypto,
+                RecordError::SequenceExhausted => ErrorKind::LimitExceeded,
+                RecordError::InvalidKeyLength { .. } => ErrorKind::Misuse,
                 RecordError::InvalidBase64 { .. }
                 | RecordError::InvalidHex { .. }
                 | RecordError::InvalidIvLength { .. }
@@ -426,6 +459,22 @@ impl fmt::Display for RecordError {
             RecordError::CiphertextLength { actual, block } => write!(
                 f,
                 "the ciphertext has {actual} bytes, not a positive multiple of the {block}-byte block"
+            ),
+            RecordError::Decrypt => f.write_str("record authentication failed"),
+            RecordError::UnexpectedSequence { expected, got } => {
+                write!(f, "record sequence number {got} where {expected} was due")
+            }
+            RecordError::UnknownEpoch(epoch) => write!(f, "record of unknown key epoch {epoch}"),
+            RecordError::SequenceExhausted => {
+                f.write_str("the record sequence numbers of this key epoch are exhausted")
+            }
+            RecordError::InvalidKeyLength {
+                key,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "the {key} has {actual} bytes; the suite needs {expected}"
             ),
         }
     }

@@ -76,6 +76,45 @@ impl Message {
         to_ascii_json(&V1Inner::from(self))
     }
 
+    /// The v2 inner plaintext of the message: one type byte, then the
+    /// body (the file name or error text in UTF-8, the raw DATA bytes, the
+    /// 32-byte SHA-256 of CLOSE, nothing for OK). DATA is not base64-encoded.
+    pub fn to_v2_bytes(&self) -> Vec<u8> {
+        let (code, body): (u8, &[u8]) = match self {
+            Message::Open { file_name } => (V2_OPEN, file_name.as_bytes()),
+            Message::Data(d) => (V2_DATA, d),
+            Message::Close { sha256 } => (V2_CLOSE, sha256.as_ref().map_or(&[][..], |d| &d[..])),
+            Message::Ok => (V2_OK, &[]),
+            Message::Error { message } => (V2_ERROR, message.as_bytes()),
+        };
+        let mut out = Vec::with_capacity(1 + body.len());
+        out.push(code);
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Parses a v2 inner plaintext whose type byte is an application
+    /// message's; `None` for other type bytes (the connection's own).
+    pub fn from_v2_bytes(bytes: &[u8]) -> Option<Result<Message, FrameError>> {
+        let (&code, body) = bytes.split_first()?;
+        let text = |frame| {
+            core::str::from_utf8(body)
+                .map(String::from)
+                .map_err(|_| invalid(frame, "text is not UTF-8"))
+        };
+        Some(match code {
+            V2_OPEN => text("OPEN").map(|file_name| Message::Open { file_name }),
+            V2_DATA => Ok(Message::Data(body.to_vec())),
+            V2_CLOSE => <[u8; 32]>::try_from(body)
+                .map(|d| Message::Close { sha256: Some(d) })
+                .map_err(|_| invalid("CLOSE", "needs the 32-byte SHA-256 of the file")),
+            V2_OK if body.is_empty() => Ok(Message::Ok),
+            V2_OK => Err(invalid("OK", "carries no body")),
+            V2_ERROR => text("ERROR").map(|message| Message::Error { message }),
+            _ => return None,
+        })
+    }
+
     /// Parses a v1 inner JSON message (`type` matched case-insensitively,
     /// unknown fields ignored, DATA's `data` strict base64).
     pub fn from_v1_json(bytes: &[u8]) -> Result<Message, FrameError> {
@@ -120,6 +159,21 @@ impl fmt::Debug for Message {
             Message::Ok => f.write_str("Ok"),
             Message::Error { message } => write!(f, "Error({message:?})"),
         }
+    }
+}
+
+/// v2 type bytes of the application messages (the connection's own
+/// records use 0x10 and up).
+const V2_OPEN: u8 = 0x01;
+const V2_DATA: u8 = 0x02;
+const V2_CLOSE: u8 = 0x03;
+const V2_OK: u8 = 0x04;
+const V2_ERROR: u8 = 0x05;
+
+fn invalid(frame: &'static str, detail: &str) -> FrameError {
+    FrameError::InvalidFields {
+        frame,
+        detail: String::from(detail),
     }
 }
 
@@ -190,6 +244,39 @@ mod tests {
             let json = m.to_v1_json();
             assert!(json.is_ascii());
             assert_eq!(Message::from_v1_json(&json).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn v2_bytes_round_trip_and_refuse_malformed_bodies() {
+        for m in [
+            Message::Open {
+                file_name: "r\u{e9}sum\u{e9}.pdf".into(),
+            },
+            Message::Data(vec![0, 1, 2, 255]),
+            Message::Data(vec![]),
+            Message::Close {
+                sha256: Some([9; 32]),
+            },
+            Message::Ok,
+            Message::Error {
+                message: "no".into(),
+            },
+        ] {
+            let bytes = m.to_v2_bytes();
+            assert_eq!(Message::from_v2_bytes(&bytes), Some(Ok(m)));
+        }
+        assert_eq!(Message::Data(vec![7, 8]).to_v2_bytes(), [2, 7, 8]);
+        assert_eq!(Message::from_v2_bytes(&[]), None);
+        assert_eq!(Message::from_v2_bytes(&[0x10, 1]), None);
+        for bad in [&[3u8, 1, 2][..], &[3], &[4, 0], &[1, 0xff], &[5, 0xc3]] {
+            assert!(
+                matches!(
+                    Message::from_v2_bytes(bad),
+                    Some(Err(FrameError::InvalidFields { .. }))
+                ),
+                "{bad:?}"
+            );
         }
     }
 

@@ -77,6 +77,7 @@ use std::time::Instant;
 use rand_core::CryptoRng;
 
 use crate::config::Config;
+pub use crate::config::Version;
 use crate::dh::KeyPair;
 use crate::error::{Error, Misuse, ProtocolError};
 use crate::message::Message;
@@ -92,14 +93,6 @@ pub enum Role {
     Client,
     /// Chooses the suite, receives the file.
     Server,
-}
-
-/// A protocol version.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Version {
-    /// The seed protocol of existing peers.
-    V1,
 }
 
 /// What a connection is doing, for observers.

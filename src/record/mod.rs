@@ -5,7 +5,11 @@
 //!
 //! * [`v1`]: the seed protocol's records, exactly as existing peers write
 //!   them (including their weaknesses, documented there).
+//! * [`v2`]: the hardened records: sequence numbers and epochs bound into
+//!   AES-GCM or encrypt-then-HMAC.
 
 pub mod v1;
+pub mod v2;
 
 pub use v1::V1Protector;
+pub use v2::{V2DirectionKeys, V2Opener, V2Record, V2Sealer};
