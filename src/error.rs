@@ -69,6 +69,22 @@ pub enum ProtocolError {
         /// Bits of the group's modulus.
         bits: u32,
     },
+    /// The peer's FINISHED did not verify: a hello was changed on the way,
+    /// or the peers hold different pre-shared keys.
+    BadFinished,
+    /// The peer speaks a version the local policy does not accept.
+    VersionRefused {
+        /// The version the peer speaks (1 for a frame without `version`).
+        version: u32,
+    },
+    /// The client's first group is not one the server accepts (or the
+    /// server answered in another group).
+    GroupNotAccepted {
+        /// The groups the server accepts, comma-separated.
+        accepted: String,
+    },
+    /// The two sides do not hold the same pre-shared key identifier.
+    PskMismatch,
     /// A field that must be base64 was not.
     InvalidBase64 {
         /// The frame's type.
@@ -317,7 +333,13 @@ impl Error {
             Error::Protocol(ProtocolError::PeerError(_) | ProtocolError::UnexpectedEof) => {
                 ErrorKind::Peer
             }
-            Error::Protocol(ProtocolError::GroupRefused { .. }) => ErrorKind::Policy,
+            Error::Protocol(
+                ProtocolError::GroupRefused { .. }
+                | ProtocolError::VersionRefused { .. }
+                | ProtocolError::GroupNotAccepted { .. }
+                | ProtocolError::PskMismatch,
+            ) => ErrorKind::Policy,
+            Error::Protocol(ProtocolError::BadFinished) => ErrorKind::Crypto,
             Error::Protocol(ProtocolError::InvalidBase64 { .. }) => ErrorKind::Malformed,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::TimedOut { .. } => ErrorKind::TimedOut,
@@ -496,6 +518,21 @@ impl fmt::Display for ProtocolError {
                     f,
                     "the {bits}-bit DH group is not allowed by the local policy"
                 )
+            }
+            ProtocolError::BadFinished => {
+                f.write_str("the handshake was tampered with: FINISHED does not verify")
+            }
+            ProtocolError::VersionRefused { version: 1 } => {
+                f.write_str("the peer speaks v1 (the seed protocol), which the local policy refuses; v2 is required")
+            }
+            ProtocolError::VersionRefused { version } => {
+                write!(f, "the peer speaks version {version}, which the local policy refuses")
+            }
+            ProtocolError::GroupNotAccepted { accepted } => {
+                write!(f, "the DH group is not accepted; accepted groups: {accepted}")
+            }
+            ProtocolError::PskMismatch => {
+                f.write_str("the sides do not hold the same pre-shared key")
             }
             ProtocolError::InvalidBase64 { frame, field } => {
                 write!(f, "field {field:?} of {frame} is not valid base64")

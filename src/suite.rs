@@ -331,6 +331,26 @@ impl Offer {
     }
 }
 
+impl Offer {
+    /// Picks a suite for v2 from this (a client's) offer: the first valid
+    /// combination in the client's order of preference (cipher, then mode,
+    /// then hash) that `accepted` lists.
+    pub fn choose_v2(&self, accepted: &Offer) -> Result<CipherSuite, SuiteError> {
+        for &cipher in &self.ciphers {
+            for &mode in &self.modes {
+                for &hash in &self.hashes {
+                    if let Ok(suite) = CipherSuite::new(cipher, mode, hash)
+                        && accepted.contains(suite)
+                    {
+                        return Ok(suite);
+                    }
+                }
+            }
+        }
+        Err(SuiteError::NoCommonSuite)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,6 +436,29 @@ mod tests {
         );
         let gcm = CipherSuite::new(Cipher::Aes128, Mode::Gcm, Hash::Sha256).unwrap();
         assert_eq!(offer.check_choice(gcm), Ok(gcm));
+    }
+
+    #[test]
+    fn v2_choice_follows_the_clients_preference() {
+        let offer = Offer::from_wire_names(
+            &["3DES", "AES-128"],
+            &["ECB", "GCM", "CBC"],
+            &["SHA-512", "SHA-256"],
+        );
+        let accepted = Offer::from_wire_names(&["AES-128"], &["CBC", "GCM"], &["SHA-256"]);
+        assert_eq!(
+            offer.choose_v2(&accepted).unwrap().to_string(),
+            "DH;AES-128;GCM;SHA-256"
+        );
+        assert_eq!(
+            offer.choose_v2(&Offer::all()).unwrap().to_string(),
+            "DH;3DES;ECB;SHA-512"
+        );
+        let none = Offer::from_wire_names(&["AES-128"], &["ECB"], &["SHA-256"]);
+        assert_eq!(
+            none.choose_v2(&Offer::all()),
+            Err(SuiteError::NoCommonSuite)
+        );
     }
 
     #[test]

@@ -67,9 +67,11 @@
 
 mod client;
 mod server;
+mod v2;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use std::time::Instant;
@@ -101,6 +103,8 @@ pub enum Role {
 pub enum State {
     /// Algorithms are being negotiated and keys agreed.
     Negotiating,
+    /// v2: keys are agreed; the FINISHED key confirmations are under way.
+    Handshaking,
     /// Keys are agreed; application messages flow.
     Established,
     /// Keys are being replaced; application messages queue in order.
@@ -113,6 +117,7 @@ impl State {
     fn describe(self) -> &'static str {
         match self {
             State::Negotiating => "negotiating",
+            State::Handshaking => "handshaking",
             State::Established => "established",
             State::Rotating => "rotating keys",
             State::Closed => "closed",
@@ -147,16 +152,39 @@ pub enum Event {
     },
 }
 
-/// The keys of one established epoch (v1).
-struct Established {
-    protector: V1Protector,
-    /// Protected frames sent in this epoch (client).
-    sent_in_epoch: u64,
+/// The keys of one established epoch.
+enum Established {
+    /// v1: one protector (v1 protects client-to-server messages only).
+    V1 {
+        protector: Box<V1Protector>,
+        /// Protected frames sent in this epoch (client).
+        sent_in_epoch: u64,
+    },
+    /// v2: a channel in each direction.
+    V2(Box<v2::Channel>),
 }
 
-/// A client's outstanding `ALGORITHMS`: the key pair it carried.
+impl Established {
+    fn suite(&self) -> CipherSuite {
+        match self {
+            Established::V1 { protector, .. } => protector.suite(),
+            Established::V2(channel) => channel.suite(),
+        }
+    }
+
+    fn version(&self) -> Version {
+        match self {
+            Established::V1 { .. } => Version::V1,
+            Established::V2(_) => Version::V2,
+        }
+    }
+}
+
+/// A client's outstanding `ALGORITHMS`: the key pair it carried and, for
+/// v2, the frame's exact bytes (for the transcript hash).
 struct ClientHello {
     key: KeyPair,
+    v2_bytes: Option<Vec<u8>>,
 }
 
 /// The state, with exactly the data valid in it.
@@ -165,6 +193,9 @@ enum Phase {
     ClientNegotiating(ClientHello),
     /// Server: waiting for `ALGORITHMS`.
     ServerNegotiating,
+    /// v2: keys agreed, the peer's FINISHED outstanding (client: the
+    /// server's, which comes first; server: the client's).
+    Handshaking(Box<v2::Channel>),
     /// Keys agreed (boxed: the keyed ciphers are large).
     Established(Box<Established>),
     /// Client (v1): a new `ALGORITHMS` sent; the old keys are gone (v1
@@ -178,6 +209,7 @@ impl Phase {
     fn state(&self) -> State {
         match self {
             Phase::ClientNegotiating(_) | Phase::ServerNegotiating => State::Negotiating,
+            Phase::Handshaking(_) => State::Handshaking,
             Phase::Established(_) => State::Established,
             Phase::ClientRotating(_) => State::Rotating,
             Phase::Closed(_) => State::Closed,
@@ -220,9 +252,10 @@ pub struct Connection {
     queue: VecDeque<Message>,
     /// Payload bytes of `queue`.
     queued_bytes: usize,
-    /// The current key epoch, and the suite, once established.
+    /// The current key epoch, the suite and the version, once established.
     epoch: u32,
     suite: Option<CipherSuite>,
+    version: Option<Version>,
     /// Deadlines, indexed like `Timer::ALL`.
     timers: [Option<Instant>; 2],
     /// The latest time handed in: timers started by the application's
@@ -234,7 +267,7 @@ impl Connection {
     /// A client: sends its `ALGORITHMS` at once (see `poll_transmit`).
     pub fn client(config: Config, rng: impl CryptoRng + Send + 'static, now: Instant) -> Self {
         let mut conn = Connection::new(Role::Client, config, Box::new(rng), now);
-        let hello = conn.send_algorithms();
+        let hello = conn.send_hello();
         conn.phase = Phase::ClientNegotiating(hello);
         conn
     }
@@ -257,6 +290,7 @@ impl Connection {
             queued_bytes: 0,
             epoch: 0,
             suite: None,
+            version: None,
             timers: [None; 2],
             now,
         };
@@ -280,6 +314,11 @@ impl Connection {
     /// The suite of the current epoch, once established.
     pub fn suite(&self) -> Option<CipherSuite> {
         self.suite
+    }
+
+    /// The version spoken, once established.
+    pub fn version(&self) -> Option<Version> {
+        self.version
     }
 
     /// The current key epoch (0 for the first handshake).
@@ -445,14 +484,15 @@ impl Connection {
     }
 
     /// Dispatches one frame by state and role.
+    /// `bytes` are the frame exactly as received (v2 hashes them).
     fn handle_frame(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let frame = Frame::decode(bytes)?;
         if let Frame::Error(ErrorFrame { message }) = frame {
             return Err(ProtocolError::PeerError(message).into());
         }
         match self.role {
-            Role::Client => self.client_frame(frame),
-            Role::Server => self.server_frame(frame),
+            Role::Client => self.client_frame(frame, bytes),
+            Role::Server => self.server_frame(frame, bytes),
         }
     }
 
@@ -466,17 +506,15 @@ impl Connection {
 
     /// Moves to `Established` with new keys, reports it, and sends what
     /// waited for them.
-    fn establish(&mut self, version: Version, protector: V1Protector, first: bool) {
-        let suite = protector.suite();
+    fn establish(&mut self, established: Established, first: bool) {
+        let (suite, version) = (established.suite(), established.version());
         if !first {
             self.epoch += 1;
         }
         self.suite = Some(suite);
+        self.version = Some(version);
         self.disarm(Timer::Handshake);
-        self.phase = Phase::Established(Box::new(Established {
-            protector,
-            sent_in_epoch: 0,
-        }));
+        self.phase = Phase::Established(Box::new(established));
         self.events.push_back(if first {
             Event::HandshakeComplete { version, suite }
         } else {
@@ -509,6 +547,19 @@ impl Connection {
         }
     }
 
+    /// Seals an inner v2 message in `channel` into the outgoing bytes.
+    fn push_sealed(
+        channel: &mut v2::Channel,
+        rng: &mut (dyn CryptoRng + Send),
+        outgoing: &mut Vec<u8>,
+        inner: &v2::Inner,
+    ) -> Result<(), Error> {
+        let record = channel.sealer.seal(rng, &inner.encode())?;
+        outgoing.extend_from_slice(&v2::record_frame(record).encode());
+        outgoing.extend_from_slice(DELIMITER);
+        Ok(())
+    }
+
     fn push_frame(&mut self, frame: &Frame) {
         self.outgoing.extend_from_slice(&frame.encode());
         self.outgoing.extend_from_slice(DELIMITER);
@@ -518,19 +569,41 @@ impl Connection {
     /// protocol allows it, reports the close, and returns the error.
     fn fail(&mut self, error: Error) -> Error {
         if self.state() != State::Closed {
-            if self.role == Role::Server
-                && !matches!(
-                    error,
-                    Error::Protocol(ProtocolError::UnexpectedEof | ProtocolError::PeerError(_))
-                )
-            {
-                self.push_frame(&Frame::Error(ErrorFrame {
-                    message: alloc::format!("{error}"),
-                }));
+            let peer_gone = matches!(
+                error,
+                Error::Protocol(ProtocolError::UnexpectedEof | ProtocolError::PeerError(_))
+            );
+            if !peer_gone {
+                self.alert(alloc::format!("{error}"));
             }
             self.enter_closed(Some(error.clone()));
         }
         error
+    }
+
+    /// Tells the peer why the connection closes, where the protocol can:
+    /// in a v2 record once keys exist (either role), else in a plaintext
+    /// `ERROR` frame from a server.
+    fn alert(&mut self, message: String) {
+        let channel = match &mut self.phase {
+            Phase::Handshaking(channel) => Some(&mut **channel),
+            Phase::Established(established) => match &mut **established {
+                Established::V2(channel) => Some(&mut **channel),
+                Established::V1 { .. } => None,
+            },
+            _ => None,
+        };
+        match channel {
+            Some(channel) => {
+                let inner = v2::Inner::App(Message::Error { message });
+                let _ =
+                    Connection::push_sealed(channel, &mut *self.rng, &mut self.outgoing, &inner);
+            }
+            None if self.role == Role::Server => {
+                self.push_frame(&Frame::Error(ErrorFrame { message }));
+            }
+            None => {}
+        }
     }
 
     fn enter_closed(&mut self, error: Option<Error>) {

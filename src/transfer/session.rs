@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::string::ToString;
 
 use super::{Receiver, Sender, TransferError};
-use crate::connection::{Connection, Event, State};
+use crate::connection::{Connection, Event, State, Version};
 use crate::error::Error;
 use crate::message::Message;
 
@@ -55,8 +55,9 @@ impl From<TransferError> for SessionError {
 /// every drain of the connection's output, and stop when
 /// [`Upload::outcome`] is `Some`.
 ///
-/// In v1 the transfer is complete once `CLOSE` has been written: existing
-/// servers never answer it. `pump` reports completion (and closes the
+/// In v2 the transfer is complete when the server answers `CLOSE` with
+/// `OK`: the file is stored and its SHA-256 matched. In v1 it is complete
+/// once `CLOSE` has been written: existing servers never answer it. `pump` reports completion (and closes the
 /// connection) as soon as `CLOSE` has become a frame; the caller must then
 /// still write what `poll_transmit` returns before it trusts
 /// `Some(Ok(()))`.
@@ -91,6 +92,14 @@ impl<R: Read> Upload<R> {
             return;
         }
         match event {
+            // v2: the server confirms CLOSE once the file is stored and its
+            // digest matched.
+            Event::Message(Message::Ok)
+                if self.sender.is_finished() && conn.version() == Some(Version::V2) =>
+            {
+                self.outcome = Some(Ok(()));
+                conn.close();
+            }
             Event::Message(message) => {
                 if let Err(e) = self.sender.handle_message(&message) {
                     self.fail(conn, e.into());
@@ -129,8 +138,12 @@ impl<R: Read> Upload<R> {
             }
         }
         if self.sender.is_finished() {
-            // Complete once CLOSE is a frame waiting to be written.
-            if conn.queued_messages() == 0 && conn.state() == State::Established {
+            // v1: complete once CLOSE is a frame waiting to be written (v2
+            // waits for the server's OK).
+            if conn.version() == Some(Version::V1)
+                && conn.queued_messages() == 0
+                && conn.state() == State::Established
+            {
                 self.outcome = Some(Ok(()));
                 conn.close();
             }
@@ -191,8 +204,11 @@ impl Download {
                             let _ = conn.send(reply);
                         }
                         if closing {
-                            // v1: the file is stored; the server closes
-                            // without a reply.
+                            // The file is stored (and, in v2, its digest
+                            // matched): v2 confirms with OK, v1 says nothing.
+                            if conn.version() == Some(Version::V2) {
+                                let _ = conn.send(Message::Ok);
+                            }
                             let path = self.receiver.final_path().map(PathBuf::from);
                             self.outcome = Some(Ok(path.unwrap_or_default()));
                             conn.close();

@@ -1,0 +1,438 @@
+//! Two v2 Connections in memory: the handshake with key confirmation,
+//! records in both directions, and an active attacker on the link who
+//! changes the hellos or the records without replacing the key shares.
+
+mod common;
+
+use common::{FrameHook, Pair, Split};
+use securex::config::{Psk, Version};
+use securex::dh::NamedGroup;
+use securex::error::{ErrorKind, ProtocolError, RecordError};
+use securex::suite::{CipherSuite, Offer};
+use securex::{Config, Error, Event, Message, State};
+use serde_json::Value;
+
+fn v2() -> Config {
+    Config::default()
+}
+
+fn legacy() -> Config {
+    let mut c = Config::default();
+    c.legacy_suites = true;
+    c.offer = Offer::all();
+    c
+}
+
+/// Rewrites the JSON of one frame of a link with `edit`.
+fn edit_frame(
+    index: usize,
+    edit: impl Fn(&mut serde_json::Map<String, Value>) + 'static,
+) -> FrameHook {
+    Box::new(move |i, frame| {
+        if i != index {
+            return vec![frame];
+        }
+        let mut json: serde_json::Map<String, Value> = serde_json::from_slice(&frame).unwrap();
+        edit(&mut json);
+        vec![serde_json::to_vec(&json).unwrap()]
+    })
+}
+
+fn established(pair: &Pair) -> bool {
+    pair.client.state() == State::Established && pair.server.state() == State::Established
+}
+
+#[test]
+fn v2_handshake_and_messages_in_both_directions() {
+    let mut pair = Pair::new(v2(), v2(), 1);
+    pair.drive();
+    assert!(established(&pair));
+    assert_eq!(pair.client.version(), Some(Version::V2));
+    assert_eq!(pair.server.version(), Some(Version::V2));
+    assert_eq!(
+        pair.client.suite().map(|s| s.to_string()).as_deref(),
+        Some("DH;AES-128;GCM;SHA-256")
+    );
+    assert!(matches!(
+        pair.server_events[0],
+        Event::HandshakeComplete {
+            version: Version::V2,
+            ..
+        }
+    ));
+    pair.client
+        .send(Message::Open {
+            file_name: "f".into(),
+        })
+        .unwrap();
+    pair.client.send(Message::Data(vec![1; 5000])).unwrap();
+    pair.client
+        .send(Message::Close {
+            sha256: Some([3; 32]),
+        })
+        .unwrap();
+    pair.drive();
+    pair.server.send(Message::Ok).unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.server_messages(),
+        [
+            Message::Open {
+                file_name: "f".into()
+            },
+            Message::Data(vec![1; 5000]),
+            Message::Close {
+                sha256: Some([3; 32])
+            }
+        ]
+    );
+    assert_eq!(pair.client_messages(), [Message::Ok]);
+}
+
+#[test]
+fn every_suite_and_group_works_when_allowed() {
+    for suite in CipherSuite::ALL {
+        let mut client = legacy();
+        client.offer = Offer {
+            ciphers: vec![suite.cipher()],
+            modes: vec![suite.mode()],
+            hashes: vec![suite.hash()],
+        };
+        let mut pair = Pair::new(client, legacy(), 2);
+        pair.to_server.split = Split::Random;
+        pair.to_client.split = Split::Random;
+        pair.client.send(Message::Data(vec![7; 3000])).unwrap();
+        pair.drive();
+        assert_eq!(pair.server.suite(), Some(suite));
+        assert_eq!(
+            pair.server_messages(),
+            [Message::Data(vec![7; 3000])],
+            "{suite}"
+        );
+    }
+    for group in NamedGroup::ALL {
+        let mut client = v2();
+        client.groups = vec![group];
+        let mut pair = Pair::new(client, v2(), 3);
+        pair.drive();
+        assert!(established(&pair), "{group}");
+    }
+}
+
+#[test]
+fn legacy_suites_need_explicit_consent() {
+    let mut client = legacy();
+    client.offer = Offer::from_wire_names(&["3DES"], &["CBC"], &["SHA-256"]);
+    let mut pair = Pair::new(client, v2(), 4);
+    pair.drive();
+    assert!(matches!(pair.server_error(), Some(Error::Suite(_))));
+    assert_eq!(pair.client.state(), State::Closed);
+}
+
+#[test]
+fn versions_are_negotiated_by_policy() {
+    // A v1 client and a seed-compatible server: v1.
+    let mut pair = Pair::new(Config::seed_compatible(), Config::seed_compatible(), 5);
+    pair.drive();
+    assert_eq!(pair.server.version(), Some(Version::V1));
+    // A v2 client and a seed-compatible server: v2.
+    let mut pair = Pair::new(v2(), Config::seed_compatible(), 6);
+    pair.drive();
+    assert_eq!(pair.server.version(), Some(Version::V2));
+    // A v1 client and a v2-only server: ERROR saying v2 is required.
+    let mut pair = Pair::new(Config::seed_compatible(), v2(), 7);
+    pair.drive();
+    assert_eq!(
+        pair.server_error(),
+        Some(Error::Protocol(ProtocolError::VersionRefused {
+            version: 1
+        }))
+    );
+    assert!(
+        matches!(pair.client_error(), Some(Error::Protocol(ProtocolError::PeerError(m))) if m.contains("v2 is required"))
+    );
+    // A v2 client that allows v1, and a v1-only server: falls back.
+    let mut v1_server = Config::seed_compatible();
+    v1_server.versions = vec![Version::V1];
+    let mut fallback = v2();
+    fallback.versions = vec![Version::V2, Version::V1];
+    let mut pair = Pair::new(fallback, v1_server.clone(), 8);
+    pair.drive();
+    assert_eq!(pair.client.version(), Some(Version::V1));
+    // A v2-only client and a v1-only server: the client refuses.
+    let mut pair = Pair::new(v2(), v1_server, 9);
+    pair.drive();
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::VersionRefused {
+            version: 1
+        }))
+    );
+}
+
+#[test]
+fn groups_the_server_does_not_accept_are_named_in_the_error() {
+    let mut client = v2();
+    client.groups = vec![NamedGroup::Ffdhe4096, NamedGroup::Ffdhe2048];
+    let mut server = v2();
+    server.groups = vec![NamedGroup::Ffdhe2048];
+    let mut pair = Pair::new(client, server, 10);
+    pair.drive();
+    assert!(matches!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::PeerError(m))) if m.contains("accepted groups: ffdhe2048")
+    ));
+}
+
+/// An attacker who edits a hello (without replacing the key shares) makes
+/// the handshake fail on both sides: FINISHED binds both hellos.
+#[test]
+fn any_change_to_either_hello_fails_the_handshake_on_both_sides() {
+    type Edit = fn(&mut serde_json::Map<String, Value>);
+    let client_edits: [(&str, Edit); 4] = [
+        ("drop a suite from the offer", |j| {
+            j["modes"] = serde_json::json!(["CBC"]);
+        }),
+        ("reorder the offer", |j| {
+            j["hash"] = serde_json::json!(["SHA-512", "SHA-256"]);
+        }),
+        ("change the client nonce", |j| {
+            j["nonce"] = Value::String(base64_of(&[9; 32]));
+        }),
+        ("add a field", |j| {
+            j.insert("extra".into(), Value::Bool(true));
+        }),
+    ];
+    for (what, edit) in client_edits {
+        let mut pair = Pair::new(v2(), v2(), 11);
+        pair.to_server.hook = Some(edit_frame(0, edit));
+        pair.drive();
+        assert_eq!(
+            pair.client_error(),
+            Some(Error::Protocol(ProtocolError::BadFinished)),
+            "{what}"
+        );
+        assert_eq!(pair.server.state(), State::Closed, "{what}");
+        assert!(pair.server_error().is_some(), "{what}");
+        assert!(pair.server_messages().is_empty(), "{what}");
+    }
+    let server_edits: [(&str, Edit); 3] = [
+        ("rewrite the chosen suite", |j| {
+            j["ciphersuite"] = Value::String("DH;AES-128;CBC;SHA-256".into());
+        }),
+        ("change the server nonce", |j| {
+            j["nonce"] = Value::String(base64_of(&[8; 32]));
+        }),
+        ("reorder the fields", |j| {
+            let v = j.remove("value").unwrap();
+            j.insert("value".into(), v);
+        }),
+    ];
+    for (what, edit) in server_edits {
+        let mut pair = Pair::new(v2(), v2(), 12);
+        pair.to_client.hook = Some(edit_frame(0, edit));
+        pair.drive();
+        let error = pair.client_error().expect(what);
+        assert!(
+            matches!(error.kind(), ErrorKind::Crypto),
+            "{what}: {error:?}"
+        );
+        assert_eq!(pair.server.state(), State::Closed, "{what}");
+    }
+}
+
+#[test]
+fn stripping_the_version_is_refused_by_a_v2_only_peer() {
+    let strip: fn(&mut serde_json::Map<String, Value>) = |j| {
+        for field in ["version", "nonce", "groups"] {
+            j.remove(field);
+        }
+    };
+    // The server requires v2.
+    let mut pair = Pair::new(v2(), v2(), 13);
+    pair.to_server.hook = Some(edit_frame(0, strip));
+    pair.drive();
+    assert_eq!(
+        pair.server_error(),
+        Some(Error::Protocol(ProtocolError::VersionRefused {
+            version: 1
+        }))
+    );
+    // The server would accept v1, the client does not.
+    let mut pair = Pair::new(v2(), Config::seed_compatible(), 14);
+    pair.to_server.hook = Some(edit_frame(0, strip));
+    pair.drive();
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::VersionRefused {
+            version: 1
+        }))
+    );
+    assert!(pair.server_messages().is_empty());
+}
+
+/// Sends three DATA records after the handshake through a hooked link.
+fn tampered_records(hook: FrameHook, towards_server: bool) -> Pair {
+    let mut pair = Pair::new(v2(), v2(), 15);
+    pair.drive();
+    if towards_server {
+        pair.to_server.hook = Some(hook);
+        for i in 0..3u8 {
+            pair.client.send(Message::Data(vec![i; 100])).unwrap();
+        }
+    } else {
+        pair.to_client.hook = Some(hook);
+        pair.server.send(Message::Ok).unwrap();
+        pair.server.send(Message::Ok).unwrap();
+        pair.server.send(Message::Ok).unwrap();
+    }
+    pair.drive();
+    pair
+}
+
+#[test]
+fn replayed_reordered_or_dropped_records_are_fatal_in_both_directions() {
+    // Client frames: 0 ALGORITHMS, 1 FINISHED, 2.. DATA. Server frames:
+    // 0 EXCHANGE, 1 FINISHED, 2.. OK.
+    for towards_server in [true, false] {
+        let cases: [(&str, FrameHook); 3] = [
+            (
+                "replay",
+                Box::new(|i, f| if i == 3 { vec![f.clone(), f] } else { vec![f] }),
+            ),
+            (
+                "drop",
+                Box::new(|i, f| if i == 3 { vec![] } else { vec![f] }),
+            ),
+            ("reorder", Box::new(swap(3))),
+        ];
+        for (what, hook) in cases {
+            let pair = tampered_records(hook, towards_server);
+            let (receiver_error, receiver) = if towards_server {
+                (pair.server_error(), &pair.server)
+            } else {
+                (pair.client_error(), &pair.client)
+            };
+            assert!(
+                matches!(
+                    receiver_error,
+                    Some(Error::Record(RecordError::UnexpectedSequence { .. }))
+                ),
+                "{what} towards server {towards_server}: {receiver_error:?}"
+            );
+            assert_eq!(receiver.state(), State::Closed);
+        }
+    }
+}
+
+/// A hook that delivers frame `at + 1` before frame `at`.
+fn swap(at: usize) -> impl FnMut(usize, Vec<u8>) -> Vec<Vec<u8>> {
+    let mut held = None;
+    move |i, f| {
+        if i == at {
+            held = Some(f);
+            vec![]
+        } else if i == at + 1 {
+            vec![f, held.take().unwrap()]
+        } else {
+            vec![f]
+        }
+    }
+}
+
+#[test]
+fn a_flipped_bit_anywhere_in_a_record_is_fatal_with_one_error() {
+    for suite in ["DH;AES-128;GCM;SHA-256", "DH;AES-128;CBC;SHA-512"] {
+        for towards_server in [true, false] {
+            for field in ["payload", "iv", "hash"] {
+                if suite.contains("GCM") && field != "payload" {
+                    continue;
+                }
+                let parts: Vec<&str> = suite.split(';').collect();
+                let mut client = v2();
+                client.offer = Offer::from_wire_names(&[parts[1]], &[parts[2]], &[parts[3]]);
+                let mut pair = Pair::new(client, v2(), 16);
+                pair.drive();
+                let hook = edit_frame(2, move |j| {
+                    let s = j[field].as_str().unwrap().to_owned();
+                    let mut bytes = s.into_bytes();
+                    bytes[2] = if bytes[2] == b'a' { b'b' } else { b'a' };
+                    j[field] = Value::String(String::from_utf8(bytes).unwrap());
+                });
+                if towards_server {
+                    pair.to_server.hook = Some(hook);
+                    pair.client.send(Message::Data(vec![5; 64])).unwrap();
+                } else {
+                    pair.to_client.hook = Some(hook);
+                    pair.server.send(Message::Ok).unwrap();
+                }
+                pair.drive();
+                let error = if towards_server {
+                    pair.server_error()
+                } else {
+                    pair.client_error()
+                };
+                assert_eq!(
+                    error,
+                    Some(Error::Record(RecordError::Decrypt)),
+                    "{suite} {field} towards server {towards_server}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_cut_connection_is_an_error_not_an_end() {
+    let mut pair = Pair::new(v2(), v2(), 17);
+    pair.drive();
+    pair.client.send(Message::Data(vec![1; 10])).unwrap();
+    pair.drive();
+    pair.server.handle_eof();
+    pair.collect_events();
+    assert_eq!(
+        pair.server_error(),
+        Some(Error::Protocol(ProtocolError::UnexpectedEof))
+    );
+}
+
+#[test]
+fn a_psk_must_match_on_both_sides() {
+    let psk = |id: &str, key: &[u8]| {
+        Some(Psk {
+            id: id.into(),
+            key: zeroize::Zeroizing::new(key.to_vec()),
+        })
+    };
+    let with = |p| {
+        let mut c = v2();
+        c.psk = p;
+        c
+    };
+    let mut pair = Pair::new(with(psk("a", &[1; 32])), with(psk("a", &[1; 32])), 18);
+    pair.drive();
+    assert!(established(&pair));
+    let mut pair = Pair::new(with(psk("a", &[1; 32])), with(psk("a", &[2; 32])), 19);
+    pair.drive();
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::BadFinished))
+    );
+    for (client, server) in [
+        (psk("a", &[1; 32]), psk("b", &[1; 32])),
+        (None, psk("a", &[1; 32])),
+        (psk("a", &[1; 32]), None),
+    ] {
+        let mut pair = Pair::new(with(client), with(server), 20);
+        pair.drive();
+        assert_eq!(
+            pair.server_error(),
+            Some(Error::Protocol(ProtocolError::PskMismatch))
+        );
+    }
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
