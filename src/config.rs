@@ -55,6 +55,20 @@ pub const DEFAULT_MAX_BUFFERED: usize = 4 << 20;
 /// preset, as existing clients do.
 pub const SEED_ROTATE_AFTER_FRAMES: u64 = 20;
 
+/// The most application bytes a v2 3DES key protects: 4 MiB, half of the
+/// 2^20 blocks (8 MiB) beyond which 64-bit blocks collide too often
+/// (Sweet32).
+pub const TDES_MAX_BYTES_PER_KEY: u64 = 4 << 20;
+
+/// Default v2 rotation after records: 2^24 records, far below GCM's 2^32.
+pub const DEFAULT_REKEY_AFTER_RECORDS: u64 = 1 << 24;
+
+/// Default v2 rotation after bytes: 1 GiB.
+pub const DEFAULT_REKEY_AFTER_BYTES: u64 = 1 << 30;
+
+/// Default v2 rotation after time: 15 minutes.
+pub const DEFAULT_REKEY_AFTER: Duration = Duration::from_secs(15 * 60);
+
 /// The policy of one side of a connection.
 ///
 /// Fields are public: start from a preset ([`Config::seed_compatible`] or
@@ -94,6 +108,15 @@ pub struct Config {
     /// Client (v1): rotate keys after this many protected frames in an
     /// epoch; `None` never rotates.
     pub rotate_after_frames: Option<u64>,
+    /// v2: start a rotation (REKEY) after sending this many records in an
+    /// epoch.
+    pub rekey_after_records: Option<u64>,
+    /// v2: start a rotation after sending this many bytes of application
+    /// data in an epoch. With 3DES the connection never lets a key protect
+    /// more than [`TDES_MAX_BYTES_PER_KEY`], whatever this says.
+    pub rekey_after_bytes: Option<u64>,
+    /// v2: start a rotation this long after the epoch began.
+    pub rekey_after: Option<Duration>,
     /// The longest frame accepted or sent, in bytes, without its `\r\n`.
     pub max_frame_len: usize,
     /// The most bytes the connection queues for sending (application
@@ -126,6 +149,9 @@ impl Config {
             min_group_bits: crate::dh::MIN_GROUP_BITS,
             max_group_bits: DEFAULT_MAX_GROUP_BITS,
             rotate_after_frames: Some(SEED_ROTATE_AFTER_FRAMES),
+            rekey_after_records: Some(DEFAULT_REKEY_AFTER_RECORDS),
+            rekey_after_bytes: Some(DEFAULT_REKEY_AFTER_BYTES),
+            rekey_after: Some(DEFAULT_REKEY_AFTER),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             max_buffered: DEFAULT_MAX_BUFFERED,
             handshake_timeout: Some(Duration::from_secs(30)),

@@ -106,8 +106,10 @@ impl Connection {
                 Ok(())
             }
             (State::Handshaking, Frame::Record(record)) => self.on_server_finished(&record),
-            (State::Established, Frame::Record(record)) if self.version == Some(Version::V2) => {
-                self.on_server_record(&record)
+            (State::Established | State::Rotating, Frame::Record(record))
+                if self.version == Some(Version::V2) =>
+            {
+                self.on_established_record(&record)
             }
             // v1 servers answer in plaintext.
             (State::Established | State::Rotating, Frame::Ok)
@@ -168,31 +170,6 @@ impl Connection {
         Ok(())
     }
 
-    /// A record from an established v2 server: `OK`, or `ERROR`.
-    fn on_server_record(&mut self, record: &Record) -> Result<(), Error> {
-        let Phase::Established(established) = &mut self.phase else {
-            unreachable!("state is Established");
-        };
-        let Established::V2(channel) = &mut **established else {
-            unreachable!("version is V2");
-        };
-        match Connection::open_inner(channel, record)? {
-            Inner::App(Message::Error { message }) => Err(ProtocolError::PeerError(message).into()),
-            Inner::App(message) if !message.is_from_client() => {
-                self.events.push_back(Event::Message(message));
-                Ok(())
-            }
-            Inner::App(message) => Err(ProtocolError::UnexpectedMessage {
-                message: message.type_name(),
-            }
-            .into()),
-            Inner::Finished(_) => Err(ProtocolError::UnexpectedMessage {
-                message: "FINISHED",
-            }
-            .into()),
-        }
-    }
-
     /// v1: checks the server's choice and key, and derives the epoch's
     /// keys. Nothing changes unless all of it succeeds.
     fn agree(&self, hello: &ClientHello, exchange: &Exchange) -> Result<V1Protector, Error> {
@@ -242,48 +219,37 @@ impl Connection {
         let th = hash(suite.hash(), &[hello_bytes, exchange_bytes]);
         let psk = self.config.psk.as_ref().map(|p| p.key.as_slice());
         let secrets = EpochSecrets::handshake(suite, psk, z.as_bytes(), None, &th);
-        Ok(Channel::new(Role::Client, secrets, 0))
+        Ok(Channel::new(Role::Client, secrets, group.clone(), 0))
     }
 
-    /// Sends a message in the current epoch, first starting a v1 rotation
-    /// if the epoch is used up; gives the message back if it must wait.
+    /// v1: sends a message in the current epoch, first starting a
+    /// rotation if the epoch is used up; gives the message back if it must
+    /// wait.
     pub(super) fn client_transmit(&mut self, message: Message) -> Result<(), Message> {
         let Phase::Established(established) = &mut self.phase else {
             return Err(message);
         };
-        match &mut **established {
-            Established::V2(channel) => {
-                let inner = Inner::App(message);
-                match Connection::push_sealed(channel, &mut *self.rng, &mut self.outgoing, &inner) {
-                    Ok(()) => Ok(()),
-                    // Sequence numbers used up (far beyond any rotation
-                    // limit): nothing more goes out in this epoch.
-                    Err(_) => match inner {
-                        Inner::App(message) => Err(message),
-                        Inner::Finished(_) => unreachable!("built as App above"),
-                    },
-                }
-            }
-            Established::V1 {
-                protector,
-                sent_in_epoch,
-            } => {
-                let used_up = self
-                    .config
-                    .rotate_after_frames
-                    .is_some_and(|n| *sent_in_epoch >= n);
-                if !used_up {
-                    *sent_in_epoch += 1;
-                    let sealed = protector.seal_random(&mut self.rng, &message.to_v1_json());
-                    self.push_frame(&Frame::SecureX(sealed));
-                    return Ok(());
-                }
-                let hello = self.send_algorithms();
-                self.phase = Phase::ClientRotating(hello);
-                self.arm(Timer::Handshake, self.config.handshake_timeout);
-                Err(message)
-            }
+        let Established::V1 {
+            protector,
+            sent_in_epoch,
+        } = &mut **established
+        else {
+            return Err(message);
+        };
+        let used_up = self
+            .config
+            .rotate_after_frames
+            .is_some_and(|n| *sent_in_epoch >= n);
+        if !used_up {
+            *sent_in_epoch += 1;
+            let sealed = protector.seal_random(&mut self.rng, &message.to_v1_json());
+            self.push_frame(&Frame::SecureX(sealed));
+            return Ok(());
         }
+        let hello = self.send_algorithms();
+        self.phase = Phase::ClientRotating(hello);
+        self.arm(Timer::Handshake, self.config.handshake_timeout);
+        Err(message)
     }
 }
 

@@ -198,6 +198,9 @@ enum Phase {
     Handshaking(Box<v2::Channel>),
     /// Keys agreed (boxed: the keyed ciphers are large).
     Established(Box<Established>),
+    /// v2: our REKEY is out. What we send waits for REKEY_ACK; what we
+    /// receive still flows in the current epoch.
+    Rekeying(Box<v2::Rekeying>),
     /// Client (v1): a new `ALGORITHMS` sent; the old keys are gone (v1
     /// servers send nothing protected) and messages wait for `EXCHANGE`.
     ClientRotating(ClientHello),
@@ -211,7 +214,7 @@ impl Phase {
             Phase::ClientNegotiating(_) | Phase::ServerNegotiating => State::Negotiating,
             Phase::Handshaking(_) => State::Handshaking,
             Phase::Established(_) => State::Established,
-            Phase::ClientRotating(_) => State::Rotating,
+            Phase::ClientRotating(_) | Phase::Rekeying(_) => State::Rotating,
             Phase::Closed(_) => State::Closed,
         }
     }
@@ -224,16 +227,19 @@ enum Timer {
     Handshake,
     /// The peer must send something now and then.
     Idle,
+    /// v2: time to rotate keys (not an error).
+    Rekey,
 }
 
 impl Timer {
-    const ALL: [Timer; 2] = [Timer::Handshake, Timer::Idle];
+    const ALL: [Timer; 3] = [Timer::Handshake, Timer::Idle, Timer::Rekey];
 
     fn name(self, state: State) -> &'static str {
         match (self, state) {
             (Timer::Handshake, State::Rotating) => "rotation",
             (Timer::Handshake, _) => "handshake",
             (Timer::Idle, _) => "idle",
+            (Timer::Rekey, _) => "rekey",
         }
     }
 }
@@ -257,7 +263,7 @@ pub struct Connection {
     suite: Option<CipherSuite>,
     version: Option<Version>,
     /// Deadlines, indexed like `Timer::ALL`.
-    timers: [Option<Instant>; 2],
+    timers: [Option<Instant>; 3],
     /// The latest time handed in: timers started by the application's
     /// commands (which carry no time) count from it.
     now: Instant,
@@ -291,7 +297,7 @@ impl Connection {
             epoch: 0,
             suite: None,
             version: None,
-            timers: [None; 2],
+            timers: [None; 3],
             now,
         };
         conn.arm(Timer::Handshake, conn.config.handshake_timeout);
@@ -377,6 +383,11 @@ impl Connection {
         self.now = self.now.max(now);
         for (i, timer) in Timer::ALL.into_iter().enumerate() {
             if self.timers[i].is_some_and(|deadline| deadline <= now) {
+                if timer == Timer::Rekey {
+                    self.disarm(Timer::Rekey);
+                    self.start_rekey();
+                    continue;
+                }
                 self.fail(Error::TimedOut {
                     timer: timer.name(state),
                 });
@@ -514,6 +525,10 @@ impl Connection {
         self.suite = Some(suite);
         self.version = Some(version);
         self.disarm(Timer::Handshake);
+        match version {
+            Version::V2 => self.arm(Timer::Rekey, self.config.rekey_after),
+            _ => self.disarm(Timer::Rekey),
+        }
         self.phase = Phase::Established(Box::new(established));
         self.events.push_back(if first {
             Event::HandshakeComplete { version, suite }
@@ -541,9 +556,10 @@ impl Connection {
     /// Sends one application message now, or gives it back when it must
     /// wait for keys.
     fn transmit_message(&mut self, message: Message) -> Result<(), Message> {
-        match self.role {
-            Role::Client => self.client_transmit(message),
-            Role::Server => self.server_transmit(message),
+        match (self.version, self.role) {
+            (Some(Version::V2), _) => self.v2_transmit(message),
+            (_, Role::Client) => self.client_transmit(message),
+            (_, Role::Server) => self.server_transmit(message),
         }
     }
 
@@ -587,6 +603,7 @@ impl Connection {
     fn alert(&mut self, message: String) {
         let channel = match &mut self.phase {
             Phase::Handshaking(channel) => Some(&mut **channel),
+            Phase::Rekeying(rekeying) => Some(&mut rekeying.channel),
             Phase::Established(established) => match &mut **established {
                 Established::V2(channel) => Some(&mut **channel),
                 Established::V1 { .. } => None,
@@ -610,7 +627,7 @@ impl Connection {
         self.phase = Phase::Closed(error.clone());
         self.queue.clear();
         self.queued_bytes = 0;
-        self.timers = [None; 2];
+        self.timers = [None; 3];
         self.events.push_back(Event::Closed { error });
     }
 

@@ -18,7 +18,7 @@ use crate::record::V1Protector;
 use crate::schedule::V1Secrets;
 use crate::schedule::v2::{EpochSecrets, hash};
 use crate::suite::Offer;
-use crate::wire::{Algorithms, ErrorFrame, Exchange, Frame, Record, SecureX};
+use crate::wire::{Algorithms, ErrorFrame, Exchange, Frame, SecureX};
 
 impl Connection {
     pub(super) fn server_frame(&mut self, frame: Frame, bytes: &[u8]) -> Result<(), Error> {
@@ -53,8 +53,10 @@ impl Connection {
                 self.establish(Established::V2(channel), true);
                 Ok(())
             }
-            (State::Established, Frame::Record(record)) if self.version == Some(Version::V2) => {
-                self.on_v2_record(&record)
+            (State::Established | State::Rotating, Frame::Record(record))
+                if self.version == Some(Version::V2) =>
+            {
+                self.on_established_record(&record)
             }
             (_, frame) => Err(self.unexpected(&frame)),
         }
@@ -158,7 +160,7 @@ impl Connection {
             None,
             &th,
         );
-        let mut channel = Channel::new(Role::Server, secrets, 0);
+        let mut channel = Channel::new(Role::Server, secrets, group, 0);
 
         self.outgoing.extend_from_slice(&exchange_bytes);
         self.outgoing
@@ -180,23 +182,6 @@ impl Connection {
         self.accept_from_client(message)
     }
 
-    fn on_v2_record(&mut self, record: &Record) -> Result<(), Error> {
-        let Phase::Established(established) = &mut self.phase else {
-            unreachable!("state is Established");
-        };
-        let Established::V2(channel) = &mut **established else {
-            unreachable!("version is V2");
-        };
-        match Connection::open_inner(channel, record)? {
-            Inner::App(Message::Error { message }) => Err(ProtocolError::PeerError(message).into()),
-            Inner::App(message) => self.accept_from_client(message),
-            Inner::Finished(_) => Err(ProtocolError::UnexpectedMessage {
-                message: "FINISHED",
-            }
-            .into()),
-        }
-    }
-
     fn accept_from_client(&mut self, message: Message) -> Result<(), Error> {
         if !message.is_from_client() {
             return Err(ProtocolError::UnexpectedMessage {
@@ -208,34 +193,17 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends `OK` or `ERROR` (which closes): v1 in plaintext, v2 sealed.
+    /// v1: sends `OK`, or `ERROR` and closes, in plaintext.
     pub(super) fn server_transmit(&mut self, message: Message) -> Result<(), Message> {
-        let Phase::Established(established) = &mut self.phase else {
+        if !matches!(self.phase, Phase::Established(_)) {
             return Err(message);
-        };
-        let closing = matches!(message, Message::Error { .. });
-        match &mut **established {
-            Established::V2(channel) => {
-                let inner = Inner::App(message);
-                if Connection::push_sealed(channel, &mut *self.rng, &mut self.outgoing, &inner)
-                    .is_err()
-                {
-                    let Inner::App(message) = inner else {
-                        unreachable!("built as App above")
-                    };
-                    return Err(message);
-                }
-            }
-            Established::V1 { .. } => {
-                let frame = match message {
-                    Message::Error { message } => Frame::Error(ErrorFrame { message }),
-                    _ => Frame::Ok,
-                };
-                self.push_frame(&frame);
-            }
         }
-        if closing {
-            self.close();
+        match message {
+            Message::Error { message } => {
+                self.push_frame(&Frame::Error(ErrorFrame { message }));
+                self.close();
+            }
+            _ => self.push_frame(&Frame::Ok),
         }
         Ok(())
     }

@@ -8,8 +8,11 @@ use alloc::vec::Vec;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::{Connection, Role};
-use crate::dh::NamedGroup;
+use alloc::boxed::Box;
+
+use super::{Connection, Established, Event, Phase, Role, Timer};
+use crate::config::{Config, TDES_MAX_BYTES_PER_KEY};
+use crate::dh::{Group, KeyPair, NamedGroup};
 use crate::error::{Error, FrameError, ProtocolError, RecordError};
 use crate::message::Message;
 use crate::record::{V2DirectionKeys, V2Opener, V2Record, V2Sealer};
@@ -23,6 +26,10 @@ pub(super) const VERSION: u32 = 2;
 pub(super) const NONCE_LEN: usize = 32;
 /// The type byte of FINISHED records.
 const FINISHED: u8 = 0x10;
+/// The type byte of REKEY records.
+const REKEY: u8 = 0x11;
+/// The type byte of REKEY_ACK records.
+const REKEY_ACK: u8 = 0x12;
 
 /// The protected channel of one epoch: a sealer for what this side sends,
 /// an opener for what it receives, and the secrets the next epoch derives
@@ -31,11 +38,24 @@ pub(super) struct Channel {
     pub(super) sealer: V2Sealer,
     pub(super) opener: V2Opener,
     pub(super) secrets: EpochSecrets,
+    /// The group of the handshake; rotations agree new keys in it.
+    pub(super) group: Group,
+    /// Application records and bytes sealed in this epoch.
+    pub(super) sent_records: u64,
+    pub(super) sent_bytes: u64,
+}
+
+/// An epoch whose rotation this side started: the REKEY is out.
+pub(super) struct Rekeying {
+    pub(super) channel: Channel,
+    /// The fresh key pair our REKEY carried, and its public value as sent.
+    key: KeyPair,
+    public: Vec<u8>,
 }
 
 impl Channel {
     /// The channel of `secrets` for `role` in `epoch`.
-    pub(super) fn new(role: Role, secrets: EpochSecrets, epoch: u32) -> Channel {
+    pub(super) fn new(role: Role, secrets: EpochSecrets, group: Group, epoch: u32) -> Channel {
         let suite = secrets.suite();
         let keys = |d: &DirectionSecrets| {
             V2DirectionKeys::new(suite, &d.enc_key, &d.mac_key, &d.static_iv)
@@ -49,7 +69,25 @@ impl Channel {
             sealer: V2Sealer::new(send, epoch),
             opener: V2Opener::new(receive, epoch),
             secrets,
+            group,
+            sent_records: 0,
+            sent_bytes: 0,
         }
+    }
+
+    /// Whether sending `len` more bytes of application data must wait for
+    /// a rotation (never in a fresh epoch).
+    fn rekey_due(&self, config: &Config, len: usize) -> bool {
+        let mut byte_limit = config.rekey_after_bytes.unwrap_or(u64::MAX);
+        if self.suite().cipher() == Cipher::TripleDes {
+            byte_limit = byte_limit.min(TDES_MAX_BYTES_PER_KEY);
+        }
+        let fresh = self.sent_records == 0;
+        !fresh
+            && (config
+                .rekey_after_records
+                .is_some_and(|n| self.sent_records >= n)
+                || self.sent_bytes.saturating_add(len as u64) > byte_limit)
     }
 
     pub(super) fn suite(&self) -> CipherSuite {
@@ -63,6 +101,10 @@ pub(super) enum Inner {
     App(Message),
     /// Key confirmation: HMAC(FINISHED key, TH).
     Finished(Vec<u8>),
+    /// A rotation's start: the initiator's fresh public value.
+    Rekey(Vec<u8>),
+    /// A rotation's answer: the responder's fresh public value.
+    RekeyAck(Vec<u8>),
 }
 
 impl Inner {
@@ -70,6 +112,8 @@ impl Inner {
         match self {
             Inner::App(message) => message.to_v2_bytes(),
             Inner::Finished(value) => [&[FINISHED][..], value].concat(),
+            Inner::Rekey(public) => [&[REKEY][..], public].concat(),
+            Inner::RekeyAck(public) => [&[REKEY_ACK][..], public].concat(),
         }
     }
 
@@ -79,6 +123,8 @@ impl Inner {
         }
         match bytes.split_first() {
             Some((&FINISHED, value)) => Ok(Inner::Finished(value.to_vec())),
+            Some((&REKEY, public)) => Ok(Inner::Rekey(public.to_vec())),
+            Some((&REKEY_ACK, public)) => Ok(Inner::RekeyAck(public.to_vec())),
             Some((&code, _)) => Err(FrameError::UnknownType(alloc::format!("0x{code:02x}"))),
             None => Err(FrameError::InvalidFields {
                 frame: "SECURE_X",
@@ -168,6 +214,182 @@ impl Connection {
                 message: message.type_name(),
             }
             .into()),
+            Inner::Rekey(_) | Inner::RekeyAck(_) => {
+                Err(ProtocolError::UnexpectedMessage { message: "REKEY" }.into())
+            }
         }
     }
+
+    /// Sends an application message in an established v2 epoch, first
+    /// starting a rotation if the epoch is used up; gives the message back
+    /// if it must wait. A server's `ERROR` closes the connection.
+    pub(super) fn v2_transmit(&mut self, message: Message) -> Result<(), Message> {
+        let Phase::Established(established) = &mut self.phase else {
+            return Err(message);
+        };
+        let Established::V2(channel) = &mut **established else {
+            return Err(message);
+        };
+        let len = super::payload_len(&message);
+        if channel.rekey_due(&self.config, len) {
+            self.start_rekey();
+            return Err(message);
+        }
+        let closing = matches!(message, Message::Error { .. });
+        let inner = Inner::App(message);
+        if Connection::push_sealed(channel, &mut *self.rng, &mut self.outgoing, &inner).is_err() {
+            // Sequence numbers used up: far beyond every rotation limit.
+            let Inner::App(message) = inner else {
+                unreachable!("built as App above")
+            };
+            return Err(message);
+        }
+        channel.sent_records += 1;
+        channel.sent_bytes += len as u64;
+        if closing {
+            self.close();
+        }
+        Ok(())
+    }
+
+    /// Starts a rotation: a fresh key pair, a REKEY record; what the
+    /// application sends now waits for REKEY_ACK. Does nothing unless an
+    /// established v2 epoch is current.
+    pub(super) fn start_rekey(&mut self) {
+        let Phase::Established(established) = &self.phase else {
+            return;
+        };
+        if !matches!(**established, Established::V2(_)) {
+            return;
+        }
+        let Phase::Established(established) =
+            core::mem::replace(&mut self.phase, Phase::ServerNegotiating)
+        else {
+            unreachable!("checked above");
+        };
+        let Established::V2(mut channel) = *established else {
+            unreachable!("checked above");
+        };
+        let key = KeyPair::generate(&channel.group, &mut *self.rng);
+        let public = padded_public(&key);
+        let sent = Connection::push_sealed(
+            &mut channel,
+            &mut *self.rng,
+            &mut self.outgoing,
+            &Inner::Rekey(public.clone()),
+        );
+        self.phase = Phase::Rekeying(Box::new(Rekeying {
+            channel: *channel,
+            key,
+            public,
+        }));
+        match sent {
+            Ok(()) => self.arm(Timer::Handshake, self.config.handshake_timeout),
+            Err(error) => {
+                self.fail(error);
+            }
+        }
+    }
+
+    /// A v2 record in an established (or rotating) epoch, from either
+    /// role's peer.
+    pub(super) fn on_established_record(&mut self, record: &Record) -> Result<(), Error> {
+        let channel = match &mut self.phase {
+            Phase::Established(established) => match &mut **established {
+                Established::V2(channel) => &mut **channel,
+                Established::V1 { .. } => {
+                    return Err(self.unexpected(&Frame::Record(record.clone())));
+                }
+            },
+            Phase::Rekeying(rekeying) => &mut rekeying.channel,
+            _ => return Err(self.unexpected(&Frame::Record(record.clone()))),
+        };
+        match Connection::open_inner(channel, record)? {
+            Inner::App(Message::Error { message }) => Err(ProtocolError::PeerError(message).into()),
+            // Each side accepts only the other role's messages.
+            Inner::App(message) if message.is_from_client() == (self.role == Role::Server) => {
+                self.events.push_back(Event::Message(message));
+                Ok(())
+            }
+            Inner::App(message) => Err(ProtocolError::UnexpectedMessage {
+                message: message.type_name(),
+            }
+            .into()),
+            Inner::Finished(_) => Err(ProtocolError::UnexpectedMessage {
+                message: "FINISHED",
+            }
+            .into()),
+            Inner::Rekey(public) => self.on_rekey(&public),
+            Inner::RekeyAck(public) => self.on_rekey_ack(&public),
+        }
+    }
+
+    /// The peer started a rotation. If ours is out too, the client's wins:
+    /// a client ignores the server's REKEY (its own will be answered), a
+    /// server abandons its own and answers the client's.
+    fn on_rekey(&mut self, initiator_public: &[u8]) -> Result<(), Error> {
+        let epoch = self.epoch + 1;
+        let role = self.role;
+        let channel = match &mut self.phase {
+            Phase::Rekeying(_) if role == Role::Client => return Ok(()),
+            Phase::Rekeying(rekeying) => &mut rekeying.channel,
+            Phase::Established(established) => match &mut **established {
+                Established::V2(channel) => &mut **channel,
+                Established::V1 { .. } => unreachable!("v2 records only"),
+            },
+            _ => unreachable!("called from established phases"),
+        };
+        let peer = channel.group.public_key_from_bytes(initiator_public)?;
+        let key = KeyPair::generate(&channel.group, &mut *self.rng);
+        let z = key.agree(&peer)?;
+        let own = padded_public(&key);
+        let suite = channel.suite();
+        let secrets = channel
+            .secrets
+            .rotate(suite, epoch, z.as_bytes(), initiator_public, &own);
+        // The answer goes out under the old keys; ours switch right after.
+        Connection::push_sealed(
+            channel,
+            &mut *self.rng,
+            &mut self.outgoing,
+            &Inner::RekeyAck(own),
+        )?;
+        let next = Channel::new(role, secrets, channel.group.clone(), epoch);
+        self.establish(Established::V2(Box::new(next)), false);
+        Ok(())
+    }
+
+    /// The peer answered our rotation: both directions switch now.
+    fn on_rekey_ack(&mut self, responder_public: &[u8]) -> Result<(), Error> {
+        let epoch = self.epoch + 1;
+        let Phase::Rekeying(rekeying) = &self.phase else {
+            return Err(ProtocolError::UnexpectedMessage {
+                message: "REKEY_ACK",
+            }
+            .into());
+        };
+        let channel = &rekeying.channel;
+        let peer = channel.group.public_key_from_bytes(responder_public)?;
+        let z = rekeying.key.agree(&peer)?;
+        let suite = channel.suite();
+        let secrets = channel.secrets.rotate(
+            suite,
+            epoch,
+            z.as_bytes(),
+            &rekeying.public,
+            responder_public,
+        );
+        let next = Channel::new(self.role, secrets, channel.group.clone(), epoch);
+        self.establish(Established::V2(Box::new(next)), false);
+        Ok(())
+    }
+}
+
+/// A public value as REKEY and REKEY_ACK carry it: big-endian, padded to
+/// the length of p.
+fn padded_public(key: &KeyPair) -> Vec<u8> {
+    let bytes = key.public_key().to_bytes();
+    let mut out = alloc::vec![0u8; key.group().byte_len() - bytes.len()];
+    out.extend_from_slice(&bytes);
+    out
 }
