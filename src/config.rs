@@ -14,7 +14,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::dh::{DEFAULT_MAX_GROUP_BITS, NamedGroup};
+use crate::dh::{DEFAULT_MAX_GROUP_BITS, KeyPair, NamedGroup, PublicKey};
 use crate::suite::{Cipher, Hash, Mode, Offer};
 
 /// A protocol version.
@@ -34,6 +34,39 @@ pub struct Psk {
     pub id: alloc::string::String,
     /// The key (at least 16 bytes of high entropy), never sent.
     pub key: zeroize::Zeroizing<Vec<u8>>,
+}
+
+/// A server's long-term DH key pair, for clients that pin its public key.
+/// Cheap to clone; the private exponent is never shown.
+#[derive(Clone)]
+pub struct StaticKey(alloc::sync::Arc<KeyPair>);
+
+impl StaticKey {
+    /// Wraps a key pair (in one of the RFC 7919 groups).
+    pub fn new(key: KeyPair) -> StaticKey {
+        StaticKey(alloc::sync::Arc::new(key))
+    }
+
+    /// The key pair.
+    pub fn key_pair(&self) -> &KeyPair {
+        &self.0
+    }
+}
+
+impl PartialEq for StaticKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.public_key() == other.0.public_key()
+    }
+}
+
+impl Eq for StaticKey {}
+
+impl core::fmt::Debug for StaticKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("StaticKey")
+            .field(self.0.public_key())
+            .finish()
+    }
 }
 
 impl core::fmt::Debug for Psk {
@@ -89,6 +122,12 @@ pub struct Config {
     /// v2: a pre-shared key. Both sides must hold the same one (and id),
     /// or no handshake completes.
     pub psk: Option<Psk>,
+    /// v2, server: a long-term key pair, for clients that pin it.
+    pub static_key: Option<StaticKey>,
+    /// v2, client: the server's long-term public key. Only the holder of
+    /// its private key can complete the handshake; the client's key share
+    /// goes in that key's group.
+    pub server_key: Option<PublicKey>,
     /// Client: the ciphers, modes and hashes offered, most preferred first.
     /// Server: the ones accepted (their order does not matter: the v1 rule
     /// follows the client's preferences).
@@ -143,6 +182,8 @@ impl Config {
             groups: NamedGroup::ALL.to_vec(),
             legacy_suites: true,
             psk: None,
+            static_key: None,
+            server_key: None,
             offer: Offer::all(),
             v1_group: NamedGroup::Ffdhe2048,
             accept_adhoc_groups: true,
@@ -170,6 +211,8 @@ impl Default for Config {
             groups: NamedGroup::ALL.to_vec(),
             legacy_suites: false,
             psk: None,
+            static_key: None,
+            server_key: None,
             offer: Offer {
                 ciphers: vec![Cipher::Aes128],
                 modes: vec![Mode::Gcm, Mode::Cbc],

@@ -85,6 +85,9 @@ pub enum ProtocolError {
     },
     /// The two sides do not hold the same pre-shared key identifier.
     PskMismatch,
+    /// The client pins a server key this server does not hold (or in
+    /// another group than the client's first).
+    UnknownServerKey,
     /// A field that must be base64 was not.
     InvalidBase64 {
         /// The frame's type.
@@ -337,7 +340,8 @@ impl Error {
                 ProtocolError::GroupRefused { .. }
                 | ProtocolError::VersionRefused { .. }
                 | ProtocolError::GroupNotAccepted { .. }
-                | ProtocolError::PskMismatch,
+                | ProtocolError::PskMismatch
+                | ProtocolError::UnknownServerKey,
             ) => ErrorKind::Policy,
             Error::Protocol(ProtocolError::BadFinished) => ErrorKind::Crypto,
             Error::Protocol(ProtocolError::InvalidBase64 { .. }) => ErrorKind::Malformed,
@@ -533,6 +537,9 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::PskMismatch => {
                 f.write_str("the sides do not hold the same pre-shared key")
+            }
+            ProtocolError::UnknownServerKey => {
+                f.write_str("the server does not hold the key the client pins")
             }
             ProtocolError::InvalidBase64 { frame, field } => {
                 write!(f, "field {field:?} of {frame} is not valid base64")

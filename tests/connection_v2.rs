@@ -436,3 +436,62 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// A server static key and a client that pins its public value.
+fn pinned_pair(seed: u64, server_key_seed: u8, pinned_seed: u8) -> Pair {
+    use rand_core::SeedableRng;
+    use securex::config::StaticKey;
+    use securex::dh::{Group, KeyPair};
+    let key = |s| {
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([s; 32]);
+        KeyPair::generate(&Group::named(NamedGroup::Ffdhe2048), &mut rng)
+    };
+    let mut server = v2();
+    server.static_key = Some(StaticKey::new(key(server_key_seed)));
+    let mut client = v2();
+    client.server_key = Some(key(pinned_seed).public_key().clone());
+    Pair::new(client, server, seed)
+}
+
+#[test]
+fn a_pinned_server_key_authenticates_the_server() {
+    let mut pair = pinned_pair(21, 1, 1);
+    pair.client.send(Message::Data(vec![1])).unwrap();
+    pair.drive();
+    assert!(established(&pair));
+    assert_eq!(pair.server_messages(), [Message::Data(vec![1])]);
+    // A server without the pinned key is refused by its own check.
+    let mut pair = pinned_pair(22, 1, 2);
+    pair.drive();
+    assert_eq!(
+        pair.server_error(),
+        Some(Error::Protocol(ProtocolError::UnknownServerKey))
+    );
+}
+
+#[test]
+fn an_attacker_cannot_answer_for_a_pinned_key_it_does_not_hold() {
+    // The server holds key 2; the client pins key 1 and the attacker
+    // rewrites the fingerprint to key 2's so that the server accepts the
+    // hello: the server mixes in Z_es from key 2, the client from key 1.
+    let mut pair = pinned_pair(23, 2, 1);
+    let fingerprint = {
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed([2; 32]);
+        let key = securex::dh::KeyPair::generate(
+            &securex::dh::Group::named(NamedGroup::Ffdhe2048),
+            &mut rng,
+        );
+        base64_of(&key.public_key().fingerprint())
+    };
+    pair.to_server.hook = Some(edit_frame(0, move |j| {
+        j["server_key"] = Value::String(fingerprint.clone());
+    }));
+    pair.client.send(Message::Data(vec![1])).unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::BadFinished))
+    );
+    assert!(pair.server_messages().is_empty());
+}

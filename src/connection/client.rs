@@ -50,13 +50,18 @@ impl Connection {
     /// with the key share in the first configured group, plus the version,
     /// a nonce, the groups and the PSK identifier.
     fn send_algorithms_v2(&mut self) -> ClientHello {
-        let first = self
-            .config
-            .groups
-            .first()
-            .copied()
-            .unwrap_or(NamedGroup::Ffdhe2048);
-        let group = Group::named(first);
+        // A pinned server key decides the group; else the first configured.
+        let mut groups = self.config.groups.clone();
+        let pinned = self.config.server_key.as_ref();
+        if let Some(named) = pinned.and_then(|k| k.group().named_group()) {
+            groups.retain(|&g| g != named);
+            groups.insert(0, named);
+        }
+        let first = groups.first().copied().unwrap_or(NamedGroup::Ffdhe2048);
+        let group = match pinned {
+            Some(key) => key.group().clone(),
+            None => Group::named(first),
+        };
         let key = KeyPair::generate(&group, &mut self.rng);
         let mut nonce = [0u8; v2::NONCE_LEN];
         self.rng.fill_bytes(&mut nonce);
@@ -70,14 +75,9 @@ impl Connection {
         );
         hello.version = Some(v2::VERSION);
         hello.nonce = Some(BASE64.encode(nonce));
-        hello.groups = Some(
-            self.config
-                .groups
-                .iter()
-                .map(|g| g.wire_name().into())
-                .collect(),
-        );
+        hello.groups = Some(groups.iter().map(|g| g.wire_name().into()).collect());
         hello.psk_id = self.config.psk.as_ref().map(|psk| psk.id.clone());
+        hello.server_key = pinned.map(|k| BASE64.encode(k.fingerprint()));
         let bytes = Frame::Algorithms(hello).encode();
         self.outgoing.extend_from_slice(&bytes);
         self.outgoing
@@ -215,10 +215,21 @@ impl Connection {
         let server_key =
             group.public_key_from_pem(&decode_b64(&exchange.value, "EXCHANGE", "value")?)?;
         let z = hello.key.agree(&server_key)?;
+        // Z_es: only the holder of the pinned key's private half gets it.
+        let z_es = match &self.config.server_key {
+            Some(pinned) => Some(hello.key.agree(pinned)?),
+            None => None,
+        };
         let hello_bytes = hello.v2_bytes.as_deref().unwrap_or_default();
         let th = hash(suite.hash(), &[hello_bytes, exchange_bytes]);
         let psk = self.config.psk.as_ref().map(|p| p.key.as_slice());
-        let secrets = EpochSecrets::handshake(suite, psk, z.as_bytes(), None, &th);
+        let secrets = EpochSecrets::handshake(
+            suite,
+            psk,
+            z.as_bytes(),
+            z_es.as_ref().map(|z| z.as_bytes()),
+            &th,
+        );
         Ok(Channel::new(Role::Client, secrets, group.clone(), 0))
     }
 

@@ -142,6 +142,18 @@ impl Connection {
             "public_key",
         )?)?;
 
+        // A client that pins our static key gets Z_es from it.
+        let z_es = match (&hello.server_key, &self.config.static_key) {
+            (None, _) => None,
+            (Some(fingerprint), Some(ours))
+                if ours.key_pair().group() == &group
+                    && decode_b64(fingerprint, "ALGORITHMS", "server_key")?
+                        == ours.key_pair().public_key().fingerprint() =>
+            {
+                Some(ours.key_pair().agree(&client_key)?)
+            }
+            (Some(_), _) => return Err(ProtocolError::UnknownServerKey.into()),
+        };
         let key = KeyPair::generate(&group, &mut self.rng);
         let z = key.agree(&client_key)?;
         let mut nonce = [0u8; v2::NONCE_LEN];
@@ -157,7 +169,7 @@ impl Connection {
             suite,
             psk.as_deref().map(|k| k.as_slice()),
             z.as_bytes(),
-            None,
+            z_es.as_ref().map(|z| z.as_bytes()),
             &th,
         );
         let mut channel = Channel::new(Role::Server, secrets, group, 0);

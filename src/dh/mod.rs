@@ -336,6 +336,28 @@ impl PublicKey {
     pub fn to_pem(&self) -> String {
         encoding::encode_spki_pem(&self.group.inner.raw, &self.to_bytes())
     }
+
+    /// Decodes a `PUBLIC KEY` PEM together with the group its parameters
+    /// describe (refused beyond `max_bits`), and validates the value.
+    pub fn from_pem(pem: &[u8], max_bits: u32) -> Result<PublicKey, DhError> {
+        let (raw, y) = encoding::decode_spki_pem(pem, max_bits)?;
+        Group::from_raw(raw, max_bits)?.public_key_from_bytes(&y)
+    }
+
+    /// The public value, big-endian, left-padded to the length of p.
+    pub fn to_padded_bytes(&self) -> Vec<u8> {
+        let bytes = self.to_bytes();
+        let mut out = alloc::vec![0u8; self.group.byte_len().saturating_sub(bytes.len())];
+        out.extend_from_slice(&bytes);
+        out
+    }
+
+    /// SHA-256 of the padded public value: how a client names the server
+    /// key it pins.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(self.to_padded_bytes()).into()
+    }
 }
 
 impl fmt::Debug for PublicKey {
