@@ -28,13 +28,24 @@ struct Args {
     /// --seed-compatible, else 16384).
     #[arg(long)]
     chunk_size: Option<usize>,
+    /// The server's public key to pin (v2): the PEM the server printed
+    /// (its --static-key FILE.pub).
+    #[arg(long, value_name = "FILE")]
+    server_key: Option<PathBuf>,
     /// The file to send.
     file: PathBuf,
 }
 
 fn main() {
     let args = Args::parse();
-    let mut config = args.policy.config();
+    let mut config = args
+        .policy
+        .config()
+        .unwrap_or_else(|e| common::exit_with(e));
+    if let Some(path) = &args.server_key {
+        config.server_key =
+            Some(common::read_server_key(path).unwrap_or_else(|e| common::exit_with(e)));
+    }
     if let Some(n) = args.rotate_after {
         config.rotate_after_frames = Some(n);
     }

@@ -26,6 +26,11 @@ struct Args {
     dir: PathBuf,
     #[command(flatten)]
     policy: common::PolicyFlags,
+    /// A long-term key file for clients that pin this server (v2); created
+    /// with mode 0600 if missing, its public key printed and written to
+    /// FILE.pub.
+    #[arg(long, value_name = "FILE")]
+    static_key: Option<PathBuf>,
 }
 
 fn main() {
@@ -41,7 +46,22 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let config = args.policy.config();
+    let mut config = args
+        .policy
+        .config()
+        .unwrap_or_else(|e| common::exit_with(e));
+    let static_key = args.static_key.as_ref().map(|path| {
+        let (key, created) =
+            common::load_or_create_static_key(path).unwrap_or_else(|e| common::exit_with(e));
+        let pem = key.public_key().to_pem();
+        let mut pub_path = path.clone().into_os_string();
+        pub_path.push(".pub");
+        let pub_path = PathBuf::from(pub_path);
+        if let Err(e) = std::fs::write(&pub_path, &pem) {
+            common::exit_with(format!("cannot write {}: {e}", pub_path.display()));
+        }
+        (key, created, pem, pub_path)
+    });
     eprintln!(
         "listening on {} storing into {}",
         listener
@@ -50,6 +70,14 @@ fn main() {
             .unwrap_or_default(),
         args.dir.display()
     );
+    if let Some((key, created, pem, pub_path)) = static_key {
+        let verb = if created { "created" } else { "loaded" };
+        eprintln!(
+            "{verb} static key; clients pin it with --server-key {}:\n{pem}",
+            pub_path.display()
+        );
+        config.static_key = Some(securex::config::StaticKey::new(key));
+    }
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(s) => s,

@@ -7,6 +7,7 @@
 //! `--test examples_e2e`).
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -222,4 +223,51 @@ fn the_client_fails_without_a_server() {
     let out = client(&format!("127.0.0.1:{port}"), &["--seed-compatible"], &path);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
+}
+
+/// v2, the default: plain, with a PSK, and with a pinned server key; a
+/// client without the PSK, or pinning another key, is refused.
+#[test]
+fn v2_by_default_with_and_without_authentication() {
+    let tmp = TempDir::new("v2");
+    let psk = tmp.0.join("psk");
+    std::fs::write(&psk, random_bytes(32, 7)).unwrap();
+    let key = tmp.0.join("server.key");
+    let data = random_bytes(300_000, 8);
+    let path = tmp.0.join("v2.bin");
+    std::fs::write(&path, &data).unwrap();
+    let (psk_s, key_s) = (psk.to_str().unwrap(), key.to_str().unwrap());
+    let pinned = format!("{key_s}.pub");
+
+    let plain = Server::start(&tmp.store(), &["--static-key", key_s]);
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    for flags in [&[][..], &["--server-key", &pinned], &["--modes", "CBC"]] {
+        let out = client(&plain.addr, flags, &path);
+        assert!(
+            out.status.success(),
+            "{flags:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(std::fs::read(tmp.store().join("v2.bin")).unwrap(), data);
+        std::fs::remove_file(tmp.store().join("v2.bin")).unwrap();
+    }
+    let with_psk = Server::start(&tmp.store(), &["--psk-file", psk_s]);
+    let out = client(&with_psk.addr, &["--psk-file", psk_s], &path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = client(&with_psk.addr, &[], &path);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pre-shared key"));
+
+    let other_key = tmp.0.join("other.key");
+    let other = Server::start(&tmp.store(), &["--static-key", other_key.to_str().unwrap()]);
+    let out = client(&other.addr, &["--server-key", &pinned], &path);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not hold the key"));
 }

@@ -12,6 +12,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use securex::config::Psk;
+use securex::dh::{Group, KeyPair, NamedGroup, PublicKey};
 use securex::suite::{Cipher, Hash, Mode, Offer};
 use securex::transfer::{Download, Receiver, Sender, Upload};
 use securex::{Config, Connection, Event, State};
@@ -32,6 +34,10 @@ pub struct PolicyFlags {
     /// Hashes, most preferred first (server: the set it accepts).
     #[arg(long, value_delimiter = ',', value_parser = parse_hash)]
     pub hashes: Option<Vec<Hash>>,
+    /// A file holding a pre-shared key (at least 16 bytes of high entropy);
+    /// both sides must use the same (v2).
+    #[arg(long)]
+    pub psk_file: Option<PathBuf>,
 }
 
 fn parse_cipher(s: &str) -> Result<Cipher, String> {
@@ -47,8 +53,8 @@ fn parse_hash(s: &str) -> Result<Hash, String> {
 }
 
 impl PolicyFlags {
-    /// The configuration these flags select.
-    pub fn config(&self) -> Config {
+    /// The configuration these flags select, or why they select none.
+    pub fn config(&self) -> Result<Config, String> {
         let mut config = if self.seed_compatible {
             Config::seed_compatible()
         } else {
@@ -60,8 +66,89 @@ impl PolicyFlags {
             modes: self.modes.clone().unwrap_or(all.modes),
             hashes: self.hashes.clone().unwrap_or(all.hashes),
         };
-        config
+        if let Some(path) = &self.psk_file {
+            config.psk = Some(read_psk(path)?);
+        }
+        Ok(config)
     }
+}
+
+/// Reads a PSK file; its identifier is derived from the key, so that both
+/// sides agree on it without another flag (it reveals nothing of a
+/// high-entropy key).
+fn read_psk(path: &Path) -> Result<Psk, String> {
+    use sha2::Digest;
+    let key = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if key.len() < 16 {
+        return Err(format!("{}: a PSK needs at least 16 bytes", path.display()));
+    }
+    let digest = sha2::Sha256::new()
+        .chain_update(b"securex psk id")
+        .chain_update(&key)
+        .finalize();
+    Ok(Psk {
+        id: base16ct::lower::encode_string(&digest[..8]),
+        key: zeroize::Zeroizing::new(key),
+    })
+}
+
+/// Loads the server's long-term key from `path`, creating it (mode 0600)
+/// if missing; returns the key and whether it was created.
+pub fn load_or_create_static_key(path: &Path) -> Result<(KeyPair, bool), String> {
+    let group = Group::named(NamedGroup::Ffdhe2048);
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let hex = text
+                .lines()
+                .find_map(|l| l.strip_prefix("private "))
+                .ok_or_else(|| format!("{}: no 'private' line", path.display()))?;
+            let x = zeroize::Zeroizing::new(
+                base16ct::mixed::decode_vec(hex.trim())
+                    .map_err(|_| format!("{}: bad hex", path.display()))?,
+            );
+            let key = KeyPair::from_private_bytes(&group, &x)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok((key, false))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let key = KeyPair::generate(&group, &mut os_rng());
+            let text = zeroize::Zeroizing::new(format!(
+                "securex static key\ngroup ffdhe2048\nprivate {}\n",
+                base16ct::lower::encode_string(&key.private_bytes())
+            ));
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            file.write_all(text.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok((key, true))
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Reads a pinned server public key (the PEM the server printed).
+pub fn read_server_key(path: &Path) -> Result<PublicKey, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let key = PublicKey::from_pem(&pem, securex::dh::DEFAULT_MAX_GROUP_BITS)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if key.group().named_group().is_none() {
+        return Err(format!(
+            "{}: not a key of an RFC 7919 group",
+            path.display()
+        ));
+    }
+    Ok(key)
+}
+
+/// Prints a config error and exits.
+pub fn exit_with(message: String) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2)
 }
 
 /// A CSPRNG seeded from the operating system, for one connection.

@@ -424,6 +424,13 @@ impl KeyPair {
         }
     }
 
+    /// The private exponent, big-endian, for storing a long-term key
+    /// (zeroized when dropped). Whoever reads it can impersonate the key's
+    /// owner: store it readable by its owner only.
+    pub fn private_bytes(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.x.to_be_bytes_trimmed_vartime().into_vec())
+    }
+
     /// The public half.
     pub fn public_key(&self) -> &PublicKey {
         &self.public
