@@ -6,10 +6,10 @@
 //! file transfer (`OPEN`, `DATA` chunks, `CLOSE`; the server answers `OK`
 //! or `ERROR`) runs on top.
 //!
-//! The protocol is the JSON-over-TCP protocol of existing Python peers,
-//! spoken exactly (v1, the "seed" protocol). A hardened version (v2) is
-//! being built and will become the default; until then
-//! [`Config::default`] is the seed-compatible preset.
+//! The protocol is the JSON-over-TCP protocol of existing Python peers:
+//! spoken exactly (v1, the "seed" protocol) behind
+//! [`Config::seed_compatible`], and hardened (v2) by default
+//! ([`Config::default`]).
 //!
 //! # Layers
 //!
@@ -41,11 +41,12 @@
 //!
 //! let now = Instant::now();
 //! let rng = |seed| rand_chacha::ChaCha20Rng::from_seed([seed; 32]); // use an OS-seeded CSPRNG
-//! let mut client = Connection::client(Config::seed_compatible(), rng(1), now);
-//! let mut server = Connection::server(Config::seed_compatible(), rng(2), now);
+//! let mut client = Connection::client(Config::default(), rng(1), now);
+//! let mut server = Connection::server(Config::default(), rng(2), now);
 //! client.send(Message::Open { file_name: "notes.txt".into() })?; // queued until keys exist
 //!
-//! // client -> server: ALGORITHMS, server -> client: EXCHANGE, then OPEN.
+//! // ALGORITHMS; EXCHANGE and the server's FINISHED; the client's FINISHED
+//! // and OPEN.
 //! for _ in 0..2 {
 //!     while let Some(bytes) = client.poll_transmit() {
 //!         server.handle_input(now, &bytes)?;
@@ -63,6 +64,16 @@
 //! ```
 //!
 //! # Security model
+//!
+//! **v2** binds its keys to both hellos exactly as sent and confirms them
+//! with FINISHED in both directions, so a changed negotiation fails the
+//! handshake; its records carry epoch and sequence number and are
+//! authenticated (GCM, or encrypt-then-HMAC), so a flipped bit, a replay,
+//! a reorder, a deletion or a truncation is fatal; keys rotate in the
+//! channel with fresh DH. Without a pre-shared key or a pinned server key
+//! ([`config::Config::psk`], [`config::Config::server_key`]) v2 is
+//! anonymous: it resists passive attackers and tampering, **not** an
+//! active man in the middle who replaces both key shares.
 //!
 //! **v1 is weak by design** and kept only to interoperate with existing
 //! peers: no authentication (a man in the middle can sit between the
