@@ -133,7 +133,10 @@ impl<R: Read> Upload<R> {
                 }
             };
             if let Err(e) = conn.send(message) {
-                self.fail(conn, e.into());
+                // A connection closed by the peer explains itself better
+                // than the refused send does.
+                let error = conn.close_reason().cloned().unwrap_or(e);
+                self.fail(conn, error.into());
                 return false;
             }
         }
