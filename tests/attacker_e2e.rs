@@ -22,6 +22,9 @@
 //! * server → client: 0 `EXCHANGE` (plaintext), 1 FINISHED, 2 OK to OPEN,
 //!   3 OK after CLOSE (1..=3 are `SECURE_X` records of epoch 0, seq 0..=2).
 
+mod common;
+
+use common::programs::{TempDir, examples_dir, random_bytes};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -37,16 +40,6 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The size of the file sent in every case: 13 DATA records of 16 KiB.
 const FILE_LEN: usize = 200_000;
-
-/// The directory of the example binaries built along with this test.
-fn examples_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test> -> target/<profile>/examples
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .join("examples")
-}
 
 /// A running example server on a free port, its log collected; killed on
 /// drop.
@@ -166,40 +159,6 @@ fn run_client(addr: &str, file: &Path) -> ClientRun {
         stdout: out.join().unwrap(),
         stderr: err.join().unwrap(),
     }
-}
-
-/// A fresh directory under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("securex-attacker-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(path.join("store")).unwrap();
-        TempDir(path)
-    }
-    fn store(&self) -> PathBuf {
-        self.0.join("store")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Deterministic pseudo-random bytes (xorshift), no dependencies needed.
-fn random_bytes(len: usize, mut state: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -498,7 +457,7 @@ const FILE_NAME: &str = "payload.bin";
 
 /// Sends the file through a proxy with these plans to a fresh server.
 fn run(case: &str, to_server: Plan, to_client: Plan) -> Outcome {
-    let tmp = TempDir::new(case);
+    let tmp = TempDir::new("attacker", case);
     let data = random_bytes(FILE_LEN, 0x5ec0_0e2e);
     let path = tmp.0.join(FILE_NAME);
     std::fs::write(&path, &data).unwrap();

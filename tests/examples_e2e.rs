@@ -6,22 +6,15 @@
 //! those binaries (run `cargo build --examples` first when filtering with
 //! `--test examples_e2e`).
 
+mod common;
+
+use common::programs::{TempDir, examples_dir, random_bytes};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use securex::suite::CipherSuite;
-
-/// The directory of the example binaries built along with this test.
-fn examples_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test> -> target/<profile>/examples
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .join("examples")
-}
 
 /// A running example server on a free port; killed on drop.
 struct Server {
@@ -69,39 +62,6 @@ fn client(addr: &str, flags: &[&str], file: &Path) -> Output {
         .expect("run the example client")
 }
 
-/// A fresh directory under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("securex-e2e-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(path.join("store")).unwrap();
-        TempDir(path)
-    }
-    fn store(&self) -> PathBuf {
-        self.0.join("store")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Deterministic pseudo-random bytes (xorshift), no dependencies needed.
-fn random_bytes(len: usize, mut state: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect()
-}
-
 fn text(len: usize) -> Vec<u8> {
     let line = "The quick brown fox jumps over the lazy dog; \u{e9}t\u{e9} \u{2603}.\n";
     line.as_bytes().iter().copied().cycle().take(len).collect()
@@ -110,7 +70,7 @@ fn text(len: usize) -> Vec<u8> {
 /// Sends each file in one suite and checks the stored copies.
 fn transfer_all(suite: CipherSuite, files: &[(&str, Vec<u8>, &[&str])]) {
     let name = suite.to_string().replace(';', "_");
-    let tmp = TempDir::new(&name);
+    let tmp = TempDir::new("e2e", &name);
     let (c, m, h) = (
         suite.cipher().to_string(),
         suite.mode().to_string(),
@@ -193,7 +153,7 @@ fn every_suite_moves_every_kind_of_file_byte_for_byte() {
 
 #[test]
 fn the_client_reports_a_refusal_and_exits_non_zero() {
-    let tmp = TempDir::new("refusal");
+    let tmp = TempDir::new("e2e", "refusal");
     let server = Server::start(&tmp.store(), &["--seed-compatible", "--ciphers", "AES-128"]);
     let path = tmp.0.join("f.txt");
     std::fs::write(&path, b"hello").unwrap();
@@ -211,7 +171,7 @@ fn the_client_reports_a_refusal_and_exits_non_zero() {
 
 #[test]
 fn the_client_fails_without_a_server() {
-    let tmp = TempDir::new("noserver");
+    let tmp = TempDir::new("e2e", "noserver");
     let path = tmp.0.join("f.txt");
     std::fs::write(&path, b"hello").unwrap();
     // A port nobody listens on: bind one, then free it.
@@ -229,7 +189,7 @@ fn the_client_fails_without_a_server() {
 /// client without the PSK, or pinning another key, is refused.
 #[test]
 fn v2_by_default_with_and_without_authentication() {
-    let tmp = TempDir::new("v2");
+    let tmp = TempDir::new("e2e", "v2");
     let psk = tmp.0.join("psk");
     std::fs::write(&psk, random_bytes(32, 7)).unwrap();
     let key = tmp.0.join("server.key");

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod programs;
+
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
