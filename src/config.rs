@@ -30,10 +30,34 @@ pub enum Version {
 /// A pre-shared key and the identifier both sides know it by.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Psk {
-    /// The identifier, sent in clear in `ALGORITHMS`.
-    pub id: alloc::string::String,
-    /// The key (at least 16 bytes of high entropy), never sent.
-    pub key: zeroize::Zeroizing<Vec<u8>>,
+    id: alloc::string::String,
+    key: zeroize::Zeroizing<Vec<u8>>,
+}
+
+/// The shortest pre-shared key accepted, in bytes: an active attacker who
+/// plays the client can test guesses of a PSK offline, so it must be a
+/// high-entropy key, not a password.
+pub const MIN_PSK_LEN: usize = 16;
+
+impl Psk {
+    /// A PSK with its identifier (sent in clear in `ALGORITHMS`); `None`
+    /// if the key is shorter than [`MIN_PSK_LEN`].
+    pub fn new(id: impl Into<alloc::string::String>, key: &[u8]) -> Option<Psk> {
+        (key.len() >= MIN_PSK_LEN).then(|| Psk {
+            id: id.into(),
+            key: zeroize::Zeroizing::new(key.to_vec()),
+        })
+    }
+
+    /// The identifier.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The key.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
 }
 
 /// A server's long-term DH key pair, for clients that pin its public key.
@@ -112,6 +136,10 @@ pub struct Config {
     /// The versions this side speaks, most preferred first. A client
     /// speaks the first; with `[V2, V1]` it also accepts a v1 server's
     /// answer. A server accepts clients of every listed version.
+    ///
+    /// v1 cannot authenticate: a client with a PSK or a pinned server key
+    /// speaks only v2, and a server with a PSK accepts only v2 clients,
+    /// whatever this lists.
     pub versions: Vec<Version>,
     /// v2: the RFC 7919 groups accepted, most preferred first. A client
     /// sends its key share in the first; a server accepts a client whose
@@ -197,6 +225,22 @@ impl Config {
             max_buffered: DEFAULT_MAX_BUFFERED,
             handshake_timeout: Some(Duration::from_secs(30)),
             idle_timeout: Some(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl Config {
+    /// Whether this side may speak v1: listed, and no authentication
+    /// configured that v1 would silently drop.
+    pub(crate) fn allows_v1(&self) -> bool {
+        self.versions.contains(&Version::V1) && self.psk.is_none() && self.server_key.is_none()
+    }
+
+    /// The version a client opens with.
+    pub(crate) fn client_speaks(&self) -> Version {
+        match self.versions.first() {
+            Some(Version::V1) if self.allows_v1() => Version::V1,
+            _ => Version::V2,
         }
     }
 }

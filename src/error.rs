@@ -115,6 +115,8 @@ pub enum Misuse {
         /// The configured frame limit.
         limit: usize,
     },
+    /// v2's `Close` must carry the file's SHA-256.
+    MissingDigest,
     /// The connection already holds the configured maximum of queued bytes;
     /// send again after draining `poll_transmit`.
     BufferFull {
@@ -553,6 +555,7 @@ impl fmt::Display for Misuse {
         match self {
             Misuse::Closed => f.write_str("the connection is closed"),
             Misuse::WrongRole { message } => write!(f, "this side does not send {message}"),
+            Misuse::MissingDigest => f.write_str("a v2 CLOSE needs the SHA-256 of the file"),
             Misuse::MessageTooLarge { len, limit } => {
                 write!(f, "a {len}-byte frame exceeds the limit of {limit} bytes")
             }

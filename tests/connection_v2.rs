@@ -397,13 +397,58 @@ fn a_cut_connection_is_an_error_not_an_end() {
 }
 
 #[test]
+fn short_psks_are_refused_and_a_psk_rules_out_v1() {
+    assert!(Psk::new("a", &[1; 15]).is_none());
+    let psk = Psk::new("a", &[1; 16]);
+    // A client with a PSK does not fall back to v1; a server with one
+    // refuses v1 clients.
+    let mut client = Config::seed_compatible();
+    client.psk = psk.clone();
+    let mut server = Config::seed_compatible();
+    server.psk = psk;
+    let mut pair = Pair::new(client, server.clone(), 30);
+    pair.drive();
+    assert_eq!(pair.client.version(), Some(Version::V2));
+    let mut pair = Pair::new(Config::seed_compatible(), server, 31);
+    pair.drive();
+    assert_eq!(
+        pair.server_error(),
+        Some(Error::Protocol(ProtocolError::VersionRefused {
+            version: 1
+        }))
+    );
+}
+
+#[test]
+fn a_plaintext_error_after_v2_keys_is_not_the_peers() {
+    let mut pair = Pair::new(v2(), v2(), 32);
+    pair.drive();
+    pair.to_client
+        .inject(b"{\"type\":\"ERROR\",\"message\":\"forged\"}\r\n");
+    pair.drive();
+    assert!(matches!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::UnexpectedFrame {
+            frame: "ERROR",
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn a_v2_close_needs_the_digest() {
+    let mut pair = Pair::new(v2(), v2(), 33);
+    assert_eq!(
+        pair.client.send(Message::Close { sha256: None }),
+        Err(Error::Misuse(securex::error::Misuse::MissingDigest))
+    );
+    pair.drive();
+    assert_eq!(pair.client.state(), State::Established);
+}
+
+#[test]
 fn a_psk_must_match_on_both_sides() {
-    let psk = |id: &str, key: &[u8]| {
-        Some(Psk {
-            id: id.into(),
-            key: zeroize::Zeroizing::new(key.to_vec()),
-        })
-    };
+    let psk = |id: &str, key: &[u8]| Some(Psk::new(id, key).unwrap());
     let with = |p| {
         let mut c = v2();
         c.psk = p;

@@ -39,10 +39,7 @@ fn file_transfer() -> Vec<Message> {
 }
 
 fn psk(id: &str, key: u8) -> Option<Psk> {
-    Some(Psk {
-        id: id.into(),
-        key: zeroize::Zeroizing::new(vec![key; 32]),
-    })
+    Psk::new(id, &[key; 32])
 }
 
 fn with_psk(psk: Option<Psk>) -> Config {

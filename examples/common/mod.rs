@@ -86,10 +86,8 @@ fn read_psk(path: &Path) -> Result<Psk, String> {
         .chain_update(b"securex psk id")
         .chain_update(&key)
         .finalize();
-    Ok(Psk {
-        id: base16ct::lower::encode_string(&digest[..8]),
-        key: zeroize::Zeroizing::new(key),
-    })
+    Psk::new(base16ct::lower::encode_string(&digest[..8]), &key)
+        .ok_or_else(|| format!("{}: a PSK needs at least 16 bytes", path.display()))
 }
 
 /// Loads the server's long-term key from `path`, creating it (mode 0600)

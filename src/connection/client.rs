@@ -21,9 +21,9 @@ use crate::wire::{Algorithms, Exchange, Frame, Record};
 impl Connection {
     /// Sends the first `ALGORITHMS`, in the version the policy prefers.
     pub(super) fn send_hello(&mut self) -> ClientHello {
-        match self.config.versions.first() {
-            Some(Version::V2) => self.send_algorithms_v2(),
-            _ => self.send_algorithms(),
+        match self.config.client_speaks() {
+            Version::V1 => self.send_algorithms(),
+            _ => self.send_algorithms_v2(),
         }
     }
 
@@ -76,7 +76,7 @@ impl Connection {
         hello.version = Some(v2::VERSION);
         hello.nonce = Some(BASE64.encode(nonce));
         hello.groups = Some(groups.iter().map(|g| g.wire_name().into()).collect());
-        hello.psk_id = self.config.psk.as_ref().map(|psk| psk.id.clone());
+        hello.psk_id = self.config.psk.as_ref().map(|psk| psk.id().into());
         hello.server_key = pinned.map(|k| BASE64.encode(k.fingerprint()));
         let bytes = Frame::Algorithms(hello).encode();
         self.outgoing.extend_from_slice(&bytes);
@@ -135,7 +135,7 @@ impl Connection {
             }
             // A v1 server ignored the v2 fields: fall back only if the
             // policy allows v1.
-            (true, None) if !self.config.versions.contains(&Version::V1) => {
+            (true, None) if !self.config.allows_v1() => {
                 Err(ProtocolError::VersionRefused { version: 1 }.into())
             }
             (_, None) => {
@@ -222,7 +222,7 @@ impl Connection {
         };
         let hello_bytes = hello.v2_bytes.as_deref().unwrap_or_default();
         let th = hash(suite.hash(), &[hello_bytes, exchange_bytes]);
-        let psk = self.config.psk.as_ref().map(|p| p.key.as_slice());
+        let psk = self.config.psk.as_ref().map(|p| p.key());
         let secrets = EpochSecrets::handshake(
             suite,
             psk,

@@ -425,6 +425,13 @@ impl Connection {
             }
             .into());
         }
+        let v2 = match self.version {
+            Some(version) => version == Version::V2,
+            None => self.config.client_speaks() == Version::V2,
+        };
+        if v2 && matches!(message, Message::Close { sha256: None }) {
+            return Err(Misuse::MissingDigest.into());
+        }
         let len = self.frame_len_bound(&message);
         if len > self.config.max_frame_len {
             return Err(Misuse::MessageTooLarge {
@@ -499,6 +506,11 @@ impl Connection {
     fn handle_frame(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let frame = Frame::decode(bytes)?;
         if let Frame::Error(ErrorFrame { message }) = frame {
+            // Once v2 keys exist the peer speaks only in records: a
+            // plaintext ERROR then comes from someone else.
+            if self.state() == State::Handshaking || self.version == Some(Version::V2) {
+                return Err(self.unexpected(&Frame::Error(ErrorFrame { message })));
+            }
             return Err(ProtocolError::PeerError(message).into());
         }
         match self.role {

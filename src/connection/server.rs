@@ -66,7 +66,8 @@ impl Connection {
     /// the epoch's keys from a fresh key pair, and answers `EXCHANGE`.
     /// Nothing changes unless all of it succeeds.
     fn answer_v1(&mut self, hello: &Algorithms, first: bool) -> Result<(), Error> {
-        if !self.config.versions.contains(&Version::V1) {
+        // v1 cannot authenticate: a server with a PSK refuses it.
+        if !self.config.versions.contains(&Version::V1) || self.config.psk.is_some() {
             return Err(ProtocolError::VersionRefused { version: 1 }.into());
         }
         let offer = Offer::from_wire_names(&hello.ciphers, &hello.modes, &hello.hash);
@@ -129,7 +130,7 @@ impl Connection {
         }
         let psk = match (&self.config.psk, &hello.psk_id) {
             (None, None) => None,
-            (Some(psk), Some(id)) if *id == psk.id => Some(psk.key.clone()),
+            (Some(psk), Some(id)) if id == psk.id() => Some(psk.key()),
             _ => return Err(ProtocolError::PskMismatch.into()),
         };
         decode_nonce(hello.nonce.as_deref(), "ALGORITHMS")?;
@@ -167,7 +168,7 @@ impl Connection {
         let th = hash(suite.hash(), &[hello_bytes, &exchange_bytes]);
         let secrets = EpochSecrets::handshake(
             suite,
-            psk.as_deref().map(|k| k.as_slice()),
+            psk,
             z.as_bytes(),
             z_es.as_ref().map(|z| z.as_bytes()),
             &th,
