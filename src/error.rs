@@ -123,6 +123,10 @@ pub enum Misuse {
         /// The configured limit in bytes.
         limit: usize,
     },
+    /// Keys can be rotated only once the handshake is complete.
+    NotEstablished,
+    /// A v1 server cannot start a rotation: in v1 only the client rotates.
+    CannotRotate,
 }
 
 /// Problems with the JSON of a frame or of an inner message.
@@ -554,6 +558,8 @@ impl fmt::Display for Misuse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Misuse::Closed => f.write_str("the connection is closed"),
+            Misuse::NotEstablished => f.write_str("the handshake is not complete"),
+            Misuse::CannotRotate => f.write_str("a v1 server cannot start a key rotation"),
             Misuse::WrongRole { message } => write!(f, "this side does not send {message}"),
             Misuse::MissingDigest => f.write_str("a v2 CLOSE needs the SHA-256 of the file"),
             Misuse::MessageTooLarge { len, limit } => {

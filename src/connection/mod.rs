@@ -267,6 +267,8 @@ pub struct Connection {
     /// The latest time handed in: timers started by the application's
     /// commands (which carry no time) count from it.
     now: Instant,
+    /// `flush_and_close` was called: close once the queue is empty.
+    closing: bool,
 }
 
 impl Connection {
@@ -299,6 +301,7 @@ impl Connection {
             version: None,
             timers: [None; 3],
             now,
+            closing: false,
         };
         conn.arm(Timer::Handshake, conn.config.handshake_timeout);
         conn.arm(Timer::Idle, conn.config.idle_timeout);
@@ -416,7 +419,7 @@ impl Connection {
     /// `Error` (which also closes the connection). Errors here are
     /// [`Misuse`] and leave the connection as it was.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
-        if self.state() == State::Closed {
+        if self.state() == State::Closed || self.closing {
             return Err(Misuse::Closed.into());
         }
         if message.is_from_client() != (self.role == Role::Client) {
@@ -461,6 +464,50 @@ impl Connection {
             self.events.retain(|e| !matches!(e, Event::Message(_)));
             self.enter_closed(None);
         }
+    }
+
+    /// Closes the connection without an error once every queued message
+    /// has been sent: unlike [`Connection::close`], messages that wait for
+    /// keys (during a rotation) are not dropped. Until then the connection
+    /// keeps reading (it needs the peer's answer to the rotation) and
+    /// refuses new messages; the timers still apply. A server that answers
+    /// the last `CLOSE` with `OK` ends with this.
+    pub fn flush_and_close(&mut self) {
+        if self.state() == State::Closed {
+            return;
+        }
+        self.closing = true;
+        self.flush_queue();
+    }
+
+    /// Starts a key rotation now, at time `now` (the rotation's reply
+    /// deadline counts from it): in v2 either role sends `REKEY`; a v1
+    /// client sends a new `ALGORITHMS`. Rotations also start by
+    /// themselves, as [`Config`] says; this is for an application that
+    /// wants fresh keys at a moment of its choosing.
+    ///
+    /// Does nothing while a rotation is already under way. Errors are
+    /// [`Misuse`] and leave the connection as it was: before the
+    /// handshake is complete ([`Misuse::NotEstablished`]), on a v1 server
+    /// ([`Misuse::CannotRotate`]), once closed.
+    pub fn rotate(&mut self, now: Instant) -> Result<(), Error> {
+        self.now = self.now.max(now);
+        let v1 = match &self.phase {
+            Phase::Closed(_) => return Err(Misuse::Closed.into()),
+            Phase::Rekeying(_) | Phase::ClientRotating(_) => return Ok(()),
+            Phase::Established(established) => matches!(**established, Established::V1 { .. }),
+            _ => return Err(Misuse::NotEstablished.into()),
+        };
+        match (v1, self.role) {
+            (false, _) => self.start_rekey(),
+            (true, Role::Client) => {
+                let hello = self.send_algorithms();
+                self.phase = Phase::ClientRotating(hello);
+                self.arm(Timer::Handshake, self.config.handshake_timeout);
+            }
+            (true, Role::Server) => return Err(Misuse::CannotRotate.into()),
+        }
+        Ok(())
     }
 
     // ----- outputs -----
@@ -562,6 +609,9 @@ impl Connection {
                 self.queue.push_front(message);
                 return;
             }
+        }
+        if self.closing && self.state() != State::Closed {
+            self.close();
         }
     }
 

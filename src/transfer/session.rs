@@ -214,14 +214,16 @@ impl Download {
                             }
                             let path = self.receiver.final_path().map(PathBuf::from);
                             self.outcome = Some(Ok(path.unwrap_or_default()));
-                            conn.close();
+                            // Not `close`: mid-rotation the answer waits
+                            // for new keys, and must not be dropped.
+                            conn.flush_and_close();
                         }
                     }
                     Err(e) => {
                         let _ = conn.send(Message::Error {
                             message: e.to_string(),
                         });
-                        conn.close();
+                        conn.flush_and_close();
                         self.outcome = Some(Err(e.into()));
                     }
                 }
