@@ -12,6 +12,9 @@
 //! Existing peers recompute `K` for every message; [`V1Secrets`] computes
 //! it once per key epoch. The v1 MAC is keyed with `derived`, so both are
 //! kept for the epoch, and both are zeroized when it ends.
+//!
+//! Fuzz builds (`cfg(fuzzing)`, set by `cargo fuzz` only) run PBKDF2 with
+//! one iteration: see [`V1Secrets::derive`]. Normal builds never do.
 
 use core::fmt;
 
@@ -27,6 +30,14 @@ const V1_INFO: &[u8] = b"handshake data";
 const V1_PBKDF2_SALT: &[u8] = b"10";
 /// The PBKDF2 iteration count of the v1 schedule.
 pub const V1_PBKDF2_ROUNDS: u32 = 100_000;
+/// The iteration count [`V1Secrets::derive`] runs: [`V1_PBKDF2_ROUNDS`]
+/// in every normal build.
+#[cfg(not(fuzzing))]
+const PBKDF2_ROUNDS_RUN: u32 = V1_PBKDF2_ROUNDS;
+/// Fuzz builds only (`cfg(fuzzing)`): one iteration, so that the fuzzer
+/// gets past v1 handshakes. Keys then differ from every real peer's.
+#[cfg(fuzzing)]
+const PBKDF2_ROUNDS_RUN: u32 = 1;
 /// The longest cipher key (3DES).
 const MAX_KEY_LEN: usize = 24;
 
@@ -43,6 +54,15 @@ pub struct V1Secrets {
 impl V1Secrets {
     /// Runs the v1 schedule on the shared secret `z` for `cipher`: one
     /// HKDF and one PBKDF2 of 100000 iterations.
+    ///
+    /// **Fuzz builds only**: when compiled with `cfg(fuzzing)` (which
+    /// `cargo fuzz` sets, and nothing else does), PBKDF2 runs **one**
+    /// iteration instead, so that a fuzzer gets past v1 handshakes (100000
+    /// iterations cost about 0.1 s each under a sanitizer). The keys of
+    /// such a build match no real peer's and the v1 known-answer vectors
+    /// fail in it; it must never be used for anything but fuzzing.
+    /// Normal builds, with or without `std`, always run
+    /// [`V1_PBKDF2_ROUNDS`]. See `fuzz/README.md`.
     pub fn derive(z: &[u8], cipher: Cipher) -> V1Secrets {
         // Filled in place, so that no copy of a secret is left behind.
         let mut secrets = V1Secrets {
@@ -56,7 +76,7 @@ impl V1Secrets {
         pbkdf2::pbkdf2_hmac::<Sha256>(
             &secrets.derived,
             V1_PBKDF2_SALT,
-            V1_PBKDF2_ROUNDS,
+            PBKDF2_ROUNDS_RUN,
             &mut secrets.key[..cipher.key_len()],
         );
         secrets
@@ -319,6 +339,24 @@ mod tests {
 
     fn suite(name: &str) -> CipherSuite {
         name.parse().unwrap()
+    }
+
+    /// The `cfg(fuzzing)` shortcut never reaches a normal build.
+    #[test]
+    #[cfg(not(fuzzing))]
+    fn v1_derive_runs_every_pbkdf2_iteration() {
+        use super::{V1_PBKDF2_ROUNDS, V1Secrets};
+        use crate::suite::Cipher;
+        assert_eq!(super::PBKDF2_ROUNDS_RUN, 100_000);
+        let secrets = V1Secrets::derive(b"shared secret", Cipher::Aes128);
+        let mut expected = [0u8; 16];
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+            secrets.dangerously_expose_derived(),
+            b"10",
+            V1_PBKDF2_ROUNDS,
+            &mut expected,
+        );
+        assert_eq!(secrets.dangerously_expose_key(), expected);
     }
 
     #[test]
