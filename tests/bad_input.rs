@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::{FrameHook, Pair, Returned, Split};
+use common::{FrameHook, Pair, Split};
 use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, UintRef};
 use der::{Decode, Encode};
 use pem_rfc7468::LineEnding;
@@ -1010,9 +1010,8 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
     let mut pair = Pair::new(client, case.server.clone(), SEED);
     pair.to_server.split = split;
     pair.to_client.split = split;
-    let mut download = Download::new(Receiver::new(&sandbox.store));
-    let mut returned = Returned::default();
-    let mut app = |conn: &mut securex::Connection, event| download.handle_event(conn, event);
+    let download = Rc::new(RefCell::new(Download::new(Receiver::new(&sandbox.store))));
+    pair.server_app = Some(Box::new(download.clone()));
 
     // The link towards the receiver carries the attack.
     let (mut to_server_edit, mut to_client_edit): (Option<FrameHook>, Option<FrameHook>) =
@@ -1085,7 +1084,7 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
     for message in sends {
         pair.client.send(message).unwrap();
     }
-    pair.drive_with(&mut returned, &mut app);
+    pair.drive();
     if let Some(bytes) = late {
         if pair.client.state() != State::Established || pair.server.state() != State::Established {
             setup.push(format!(
@@ -1098,9 +1097,10 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
             Role::Server => pair.to_server.inject(&bytes),
             Role::Client => pair.to_client.inject(&bytes),
         }
-        pair.drive_with(&mut returned, &mut app);
+        pair.drive();
     }
 
+    let returned = std::mem::take(&mut pair.returned);
     let (receiver, returned, events, sent, peer_error) = match case.role {
         Role::Server => (
             &pair.server,
@@ -1118,7 +1118,7 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
         ),
     };
     let store = sandbox.store.clone();
-    let outcome = download.outcome().cloned().map(|r| {
+    let outcome = download.borrow().outcome().cloned().map(|r| {
         r.map(|path| match path.strip_prefix(&store) {
             Ok(name) => name.display().to_string(),
             Err(_) => format!("OUTSIDE THE STORE: {}", path.display()),

@@ -44,6 +44,7 @@ fn handshake_then_messages_arrive_in_order() {
         ]
     );
     assert_eq!(pair.client_messages(), [Message::Ok]);
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }
 
 #[test]
@@ -75,6 +76,7 @@ fn thousands_of_messages_across_hundreds_of_rotations() {
             .filter(|e| matches!(e, Event::KeyRotated { .. }))
             .count();
         assert_eq!(rotations, 199);
+        assert!(pair.returned.is_empty(), "{:?}", pair.returned);
     }
 }
 
@@ -88,7 +90,7 @@ fn byte_by_byte_and_whole_input_give_the_same_events() {
             pair.client.send(Message::Data(vec![i; 100])).unwrap();
         }
         pair.drive();
-        (pair.server_events, pair.client_events)
+        (pair.server_events, pair.client_events, pair.returned)
     };
     let whole = run(Split::Whole);
     assert_eq!(run(Split::Bytes), whole);
@@ -134,6 +136,8 @@ fn v1_does_not_notice_replay_reorder_or_deletion() {
             .collect();
         assert_eq!(pair.server_messages(), got, "{name}");
         assert_eq!(pair.server.state(), State::Established, "{name}");
+        // Unnoticed: no input failed.
+        assert!(pair.returned.is_empty(), "{name}: {:?}", pair.returned);
     }
 }
 
@@ -168,6 +172,11 @@ fn a_flipped_bit_in_a_record_closes_with_a_mac_error_and_an_error_frame() {
         pair.server_error(),
         Some(securex::Error::Record(securex::error::RecordError::BadMac))
     );
+    // The tampered record's input failed, once.
+    assert_eq!(
+        pair.returned.server,
+        [securex::Error::Record(securex::error::RecordError::BadMac)]
+    );
     assert_eq!(pair.server.state(), State::Closed);
     // Only the record before the tampered one arrived.
     assert_eq!(pair.server_messages(), [Message::Data(vec![0; 10])]);
@@ -176,6 +185,8 @@ fn a_flipped_bit_in_a_record_closes_with_a_mac_error_and_an_error_frame() {
         pair.client_error(),
         Some(securex::Error::Protocol(securex::error::ProtocolError::PeerError(m))) if m.contains("authentication")
     ));
+    assert_eq!(pair.returned.client.len(), 1, "{:?}", pair.returned);
+    assert_eq!(Some(pair.returned.client[0].clone()), pair.client_error());
 }
 
 #[test]
@@ -195,6 +206,8 @@ fn a_silent_server_times_the_handshake_out() {
         Some(securex::Error::TimedOut { timer: "handshake" })
     );
     assert_eq!(pair.client.poll_timeout(), None);
+    // A timer closed it, not an input.
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }
 
 #[test]
@@ -214,6 +227,7 @@ fn a_rotation_left_unanswered_times_out() {
         pair.client_error(),
         Some(securex::Error::TimedOut { timer: "rotation" })
     );
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }
 
 #[test]
@@ -235,4 +249,5 @@ fn an_idle_peer_times_out_and_input_resets_the_idle_timer() {
         pair.server_error(),
         Some(securex::Error::TimedOut { timer: "idle" })
     );
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }

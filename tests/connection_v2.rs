@@ -321,6 +321,17 @@ fn replayed_reordered_or_dropped_records_are_fatal_in_both_directions() {
                 "{what} towards server {towards_server}: {receiver_error:?}"
             );
             assert_eq!(receiver.state(), State::Closed);
+            // The receiver's input failed once, with that error.
+            let role = if towards_server {
+                securex::Role::Server
+            } else {
+                securex::Role::Client
+            };
+            assert_eq!(
+                pair.returned.of(role),
+                [receiver_error.clone().unwrap()],
+                "{what} towards server {towards_server}"
+            );
         }
     }
 }
@@ -375,6 +386,16 @@ fn a_flipped_bit_anywhere_in_a_record_is_fatal_with_one_error() {
                 assert_eq!(
                     error,
                     Some(Error::Record(RecordError::Decrypt)),
+                    "{suite} {field} towards server {towards_server}"
+                );
+                let returned = if towards_server {
+                    &pair.returned.server
+                } else {
+                    &pair.returned.client
+                };
+                assert_eq!(
+                    returned,
+                    &[Error::Record(RecordError::Decrypt)],
                     "{suite} {field} towards server {towards_server}"
                 );
             }
@@ -433,6 +454,8 @@ fn a_plaintext_error_after_v2_keys_is_not_the_peers() {
             ..
         }))
     ));
+    assert_eq!(pair.returned.client.len(), 1, "{:?}", pair.returned);
+    assert_eq!(Some(pair.returned.client[0].clone()), pair.client_error());
 }
 
 #[test]

@@ -59,6 +59,7 @@ fn continuous_traffic_both_ways_across_many_rotations() {
     assert_eq!(rotations(&pair.client_events), expected);
     assert_eq!(rotations(&pair.server_events), expected);
     assert_eq!(pair.client.state(), State::Established);
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }
 
 #[test]
@@ -91,6 +92,8 @@ fn simultaneous_rotations_resolve_in_the_clients_favour() {
     );
     assert_eq!(pair.client_messages(), vec![Message::Ok; 4]);
     assert_eq!(pair.server.state(), State::Established);
+    // The crossing REKEYs are resolved, not refused.
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }
 
 #[test]
@@ -117,6 +120,7 @@ fn time_triggers_a_rotation() {
         pair.server_messages(),
         [Message::Data(vec![1]), Message::Data(vec![2])]
     );
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }
 
 #[test]
@@ -150,6 +154,7 @@ fn a_3des_key_never_protects_more_than_its_limit() {
             .all(|&b| b as u64 <= securex::config::TDES_MAX_BYTES_PER_KEY),
         "{per_epoch:?}"
     );
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }
 
 #[test]
@@ -177,4 +182,49 @@ fn records_of_an_old_epoch_are_refused_after_a_rotation() {
         pair.server_error(),
         Some(Error::Record(RecordError::UnknownEpoch(0)))
     );
+    // The replayed record's input failed, and nothing else did.
+    assert_eq!(
+        pair.returned.server,
+        [Error::Record(RecordError::UnknownEpoch(0))]
+    );
+}
+
+#[test]
+fn time_triggered_rotations_happen_at_their_deadlines() {
+    let mut c = config(None);
+    c.rekey_after = Some(Duration::from_secs(60));
+    let mut pair = Pair::new(c.clone(), c, 6);
+    pair.drive();
+    // Jumping from deadline to deadline: rotations at 60 s and 120 s (both
+    // sides start one at once; the client's wins), none by 150 s.
+    pair.drive_until(pair.start + Duration::from_secs(150));
+    assert_eq!(pair.elapsed(), Duration::from_secs(120));
+    assert_eq!(pair.client.epoch(), 2);
+    assert_eq!(pair.server.epoch(), 2);
+    assert_eq!(rotations(&pair.client_events), [1, 2]);
+    assert_eq!(rotations(&pair.server_events), [1, 2]);
+    assert_eq!(pair.client.state(), State::Established);
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
+}
+
+/// A 40-minute upload, one 1 KiB DATA every 10 s of virtual time, with a
+/// rotation every minute on the way: everything arrives, in order, once.
+#[test]
+fn a_paced_upload_rotates_on_the_clock_and_loses_nothing() {
+    let mut c = config(None);
+    c.rekey_after = Some(Duration::from_secs(60));
+    let mut pair = Pair::new(c.clone(), c, 7);
+    pair.drive();
+    let sent = common::data_messages(240 * 1024, 1024, 7);
+    assert_eq!(sent.len(), 240);
+    let interval = Duration::from_secs(10);
+    pair.send_paced(securex::Role::Client, sent.clone(), interval)
+        .unwrap();
+    assert_eq!(pair.elapsed(), interval * 239);
+    assert_eq!(pair.server_messages(), sent);
+    // One rotation a minute: 39 in 2390 s.
+    assert_eq!(pair.client.epoch(), 39);
+    assert_eq!(pair.server.epoch(), 39);
+    assert_eq!(pair.client.state(), State::Established);
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }

@@ -1,18 +1,43 @@
-//! The in-memory test harness: a client and a server `Connection` joined by
-//! two links that can split, delay, drop, duplicate, reorder and corrupt
-//! what they carry. Everything is deterministic: the connections' RNGs and
-//! the links' random splits come from seeds.
+//! The in-memory test harness, in the manner of quinn-proto's
+//! `tests/util.rs`: a client and a server `Connection` joined by two links
+//! that can split, delay, drop, duplicate, reorder and corrupt what they
+//! carry, a virtual clock, and the applications on top of each side.
+//! Everything is deterministic: the connections' RNGs and the links'
+//! random splits come from seeds, and time moves only when a test moves it.
+//!
+//! * [`Pair::step`] moves everything in flight once: each side's output
+//!   onto its link, then each link's bytes to the other side, piece by
+//!   piece. After every piece the receiver's events go to its [`App`] and
+//!   its output onto its link, as a program's read loop would do. Every
+//!   error `handle_input` returns is kept, in order, in [`Pair::returned`].
+//! * [`Pair::drive`] steps until nothing moves (at most [`MAX_STEPS`]).
+//! * [`Pair::drive_until`] also moves the clock: whenever nothing moves, it
+//!   jumps to the earliest deadline of either side, if that is no later
+//!   than the horizon, and hands both sides the time. It is separate from
+//!   `drive` because the idle timer is always armed: a `drive` that jumped
+//!   would never settle.
+//! * [`Pair::wait`], [`Pair::paced`] and [`Pair::send_paced`] run long
+//!   transfers with the clock moving: messages spread over minutes of
+//!   virtual time, with every timer firing at its deadline on the way.
 
 #![allow(dead_code)]
 
 pub mod programs;
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::io::Read;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
-use securex::{Config, Connection, Event, Message};
+use securex::transfer::{Download, Upload};
+use securex::{Config, Connection, Event, Message, Role};
+
+/// The most steps `drive` and `drive_until` take before they give up: a
+/// pair that needs more never settles.
+pub const MAX_STEPS: usize = 100_000;
 
 /// How a link cuts the byte stream into the pieces handed to
 /// `handle_input`.
@@ -103,9 +128,14 @@ impl Link {
         &self.held
     }
 
-    /// Raw bytes to inject, bypassing the hook.
+    /// Raw bytes to inject, bypassing the hook and `hold`.
     pub fn inject(&mut self, bytes: &[u8]) {
         self.in_flight.extend(bytes);
+    }
+
+    /// Bytes on their way to the receiver.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
     }
 
     /// The next piece for the receiver, if any.
@@ -123,8 +153,9 @@ impl Link {
     }
 }
 
-/// The errors `handle_input` returned on each side (see `Pair::step_with`).
-#[derive(Debug, Default)]
+/// The errors `handle_input` returned on each side, in order (see
+/// [`Pair::returned`]).
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Returned {
     /// The client's, in order.
     pub client: Vec<securex::Error>,
@@ -132,15 +163,87 @@ pub struct Returned {
     pub server: Vec<securex::Error>,
 }
 
+impl Returned {
+    /// No input failed on either side.
+    pub fn is_empty(&self) -> bool {
+        self.client.is_empty() && self.server.is_empty()
+    }
+
+    /// The errors of one side.
+    pub fn of(&self, role: Role) -> &[securex::Error] {
+        match role {
+            Role::Client => &self.client,
+            Role::Server => &self.server,
+        }
+    }
+}
+
+/// What runs on top of one side of a pair: a program's reaction to its
+/// connection's events. Install one as [`Pair::client_app`] or
+/// [`Pair::server_app`]; share it (`Rc<RefCell<_>>`) to look at it after.
+pub trait App {
+    /// Reacts to one event of the connection, right after the pair
+    /// recorded it in its events.
+    fn handle_event(&mut self, conn: &mut Connection, event: Event);
+
+    /// Called at the start of every step, before the connection's output
+    /// is drained: hands the connection what it should send now.
+    fn pump(&mut self, _conn: &mut Connection) {}
+}
+
+impl App for Download {
+    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
+        Download::handle_event(self, conn, event);
+    }
+}
+
+impl<R: Read> App for Upload<R> {
+    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
+        Upload::handle_event(self, conn, event);
+    }
+
+    fn pump(&mut self, conn: &mut Connection) {
+        Upload::pump(self, conn);
+    }
+}
+
+impl<A: App> App for Rc<RefCell<A>> {
+    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
+        self.borrow_mut().handle_event(conn, event);
+    }
+
+    fn pump(&mut self, conn: &mut Connection) {
+        self.borrow_mut().pump(conn);
+    }
+}
+
+/// An [`App`] made of a closure called with every event.
+pub struct OnEvent<F>(pub F);
+
+impl<F: FnMut(&mut Connection, Event)> App for OnEvent<F> {
+    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
+        (self.0)(conn, event);
+    }
+}
+
 /// A client and a server joined in memory.
 pub struct Pair {
     pub client: Connection,
     pub server: Connection,
+    /// The virtual clock: every input is handed this time.
     pub now: Instant,
+    /// When the pair was made (`now` at the start).
+    pub start: Instant,
     pub to_server: Link,
     pub to_client: Link,
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
+    /// Every error `handle_input` returned, per side, in order.
+    pub returned: Returned,
+    /// What runs on top of the client, if anything.
+    pub client_app: Option<Box<dyn App>>,
+    /// What runs on top of the server, if anything.
+    pub server_app: Option<Box<dyn App>>,
 }
 
 impl Pair {
@@ -154,10 +257,14 @@ impl Pair {
             client: Connection::client(client, client_rng, now),
             server: Connection::server(server, server_rng, now),
             now,
+            start: now,
             to_server: Link::new(rng.next_u64()),
             to_client: Link::new(rng.next_u64()),
             client_events: Vec::new(),
             server_events: Vec::new(),
+            returned: Returned::default(),
+            client_app: None,
+            server_app: None,
         }
     }
 
@@ -166,88 +273,31 @@ impl Pair {
         Pair::new(Config::seed_compatible(), Config::seed_compatible(), seed)
     }
 
-    /// Moves output to the links and one piece of input across each link;
-    /// returns whether anything moved.
+    /// Virtual time since the pair was made.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    /// Moves everything in flight once: the apps pump, both sides' output
+    /// goes onto the links, then every byte in flight towards the server
+    /// and then towards the client is handed over, piece by piece (what
+    /// the server answers reaches the client in the same step). After each
+    /// piece the receiver's events are recorded and handed to its app, and
+    /// its output goes onto its link. Errors `handle_input` returns are
+    /// kept in `returned`. Returns whether anything moved.
     pub fn step(&mut self) -> bool {
         let mut moved = false;
-        while let Some(bytes) = self.client.poll_transmit() {
-            self.to_server.write(&bytes);
-            moved = true;
+        for role in [Role::Client, Role::Server] {
+            moved |= self.pump_and_transmit(role);
         }
-        while let Some(bytes) = self.server.poll_transmit() {
-            self.to_client.write(&bytes);
-            moved = true;
-        }
-        if let Some(piece) = self.to_server.next_piece() {
-            let _ = self.server.handle_input(self.now, &piece);
-            moved = true;
-        }
-        if let Some(piece) = self.to_client.next_piece() {
-            let _ = self.client.handle_input(self.now, &piece);
-            moved = true;
-        }
-        self.collect_events() || moved
+        moved |= self.deliver(Role::Server);
+        moved |= self.deliver(Role::Client);
+        moved | self.collect_events()
     }
 
-    /// Like `step`, but keeps every error `handle_input` returned in
-    /// `returned`, and hands each server event, once recorded in
-    /// `server_events`, to `app` with the server connection (so that a
-    /// server application such as a `Download` can react to it).
-    pub fn step_with(
-        &mut self,
-        returned: &mut Returned,
-        app: &mut dyn FnMut(&mut Connection, Event),
-    ) -> bool {
-        let mut moved = false;
-        while let Some(bytes) = self.client.poll_transmit() {
-            self.to_server.write(&bytes);
-            moved = true;
-        }
-        while let Some(bytes) = self.server.poll_transmit() {
-            self.to_client.write(&bytes);
-            moved = true;
-        }
-        if let Some(piece) = self.to_server.next_piece() {
-            if let Err(e) = self.server.handle_input(self.now, &piece) {
-                returned.server.push(e);
-            }
-            moved = true;
-        }
-        if let Some(piece) = self.to_client.next_piece() {
-            if let Err(e) = self.client.handle_input(self.now, &piece) {
-                returned.client.push(e);
-            }
-            moved = true;
-        }
-        while let Some(e) = self.client.poll_event() {
-            self.client_events.push(e);
-            moved = true;
-        }
-        while let Some(e) = self.server.poll_event() {
-            self.server_events.push(e.clone());
-            app(&mut self.server, e);
-            moved = true;
-        }
-        moved
-    }
-
-    /// `drive` with `step_with`.
-    pub fn drive_with(
-        &mut self,
-        returned: &mut Returned,
-        app: &mut dyn FnMut(&mut Connection, Event),
-    ) {
-        for _ in 0..10_000_000 {
-            if !self.step_with(returned, app) {
-                return;
-            }
-        }
-        panic!("the pair did not settle");
-    }
-
-    /// Steps until nothing moves (at most a bound of steps).
+    /// Steps until nothing moves; panics beyond [`MAX_STEPS`] steps.
     pub fn drive(&mut self) {
-        for _ in 0..10_000_000 {
+        for _ in 0..MAX_STEPS {
             if !self.step() {
                 return;
             }
@@ -255,26 +305,167 @@ impl Pair {
         panic!("the pair did not settle");
     }
 
-    /// Advances the virtual clock and hands both sides the time.
+    /// Drives, and whenever nothing moves, jumps the clock to the earliest
+    /// deadline of either side if it is no later than `horizon`, hands both
+    /// sides the time, and goes on. Returns when nothing moves and no
+    /// deadline is due by `horizon` (the clock stays at the last deadline
+    /// it jumped to). Panics beyond [`MAX_STEPS`] steps and jumps.
+    pub fn drive_until(&mut self, horizon: Instant) {
+        for _ in 0..MAX_STEPS {
+            if self.step() {
+                continue;
+            }
+            match self.next_deadline() {
+                Some(deadline) if deadline <= horizon => {
+                    self.now = self.now.max(deadline);
+                    self.timeout();
+                }
+                _ => return,
+            }
+        }
+        panic!("the pair did not settle by the horizon");
+    }
+
+    /// The earliest deadline of either side, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match (self.client.poll_timeout(), self.server.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Lets `by` of virtual time pass with the pair running: every timer
+    /// due on the way fires at its deadline ([`Pair::drive_until`]), then
+    /// the clock stands at `now + by`, both sides are handed that time,
+    /// and the pair is driven.
+    pub fn wait(&mut self, by: Duration) {
+        let horizon = self.now + by;
+        self.drive_until(horizon);
+        self.now = self.now.max(horizon);
+        self.timeout();
+        self.drive();
+    }
+
+    /// Advances the virtual clock and hands both sides the time (without
+    /// driving: see [`Pair::wait`] for that).
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
+        self.timeout();
+    }
+
+    /// Runs `ticks` rounds `interval` apart on the virtual clock: each
+    /// round calls `each` with the pair and the round's number, then
+    /// drives; between rounds the pair waits `interval` ([`Pair::wait`]).
+    pub fn paced(
+        &mut self,
+        ticks: usize,
+        interval: Duration,
+        mut each: impl FnMut(&mut Pair, usize),
+    ) {
+        for i in 0..ticks {
+            if i > 0 {
+                self.wait(interval);
+            }
+            each(self, i);
+            self.drive();
+        }
+    }
+
+    /// Sends `messages` from `from` one by one, `interval` apart on the
+    /// virtual clock, driving in between ([`Pair::paced`]). Stops at the
+    /// first message the connection refuses: its index and the error.
+    pub fn send_paced(
+        &mut self,
+        from: Role,
+        messages: impl IntoIterator<Item = Message>,
+        interval: Duration,
+    ) -> Result<(), (usize, securex::Error)> {
+        let messages: Vec<Message> = messages.into_iter().collect();
+        let mut refused = None;
+        self.paced(messages.len(), interval, |pair, i| {
+            if refused.is_none()
+                && let Err(e) = pair.conn(from).send(messages[i].clone())
+            {
+                refused = Some((i, e));
+            }
+        });
+        refused.map_or(Ok(()), Err)
+    }
+
+    /// One side's connection.
+    pub fn conn(&mut self, role: Role) -> &mut Connection {
+        match role {
+            Role::Client => &mut self.client,
+            Role::Server => &mut self.server,
+        }
+    }
+
+    /// Hands both sides the current time, and collects their events.
+    fn timeout(&mut self) {
         self.client.handle_timeout(self.now);
         self.server.handle_timeout(self.now);
         self.collect_events();
     }
 
-    /// Moves both sides' events into `client_events` / `server_events`.
+    /// One side's app pumps, and its output goes onto its link.
+    fn pump_and_transmit(&mut self, role: Role) -> bool {
+        let (conn, app, link) = match role {
+            Role::Client => (&mut self.client, &mut self.client_app, &mut self.to_server),
+            Role::Server => (&mut self.server, &mut self.server_app, &mut self.to_client),
+        };
+        if let Some(app) = app {
+            app.pump(conn);
+        }
+        transmit(conn, link)
+    }
+
+    /// Hands everything in flight towards `to` over, piece by piece.
+    fn deliver(&mut self, to: Role) -> bool {
+        let now = self.now;
+        let (conn, inbound, outbound, events, app, errors) = match to {
+            Role::Server => (
+                &mut self.server,
+                &mut self.to_server,
+                &mut self.to_client,
+                &mut self.server_events,
+                &mut self.server_app,
+                &mut self.returned.server,
+            ),
+            Role::Client => (
+                &mut self.client,
+                &mut self.to_client,
+                &mut self.to_server,
+                &mut self.client_events,
+                &mut self.client_app,
+                &mut self.returned.client,
+            ),
+        };
+        let mut moved = false;
+        while let Some(piece) = inbound.next_piece() {
+            moved = true;
+            if let Err(e) = conn.handle_input(now, &piece) {
+                errors.push(e);
+            }
+            drain_events(conn, events, app);
+            transmit(conn, outbound);
+        }
+        moved
+    }
+
+    /// Moves both sides' events into `client_events` / `server_events`,
+    /// handing each to the side's app; returns whether there were any.
     pub fn collect_events(&mut self) -> bool {
-        let mut any = false;
-        while let Some(e) = self.client.poll_event() {
-            self.client_events.push(e);
-            any = true;
-        }
-        while let Some(e) = self.server.poll_event() {
-            self.server_events.push(e);
-            any = true;
-        }
-        any
+        let client = drain_events(
+            &mut self.client,
+            &mut self.client_events,
+            &mut self.client_app,
+        );
+        let server = drain_events(
+            &mut self.server,
+            &mut self.server_events,
+            &mut self.server_app,
+        );
+        client || server
     }
 
     /// Application messages the server received, in order.
@@ -296,6 +487,44 @@ impl Pair {
     pub fn client_error(&self) -> Option<securex::Error> {
         closed_error(&self.client_events)
     }
+}
+
+/// Writes what `conn` has to send onto `link`; returns whether there was
+/// anything.
+fn transmit(conn: &mut Connection, link: &mut Link) -> bool {
+    let mut any = false;
+    while let Some(bytes) = conn.poll_transmit() {
+        link.write(&bytes);
+        any = true;
+    }
+    any
+}
+
+/// Records `conn`'s events in `events` and hands each to `app`; returns
+/// whether there were any.
+fn drain_events(
+    conn: &mut Connection,
+    events: &mut Vec<Event>,
+    app: &mut Option<Box<dyn App>>,
+) -> bool {
+    let mut any = false;
+    while let Some(event) = conn.poll_event() {
+        events.push(event.clone());
+        if let Some(app) = app {
+            app.handle_event(conn, event);
+        }
+        any = true;
+    }
+    any
+}
+
+/// `len` bytes of deterministic data (from `seed`) cut into DATA messages
+/// of `chunk` bytes (the last one shorter).
+pub fn data_messages(len: usize, chunk: usize, seed: u64) -> Vec<Message> {
+    programs::random_bytes(len, seed)
+        .chunks(chunk)
+        .map(|c| Message::Data(c.to_vec()))
+        .collect()
 }
 
 fn messages(events: &[Event]) -> Vec<Message> {
