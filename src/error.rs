@@ -209,6 +209,13 @@ pub enum DhError {
     /// The group is not usable: even or tiny modulus, or a generator
     /// outside `1 < g < p - 1`.
     InvalidGroup,
+    /// A received subgroup order q that the group cannot have: for an
+    /// RFC 7919 modulus and generator, any q but `(p - 1) / 2`; for an
+    /// ad-hoc group, a q of fewer than
+    /// [`MIN_SUBGROUP_ORDER_BITS`](crate::dh::MIN_SUBGROUP_ORDER_BITS) bits,
+    /// one that is not a proper divisor of `p - 1`, or one with
+    /// `g^q != 1 (mod p)`.
+    InvalidSubgroupOrder,
     /// The modulus is larger than the configured limit.
     GroupTooLarge {
         /// Bits of the received modulus.
@@ -333,6 +340,7 @@ impl Error {
                 DhError::UnknownAlgorithm(_) | DhError::UnknownGroup(_) => ErrorKind::Unsupported,
                 DhError::GroupTooLarge { .. } => ErrorKind::LimitExceeded,
                 DhError::InvalidGroup
+                | DhError::InvalidSubgroupOrder
                 | DhError::GroupMismatch
                 | DhError::InvalidPrivateKey
                 | DhError::PublicKeyOutOfRange
@@ -458,6 +466,9 @@ impl fmt::Display for DhError {
             DhError::UnknownGroup(name) => write!(f, "unknown DH group {name:?}"),
             DhError::InvalidPrivateKey => f.write_str("the DH private exponent is out of range"),
             DhError::InvalidGroup => f.write_str("the DH group parameters are not usable"),
+            DhError::InvalidSubgroupOrder => {
+                f.write_str("the DH subgroup order q does not belong to the group")
+            }
             DhError::GroupTooLarge { bits, limit } => {
                 write!(
                     f,

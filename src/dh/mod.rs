@@ -7,8 +7,9 @@
 //! * [`KeyPair`]: a private exponent drawn from a caller-supplied RNG and its
 //!   public value. Exponents are as long as RFC 7919 section 5.2 asks for
 //!   named groups (225, 275, 325 bits) and `bits(p) - 2` bits for ad-hoc
-//!   groups without q, as OpenSSL-based peers draw them. Exponentiation with
-//!   the private exponent is constant time over the exponent's bound.
+//!   groups, as OpenSSL-based peers draw them, whatever q an ad-hoc group
+//!   carries. Exponentiation with the private exponent is constant time
+//!   over the exponent's bound.
 //! * [`PublicKey`]: a validated public value, `1 < y < p - 1`, and a member
 //!   of the order-q subgroup where q is known.
 //! * [`SharedSecret`]: `y^x mod p`, big-endian, left-padded to the length of
@@ -34,6 +35,29 @@
 //! assert_eq!(z1.as_bytes().len(), 256);
 //! # Ok::<(), securex::error::DhError>(())
 //! ```
+//!
+//! # The subgroup order q
+//!
+//! q is what the subgroup check of public values tests against, so a
+//! received q is never taken on trust:
+//!
+//! * A modulus and generator that are an RFC 7919 group's **are** that
+//!   group, received with or without q: its q is `(p - 1) / 2`, and
+//!   parameters naming any other q are refused
+//!   ([`DhError::InvalidSubgroupOrder`]). Otherwise q = p - 1 would pass
+//!   every value.
+//! * An ad-hoc group (v1 only) may carry a q. It is accepted only if it
+//!   makes sense: at least [`MIN_SUBGROUP_ORDER_BITS`] bits, a proper
+//!   divisor of `p - 1` (so not `p - 1` itself), and `g^q = 1 (mod p)`;
+//!   else [`DhError::InvalidSubgroupOrder`]. It then serves the subgroup
+//!   check of public values, and nothing else: not the length of private
+//!   exponents (always `bits(p) - 2`) nor the bound of imported ones. q is
+//!   not tested for primality (nor is an ad-hoc p): the check a q enables
+//!   can only narrow the values accepted, never widen them beyond the
+//!   range check that groups without q get, and an ad-hoc group is the
+//!   choice of the peer, in v1, which authenticates nothing. For an ad-hoc
+//!   group the check is `y^q = 1 (mod p)`; the Legendre-symbol shortcut is
+//!   kept for the named groups, whose p is known to be a safe prime.
 
 pub(crate) mod encoding;
 mod named;
@@ -60,6 +84,12 @@ pub const DEFAULT_MAX_GROUP_BITS: u32 = 8192;
 /// groups, which are breakable; v2 accepts only the named groups.
 pub const MIN_GROUP_BITS: u32 = 512;
 
+/// The smallest subgroup order q accepted with an ad-hoc group, in bits:
+/// the smallest N of the FIPS 186-4 and SP 800-56A parameter sets (as in
+/// RFC 5114's 1024-bit group). A public value that passes the check of a
+/// smaller q lies in a subgroup too small to hide a key.
+pub const MIN_SUBGROUP_ORDER_BITS: u32 = 160;
+
 /// A finite-field DH group. Cheap to clone.
 #[derive(Clone)]
 pub struct Group {
@@ -74,8 +104,13 @@ struct GroupInner {
     /// p - 1, the upper (excluded) bound of public values.
     p_minus_1: BoxedUint,
     g: BoxedUint,
+    /// The q public values are checked against: `(p - 1) / 2` for a named
+    /// group, a validated received q for an ad-hoc one.
     q: Option<BoxedUint>,
-    /// q = (p - 1) / 2: membership of the subgroup is a Legendre symbol.
+    /// `q`, big-endian, without leading zeros.
+    q_bytes: Option<Vec<u8>>,
+    /// A named group: p is a safe prime, q = (p - 1) / 2, and membership of
+    /// the subgroup is a Legendre symbol.
     safe_prime: bool,
     monty: BoxedMontyParams,
 }
@@ -96,7 +131,10 @@ impl Group {
     }
 
     /// Decodes a `DH PARAMETERS` or `X9.42 DH PARAMETERS` PEM, refusing a
-    /// modulus of more than `max_bits` bits.
+    /// modulus of more than `max_bits` bits, and a q that does not belong
+    /// to the group ([`DhError::InvalidSubgroupOrder`]: for the RFC 7919
+    /// groups anything but `(p - 1) / 2`, for ad-hoc groups see
+    /// [the module documentation](self#the-subgroup-order-q)).
     pub fn from_pem(pem: &[u8], max_bits: u32) -> Result<Group, DhError> {
         Group::from_raw(encoding::decode_params_pem(pem, max_bits)?, max_bits)
     }
@@ -108,8 +146,10 @@ impl Group {
     }
 
     /// Builds a group from integers, checking that it is usable: p odd and
-    /// of `MIN_GROUP_BITS..=max_bits` bits, `1 < g < p - 1`, and
-    /// `1 < q < p` where given.
+    /// of `MIN_GROUP_BITS..=max_bits` bits, `1 < g < p - 1`, and a q, where
+    /// given, that belongs to the group: `(p - 1) / 2` for an RFC 7919
+    /// modulus and generator, else a proper divisor of `p - 1` of at least
+    /// [`MIN_SUBGROUP_ORDER_BITS`] bits with `g^q = 1 (mod p)`.
     pub(crate) fn from_raw(raw: RawParams, max_bits: u32) -> Result<Group, DhError> {
         let bits = bit_len(&raw.p);
         if bits > max_bits {
@@ -127,17 +167,15 @@ impl Group {
         };
         let p = int(&raw.p)?;
         let g = int(&raw.g)?;
-        let q = raw.q.as_deref().map(int).transpose()?;
+        // A q longer than p cannot be the order of anything modulo p.
+        let q = match raw.q.as_deref() {
+            Some(q) if bit_len(q) > bits => return Err(DhError::InvalidSubgroupOrder),
+            q => q.map(int).transpose()?,
+        };
         let p: Odd<BoxedUint> = p.to_odd().into_option().ok_or(DhError::InvalidGroup)?;
         let one = BoxedUint::one_with_precision(precision);
         let p_minus_1 = p.as_ref().wrapping_sub(&one);
-        let in_open_range = |x: &BoxedUint, hi: &BoxedUint| x > &one && x < hi;
-        if !in_open_range(&g, &p_minus_1) {
-            return Err(DhError::InvalidGroup);
-        }
-        if let Some(q) = &q
-            && !in_open_range(q, p.as_ref())
-        {
+        if g <= one || g >= p_minus_1 {
             return Err(DhError::InvalidGroup);
         }
         let two = BoxedUint::from_be_slice(&[2], precision).map_err(|_| DhError::InvalidGroup)?;
@@ -147,14 +185,22 @@ impl Group {
                 && BoxedUint::from_str_radix_with_precision_vartime(n.p_hex(), 16, precision)
                     .is_ok_and(|np| np == *p.as_ref())
         });
-        let half = p_minus_1.shr(1);
-        // A named group is checked against its q even when received without.
-        let q = match (q, named) {
-            (None, Some(_)) => Some(half.clone()),
-            (q, _) => q,
-        };
-        let safe_prime = q.as_ref() == Some(&half);
         let monty = BoxedMontyParams::new_vartime(p.clone());
+        let half = p_minus_1.shr(1);
+        let q = match (named, q) {
+            // An RFC 7919 modulus is that group, with its q and no other:
+            // q = p - 1 would let every value pass the subgroup check.
+            (Some(_), Some(q)) if q != half => return Err(DhError::InvalidSubgroupOrder),
+            (Some(_), _) => Some(half),
+            (None, Some(q)) => {
+                check_adhoc_subgroup_order(&q, &p_minus_1, &g, &monty)?;
+                Some(q)
+            }
+            (None, None) => None,
+        };
+        let q_bytes = q
+            .as_ref()
+            .map(|q| q.to_be_bytes_trimmed_vartime().into_vec());
         Ok(Group {
             inner: Arc::new(GroupInner {
                 raw,
@@ -163,7 +209,8 @@ impl Group {
                 p_minus_1,
                 g,
                 q,
-                safe_prime,
+                q_bytes,
+                safe_prime: named.is_some(),
                 monty,
             }),
         })
@@ -208,13 +255,12 @@ impl Group {
     }
 
     /// Bits of the private exponents drawn in this group: RFC 7919 lengths
-    /// for named groups, `bits(q) - 1` for other groups with q, and
-    /// `bits(p) - 2` for groups without q.
+    /// for named groups, and `bits(p) - 2` for ad-hoc groups, whatever q
+    /// they carry (a received q never shortens an exponent).
     pub fn exponent_bits(&self) -> u32 {
-        match (self.inner.named, &self.inner.raw.q) {
-            (Some(named), _) => named.exponent_bits(),
-            (None, Some(q)) => bit_len(q) - 1,
-            (None, None) => self.bits() - 2,
+        match self.inner.named {
+            Some(named) => named.exponent_bits(),
+            None => self.bits() - 2,
         }
     }
 
@@ -222,18 +268,17 @@ impl Group {
         self.inner.p.as_ref().bits_precision()
     }
 
-    /// Decodes a `PUBLIC KEY` PEM whose parameters must be this group's,
-    /// and validates the public value.
+    /// Decodes a `PUBLIC KEY` PEM whose parameters must be this group's
+    /// (same p and g, and, where the key's parameters name a q, this
+    /// group's q: `(p - 1) / 2` for a named group even if it was received
+    /// without q), and validates the public value.
     pub fn public_key_from_pem(&self, pem: &[u8]) -> Result<PublicKey, DhError> {
         // A key of a larger group is refused before any work on it.
         let (raw, y) = encoding::decode_spki_pem(pem, self.bits()).map_err(|e| match e {
             DhError::GroupTooLarge { .. } => DhError::GroupMismatch,
             other => other,
         })?;
-        let same_q = match (&raw.q, &self.inner.raw.q) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        };
+        let same_q = raw.q.is_none() || raw.q == self.inner.q_bytes;
         if raw.p != self.inner.raw.p || raw.g != self.inner.raw.g || !same_q {
             return Err(DhError::GroupMismatch);
         }
@@ -270,6 +315,8 @@ impl Group {
         if self.inner.safe_prime {
             // For a safe prime p = 2q + 1, y is in the order-q subgroup iff
             // it is a quadratic residue: the Legendre symbol (y | p) = 1.
+            // Only named groups get here: an ad-hoc p is not known to be
+            // prime, and a Jacobi symbol modulo a composite proves nothing.
             let p = self.inner.p.as_ref();
             let symbol = match p.as_words().len() {
                 8 => legendre::<8>(y, p),
@@ -285,6 +332,36 @@ impl Group {
         let y = BoxedMontyForm::new(y.clone(), &self.inner.monty);
         y.pow(q).retrieve() == BoxedUint::one_with_precision(self.precision())
     }
+}
+
+/// Checks a subgroup order received with an ad-hoc group: at least
+/// [`MIN_SUBGROUP_ORDER_BITS`] bits, a proper divisor of `p - 1`, and
+/// `g^q = 1 (mod p)`. Everything here is public: variable time is fine.
+fn check_adhoc_subgroup_order(
+    q: &BoxedUint,
+    p_minus_1: &BoxedUint,
+    g: &BoxedUint,
+    monty: &BoxedMontyParams,
+) -> Result<(), DhError> {
+    let bits = q.bit_width_vartime();
+    // q < p - 1 also rules out q = p - 1, which every value satisfies.
+    if bits < MIN_SUBGROUP_ORDER_BITS || q >= p_minus_1 {
+        return Err(DhError::InvalidSubgroupOrder);
+    }
+    let divisor = q
+        .to_nz()
+        .into_option()
+        .ok_or(DhError::InvalidSubgroupOrder)?;
+    if !bool::from(p_minus_1.rem_vartime(&divisor).is_zero()) {
+        return Err(DhError::InvalidSubgroupOrder);
+    }
+    let g_q = BoxedMontyForm::new(g.clone(), monty)
+        .pow_bounded_exp(q, bits)
+        .retrieve();
+    if g_q != BoxedUint::one_with_precision(q.bits_precision()) {
+        return Err(DhError::InvalidSubgroupOrder);
+    }
+    Ok(())
 }
 
 /// The Jacobi symbol (y | p) on fixed-size integers, where p has exactly
@@ -393,8 +470,9 @@ impl KeyPair {
 
     /// Imports a private exponent (big-endian), e.g. a long-term key read
     /// from a file or a test vector. It must satisfy `1 < x < p - 1`, and
-    /// `x < q` where q is known. Exponentiation then costs as much as for
-    /// a full-size exponent, so that the time does not reveal its length.
+    /// `x < q = (p - 1) / 2` in a named group (a received q of an ad-hoc
+    /// group bounds nothing). Exponentiation then costs as much as for a
+    /// full-size exponent, so that the time does not reveal its length.
     pub fn from_private_bytes(group: &Group, x: &[u8]) -> Result<KeyPair, DhError> {
         let significant = &x[x.iter().take_while(|&&b| b == 0).count()..];
         if significant.len() > group.byte_len() {
@@ -403,7 +481,10 @@ impl KeyPair {
         let mut x = BoxedUint::from_be_slice(significant, group.precision())
             .map_err(|_| DhError::InvalidPrivateKey)?;
         let one = BoxedUint::one_with_precision(group.precision());
-        let upper = group.inner.q.as_ref().unwrap_or(&group.inner.p_minus_1);
+        let upper = match (group.inner.named, &group.inner.q) {
+            (Some(_), Some(q)) => q,
+            _ => &group.inner.p_minus_1,
+        };
         if x <= one || x >= *upper {
             x.zeroize();
             return Err(DhError::InvalidPrivateKey);
@@ -603,6 +684,255 @@ mod tests {
         assert!(group.public_key_from_bytes(&[4]).is_ok());
     }
 
+    /// RFC 5114 section 2.3, the 2048-bit MODP group with a 256-bit prime
+    /// order subgroup, as `openssl genpkey -genparam -algorithm DHX -pkeyopt
+    /// dh_rfc5114:3` writes it: an ad-hoc group with a q far shorter than p.
+    const RFC5114_2048_256: &str = "-----BEGIN X9.42 DH PARAMETERS-----
+MIICLAKCAQEAh6jmHbS2Zjz/u9GcZRlZmYzu9ghmDdDyXSzu1ENeOwDgDfjx1hlX
+1Pr330VhsqowFsPZETQJb6o79Cltgw6afCCeDGSXUXq9WoqdMGvPZ+2R+eZyW0dY
+wCLgse9Cdb97bFv8EdRfkIi5QfVOseWbuLw5oL8SMH9cT9twxYGyP3a2Osrhyqa3
+kC1SUmc1SIoO8TxtmlG/pKs62DR3llJNjvahZ7WkGCXZZ+FE5RQFZCUcysuD5rSG
+9rPKP3lxUGAmwLhX9omWKFbe1AEKvQvmIcOjlgpU5xDDdfJjddcBQQOktUMwwZiv
+EmEW0iduEXFfaTh3+tfvCcrbCUrpHhoVlwKCAQA/syybcxNNCy53UGZg7b1ITKex
+jyHvIFQH9Hk6GguhJRDbwVB3vkY//0/tSqwLtVW+OmwbDGtHsbw3c79+jG9ikBIo
++MKMuxilWuMTQQAKZQGW+THHelfy3fRj5ensFEt3feYqqrioYorDdtKC1u04ZOZ5
+gkKOvIMdFDSPby+Rk7UEWvJ2cWTh38lnwfs/LlWkvRv/6DucgNBSuYXRguoK2yo7
+cxPT/hTISEseBSWIubfSu9LfAWGZ7NBuFVfNCRWzNTu7ZODsN3/QKDcN+StSx4kU
+KM3GfrYYS1I9HbJGwy9jB4SQ8A741kfRSNR5VFFeIyfP75jFgmZLTA9sxBZZAiEA
+jPg2QqcJoJe0R5l2QBKdopmxpH0es3ULowiw/mT1+9M=
+-----END X9.42 DH PARAMETERS-----
+";
+
+    /// A 1024-bit prime p = k q + 1 with a 128-bit prime q and g of order
+    /// q (made with Miller-Rabin for this test): sound in every respect
+    /// but the size of q.
+    const SMALL_Q_P: &str = concat!(
+        "BA107FDE2B77E1825A61B2E921127FEDB4A61938AFD70A87468407C9C3C09B22",
+        "B6CAA64D7DC0604F56503990F8132C06775C9B0CF23AD3AFD9A16A00962DF48B",
+        "1FB60FD6038D40AC0E98BE7CCFB95EE35F4FC22E04B99E0F37CFEC690DA17330",
+        "8132CF8696A597AF285DC17368080F8855D5FC003FC46E2E0F62383C4252B49D",
+    );
+    const SMALL_Q_Q: &str = "E161642DCCE67426DDE3AA614163E669";
+    const SMALL_Q_G: &str = concat!(
+        "30D54FF1A66070E2CB6E0D13FBFE7140BE29397781442CE677A16CD0CA868FB",
+        "5464BD2DF1F4564B018BC73F7D2609DD30792426D9C165220FEB603C9E2F442D",
+        "5059DD170DAEA396BC6FC33FA733081740DD385AC90FBAB848B1B104B1D2CC10",
+        "331BD0CCA7BA18162656899EEBD1859B96F8D1C4ADEC801A050A6D04E60FE924",
+    );
+    /// `SMALL_Q_Q` times a 65-bit number: 192 bits, `g^q = 1`, but not a
+    /// divisor of `p - 1`.
+    const SMALL_Q_TIMES_R: &str = "E161642DCCE674324FD5C0B4A917CC62448FA6F05212B355";
+
+    /// A hexadecimal integer (maybe of odd length) as a magnitude.
+    fn hex(s: &str) -> Vec<u8> {
+        BoxedUint::from_str_radix_with_precision_vartime(s, 16, 4096)
+            .unwrap()
+            .to_be_bytes_trimmed_vartime()
+            .into_vec()
+    }
+
+    /// `(p - 1, (p - 1) / 2)` of an odd modulus, as magnitudes.
+    fn p_minus_1_and_half(p: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let precision = u32::try_from(p.len() * 8).unwrap().div_ceil(64) * 64;
+        let p = BoxedUint::from_be_slice(p, precision).unwrap();
+        let p_minus_1 = p.wrapping_sub(BoxedUint::one_with_precision(precision));
+        let half = p_minus_1.shr(1);
+        let trim = |x: &BoxedUint| x.to_be_bytes_trimmed_vartime().into_vec();
+        (trim(&p_minus_1), trim(&half))
+    }
+
+    /// The smallest y > 1 with `y^((p - 1) / 2) != 1 (mod p)`: outside the
+    /// order-(p - 1)/2 subgroup of a safe prime, computed without the code
+    /// under test.
+    fn non_residue(p: &[u8]) -> Vec<u8> {
+        let precision = u32::try_from(p.len() * 8).unwrap().div_ceil(64) * 64;
+        let p = BoxedUint::from_be_slice(p, precision).unwrap();
+        let one = BoxedUint::one_with_precision(precision);
+        let half = p.wrapping_sub(&one).shr(1);
+        let monty = BoxedMontyParams::new_vartime(p.to_odd().unwrap());
+        (2u8..)
+            .find(|&y| {
+                let y = BoxedUint::from_be_slice(&[y], precision).unwrap();
+                BoxedMontyForm::new(y, &monty).pow(&half).retrieve() != one
+            })
+            .map(|y| alloc::vec![y])
+            .unwrap()
+    }
+
+    /// Parameters as the peer would send them: the crate's own PEM.
+    fn params_pem(p: &[u8], g: &[u8], q: Option<&[u8]>) -> String {
+        encoding::encode_params_pem(&RawParams {
+            p: p.to_vec(),
+            g: g.to_vec(),
+            q: q.map(<[u8]>::to_vec),
+        })
+    }
+
+    /// A `PUBLIC KEY` PEM of y with these parameters.
+    fn key_pem(p: &[u8], g: &[u8], q: Option<&[u8]>, y: &[u8]) -> String {
+        let raw = RawParams {
+            p: p.to_vec(),
+            g: g.to_vec(),
+            q: q.map(<[u8]>::to_vec),
+        };
+        encoding::encode_spki_pem(&raw, y)
+    }
+
+    fn from_pem(pem: &str) -> Result<Group, DhError> {
+        Group::from_pem(pem.as_bytes(), DEFAULT_MAX_GROUP_BITS)
+    }
+
+    #[test]
+    fn a_named_modulus_accepts_only_its_own_q() {
+        for named in NamedGroup::ALL {
+            let group = Group::named(named);
+            let p = group.modulus().to_vec();
+            let (p_minus_1, half) = p_minus_1_and_half(&p);
+            let mut half_minus_2 = half.clone();
+            *half_minus_2.last_mut().unwrap() -= 2;
+            let mut longer_than_p = alloc::vec![1];
+            longer_than_p.resize(p.len() + 1, 0);
+            // q = p - 1 is the attack: every value in range satisfies
+            // y^(p-1) = 1, so the subgroup check would pass anything.
+            for (what, q) in [
+                ("q = p - 1", &p_minus_1[..]),
+                ("q = 1", &[1][..]),
+                ("q = 2", &[2][..]),
+                ("q = (p - 1) / 2 - 2", &half_minus_2[..]),
+                ("q = p", &p[..]),
+                ("q longer than p", &longer_than_p[..]),
+            ] {
+                assert_eq!(
+                    from_pem(&params_pem(&p, &[2], Some(q))).err(),
+                    Some(DhError::InvalidSubgroupOrder),
+                    "{named}: {what}"
+                );
+            }
+            // A quadratic non-residue has order 2q, outside the subgroup:
+            // it is refused however its parameters name the group.
+            let outside = non_residue(&p);
+            assert_eq!(
+                group.public_key_from_bytes(&outside),
+                Err(DhError::PublicKeyNotInSubgroup),
+                "{named}"
+            );
+            let forged = key_pem(&p, &[2], Some(&p_minus_1), &outside);
+            assert_eq!(
+                PublicKey::from_pem(forged.as_bytes(), DEFAULT_MAX_GROUP_BITS),
+                Err(DhError::InvalidSubgroupOrder),
+                "{named}"
+            );
+            // A key claiming another q is not of the group, even a group
+            // that arrived without q.
+            let without_q = from_pem(&params_pem(&p, &[2], None)).unwrap();
+            for g in [&group, &without_q] {
+                let forged = key_pem(&p, &[2], Some(&p_minus_1), &[4]);
+                assert_eq!(
+                    g.public_key_from_pem(forged.as_bytes()),
+                    Err(DhError::GroupMismatch),
+                    "{named}"
+                );
+                assert_eq!(
+                    g.public_key_from_pem(key_pem(&p, &[2], None, &outside).as_bytes()),
+                    Err(DhError::PublicKeyNotInSubgroup),
+                    "{named}"
+                );
+            }
+            // Its own q, or none, is the named group.
+            for q in [Some(&half[..]), None] {
+                let received = from_pem(&params_pem(&p, &[2], q)).unwrap();
+                assert_eq!(received.named_group(), Some(named));
+                assert_eq!(received.exponent_bits(), named.exponent_bits());
+                assert_eq!(
+                    received.public_key_from_bytes(&outside),
+                    Err(DhError::PublicKeyNotInSubgroup)
+                );
+                assert!(received.public_key_from_bytes(&[4]).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn adhoc_exponents_are_bits_p_minus_2_whatever_q_says() {
+        let mut rng = rng();
+        let rfc5114 = from_pem(RFC5114_2048_256).unwrap();
+        let ffdhe = Group::named(NamedGroup::Ffdhe2048);
+        let (_, half) = p_minus_1_and_half(ffdhe.modulus());
+        let outside = non_residue(ffdhe.modulus());
+        // The ffdhe2048 prime with generator 4 (of order q) is ad hoc.
+        let g4 = from_pem(&params_pem(ffdhe.modulus(), &[4], Some(&half))).unwrap();
+        for (what, group) in [("RFC 5114 2048/256", &rfc5114), ("ffdhe2048 p, g = 4", &g4)] {
+            assert_eq!(group.named_group(), None, "{what}");
+            assert!(group.has_subgroup_order(), "{what}");
+            assert_eq!(group.exponent_bits(), 2046, "{what}");
+            let a = KeyPair::generate(group, &mut rng);
+            let b = KeyPair::generate(group, &mut rng);
+            // The exponent's length, read back as the application would.
+            assert_eq!(bit_len(&a.private_bytes()), 2046, "{what}");
+            assert_eq!(a.x.bit_width_vartime(), 2046, "{what}");
+            // Public values of the subgroup pass its check; others do not.
+            let b_pub = group
+                .public_key_from_pem(b.public_key().to_pem().as_bytes())
+                .unwrap();
+            let a_pub = group
+                .public_key_from_bytes(&a.public_key().to_bytes())
+                .unwrap();
+            assert_eq!(
+                a.agree(&b_pub).unwrap().as_bytes(),
+                b.agree(&a_pub).unwrap().as_bytes(),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            rfc5114.public_key_from_bytes(&[2]),
+            Err(DhError::PublicKeyNotInSubgroup)
+        );
+        assert_eq!(
+            g4.public_key_from_bytes(&outside),
+            Err(DhError::PublicKeyNotInSubgroup)
+        );
+    }
+
+    #[test]
+    fn adhoc_subgroup_orders_that_do_not_belong_to_the_group_are_refused() {
+        let ffdhe = Group::named(NamedGroup::Ffdhe2048);
+        let p = ffdhe.modulus();
+        let (p_minus_1, half) = p_minus_1_and_half(p);
+        let outside = non_residue(p);
+        let (small_p, small_q, small_g) = (hex(SMALL_Q_P), hex(SMALL_Q_Q), hex(SMALL_Q_G));
+        // Each case breaks one rule only.
+        for (what, params) in [
+            // A divisor of p - 1 with g^q = 1, but not a proper one: every
+            // value in range would pass.
+            ("q = p - 1", params_pem(p, &[4], Some(&p_minus_1))),
+            // A proper divisor, but g is a non-residue: g^q = -1.
+            ("g^q != 1", params_pem(p, &outside, Some(&half))),
+            // g^q = 1, but q does not divide p - 1.
+            (
+                "q does not divide p - 1",
+                params_pem(&small_p, &small_g, Some(&hex(SMALL_Q_TIMES_R))),
+            ),
+            // Sound, but a 128-bit subgroup hides no key.
+            (
+                "a 128-bit q",
+                params_pem(&small_p, &small_g, Some(&small_q)),
+            ),
+        ] {
+            assert_eq!(
+                from_pem(&params).err(),
+                Some(DhError::InvalidSubgroupOrder),
+                "{what}"
+            );
+        }
+        // The same moduli without q are ad-hoc groups with the range check
+        // only, and long exponents.
+        for (p, g) in [(p, &outside[..]), (&small_p[..], &small_g[..])] {
+            let group = from_pem(&params_pem(p, g, None)).unwrap();
+            assert!(!group.has_subgroup_order());
+            assert_eq!(group.exponent_bits(), group.bits() - 2);
+        }
+    }
+
     #[test]
     fn unusable_groups_are_refused() {
         let p = Group::named(NamedGroup::Ffdhe2048).modulus().to_vec();
@@ -620,8 +950,6 @@ mod tests {
             ("g = 1", raw(&p, &[1], None)),
             ("g = p - 1", raw(&p, &p_minus_1, None)),
             ("g = p", raw(&p, &p, None)),
-            ("q = 1", raw(&p, &[2], Some(&[1]))),
-            ("q = p", raw(&p, &[2], Some(&p))),
             ("256-bit p", raw(&p[..32], &[2], None)),
         ] {
             assert_eq!(

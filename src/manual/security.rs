@@ -111,12 +111,27 @@
 //!   on in the seed preset, at least 512 bits).
 //! * Exponents: 225, 275 and 325 bits (RFC 7919 §5.2, twice the security
 //!   strength), from the RNG handed in, fresh for every handshake and every
-//!   rotation (a server's static key excepted); `bits(p) − 2` for ad-hoc groups ([`crate::dh`]).
+//!   rotation (a server's static key excepted); `bits(p) − 2` for ad-hoc
+//!   groups, whatever q they carry: a received q never shortens an
+//!   exponent ([`crate::dh`]).
 //! * Peer values: 1 < y < p − 1 and, for the named groups, membership of
-//!   the order-q subgroup (a Legendre symbol); a shared secret of 1 is
-//!   refused. This matters most for a server static key, which answers
-//!   many clients: no value outside the subgroup ever meets it. Ad-hoc v1
-//!   groups carry no q and get the range check only.
+//!   the order-q subgroup, q = (p − 1) / 2 (a Legendre symbol); a shared
+//!   secret of 1 is refused. This matters most for a server static key,
+//!   which answers many clients: no value outside the subgroup ever meets
+//!   it. A named group's p and g are that group, with its q or none: any
+//!   other q is refused
+//!   ([`DhError::InvalidSubgroupOrder`](crate::error::DhError::InvalidSubgroupOrder)),
+//!   since q = p − 1 would let every value pass. Ad-hoc v1 groups usually
+//!   carry no q and get the range check only; one that carries a q gets
+//!   y^q = 1 checked, and only if q makes sense (at least
+//!   [`MIN_SUBGROUP_ORDER_BITS`](crate::dh::MIN_SUBGROUP_ORDER_BITS) = 160
+//!   bits, a proper divisor of p − 1, g^q = 1), else the group is refused.
+//!
+//! | attack | test |
+//! |--------|------|
+//! | a named group's p and g with q = p − 1 (or any q but (p − 1) / 2), in the parameters or a public key's | `src/dh/mod.rs`: `a_named_modulus_accepts_only_its_own_q` |
+//! | an ad-hoc group whose short q would shorten the private exponent | `src/dh/mod.rs`: `adhoc_exponents_are_bits_p_minus_2_whatever_q_says` |
+//! | an ad-hoc q that is p − 1, does not divide p − 1, has g^q ≠ 1, or is under 160 bits | `src/dh/mod.rs`: `adhoc_subgroup_orders_that_do_not_belong_to_the_group_are_refused` |
 //!
 //! # Timing
 //!

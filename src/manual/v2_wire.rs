@@ -39,7 +39,7 @@
 //! | `ciphers` | array of strings | `"AES-128"` (and `"3DES"` with [`legacy_suites`](crate::config::Config::legacy_suites)), most preferred first |
 //! | `modes` | array of strings | `"GCM"`, `"CBC"` (and `"ECB"`, legacy) |
 //! | `hash` | array of strings | `"SHA-256"`, `"SHA-512"` |
-//! | `params` | string | base64 of the PEM `X9.42 DH PARAMETERS` (p, g, q) of the first group in `groups` |
+//! | `params` | string | base64 of the PEM `X9.42 DH PARAMETERS` (p, g, q = (p − 1) / 2) of the first group in `groups` |
 //! | `public_key` | string | base64 of the PEM `PUBLIC KEY` (SubjectPublicKeyInfo, X9.42 `dhpublicnumber`) of the client's fresh ephemeral key in that group |
 //! | `version` | number | `2` |
 //! | `nonce` | string | base64 of 32 random bytes |
@@ -50,11 +50,14 @@
 //! The first six fields are v1's, so a v1 server can answer. A v2 server
 //! checks, in this order, and answers a plaintext `ERROR` at the first
 //! failure: `groups[0]` is one of its [`groups`](crate::config::Config::groups)
-//! and `params` is exactly that group (else "accepted groups: …"); the PSK
+//! and `params` is exactly that group (else "accepted groups: …"; its p
+//! and g with a q other than (p − 1) / 2 are refused as invalid parameters,
+//! [`DhError::InvalidSubgroupOrder`](crate::error::DhError::InvalidSubgroupOrder)); the PSK
 //! ids agree, or neither side has a PSK; `nonce` is 32 bytes; a suite is
 //! common (the first valid combination in the client's order, cipher then
 //! mode then hash, that the server accepts); `public_key` is in the group and
-//! valid; `server_key`, if present, names the server's
+//! valid (1 < y < p − 1, in the order-(p − 1)/2 subgroup); `server_key`,
+//! if present, names the server's
 //! [`static_key`](crate::config::Config::static_key) in that group.
 //!
 //! # `EXCHANGE` (server → client, plaintext)
