@@ -212,7 +212,7 @@ fn any_change_to_either_hello_fails_the_handshake_on_both_sides() {
             Some(Error::Protocol(ProtocolError::BadFinished)),
             "{what}"
         );
-        assert_eq!(pair.server.state(), State::Closed, "{what}");
+        client_closed_after_its_hello(&mut pair, what);
         assert!(pair.server_error().is_some(), "{what}");
         assert!(pair.server_messages().is_empty(), "{what}");
     }
@@ -237,8 +237,27 @@ fn any_change_to_either_hello_fails_the_handshake_on_both_sides() {
             matches!(error.kind(), ErrorKind::Crypto),
             "{what}: {error:?}"
         );
-        assert_eq!(pair.server.state(), State::Closed, "{what}");
+        client_closed_after_its_hello(&mut pair, what);
     }
+}
+
+/// The client refused the server's FINISHED: it wrote its hello and
+/// nothing else (today at most a sealed alert) and closed its stream; the
+/// server, which never got a FINISHED, ends on that EOF (or on the alert)
+/// without completing its handshake.
+#[track_caller]
+fn client_closed_after_its_hello(pair: &mut Pair, what: &str) {
+    assert!(pair.to_server.frames_seen <= 2, "{what}");
+    pair.server.handle_eof();
+    pair.collect_events();
+    assert_eq!(pair.server.state(), State::Closed, "{what}");
+    assert!(
+        !pair
+            .server_events
+            .iter()
+            .any(|e| matches!(e, Event::HandshakeComplete { .. })),
+        "{what}"
+    );
 }
 
 #[test]
@@ -505,15 +524,17 @@ fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// A long-term ffdhe2048 key pair from a fixed seed.
+fn static_key(seed: u8) -> securex::dh::KeyPair {
+    use rand_core::SeedableRng;
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed([seed; 32]);
+    securex::dh::KeyPair::generate(&securex::dh::Group::named(NamedGroup::Ffdhe2048), &mut rng)
+}
+
 /// A server static key and a client that pins its public value.
 fn pinned_pair(seed: u64, server_key_seed: u8, pinned_seed: u8) -> Pair {
-    use rand_core::SeedableRng;
     use securex::config::StaticKey;
-    use securex::dh::{Group, KeyPair};
-    let key = |s| {
-        let mut rng = rand_chacha::ChaCha20Rng::from_seed([s; 32]);
-        KeyPair::generate(&Group::named(NamedGroup::Ffdhe2048), &mut rng)
-    };
+    let key = static_key;
     let mut server = v2();
     server.static_key = Some(StaticKey::new(key(server_key_seed)));
     let mut client = v2();
@@ -537,29 +558,84 @@ fn a_pinned_server_key_authenticates_the_server() {
     );
 }
 
+/// The client pins server key 1. An impostor that does not hold it answers
+/// the client itself, in every v2 suite, with its own EXCHANGE and a
+/// FINISHED derived the best ways it can without key 1's private half: Z_es
+/// left out, from a key of its own, or Z_ee once more. The client refuses
+/// each FINISHED (`BadFinished`) and sends nothing after its hello: not its
+/// FINISHED, not its queued DATA (today at most a sealed alert, which the
+/// impostor cannot open). The control: the same impostor
+/// with key 1 is accepted and reads the DATA, so only Z_es tells them
+/// apart.
 #[test]
 fn an_attacker_cannot_answer_for_a_pinned_key_it_does_not_hold() {
-    // The server holds key 2; the client pins key 1 and the attacker
-    // rewrites the fingerprint to key 2's so that the server accepts the
-    // hello: the server mixes in Z_es from key 2, the client from key 1.
-    let mut pair = pinned_pair(23, 2, 1);
-    let fingerprint = {
-        use rand_core::SeedableRng;
-        let mut rng = rand_chacha::ChaCha20Rng::from_seed([2; 32]);
-        let key = securex::dh::KeyPair::generate(
-            &securex::dh::Group::named(NamedGroup::Ffdhe2048),
-            &mut rng,
-        );
-        base64_of(&key.public_key().fingerprint())
-    };
-    pair.to_server.hook = Some(edit_frame(0, move |j| {
-        j["server_key"] = Value::String(fingerprint.clone());
-    }));
-    pair.client.send(Message::Data(vec![1])).unwrap();
-    pair.drive();
-    assert_eq!(
-        pair.client_error(),
-        Some(Error::Protocol(ProtocolError::BadFinished))
-    );
-    assert!(pair.server_messages().is_empty());
+    use common::attacker::{self, Attacker, ZEs};
+    use rand_core::SeedableRng;
+    use securex::Connection;
+    let v2_suites = CipherSuite::ALL
+        .into_iter()
+        .filter(|&s| v2().offer.contains(s));
+    for suite in v2_suites {
+        for (what, z_es, holds_the_key) in [
+            ("Z_es left out", ZEs::LeftOut, false),
+            ("Z_es from its own key", ZEs::From(static_key(2)), false),
+            ("Z_ee as Z_es", ZEs::ZeeAgain, false),
+            (
+                "the control, holding the pinned key",
+                ZEs::From(static_key(1)),
+                true,
+            ),
+        ] {
+            let now = std::time::Instant::now();
+            let mut config = v2();
+            config.offer = Offer {
+                ciphers: vec![suite.cipher()],
+                modes: vec![suite.mode()],
+                hashes: vec![suite.hash()],
+            };
+            config.server_key = Some(static_key(1).public_key().clone());
+            let mut client =
+                Connection::client(config, rand_chacha::ChaCha20Rng::seed_from_u64(23), now);
+            client.send(Message::Data(vec![1])).unwrap();
+            let hello = client.poll_transmit().unwrap();
+            let hello = hello.strip_suffix(b"\r\n").unwrap();
+            let impostor = Attacker {
+                z_es,
+                ..Attacker::anonymous()
+            };
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(24);
+            let (mut leg, answer) = attacker::answer_client(&mut rng, &impostor, hello);
+            assert_eq!(leg.suite(), suite);
+            let result = client.handle_input(now, &answer);
+            let mut after = Vec::new();
+            while let Some(bytes) = client.poll_transmit() {
+                after.extend(bytes);
+            }
+            let frames: Vec<&[u8]> = after
+                .split(|&b| b == b'\n')
+                .filter(|f| !f.is_empty())
+                .map(|f| f.strip_suffix(b"\r").unwrap())
+                .collect();
+            if holds_the_key {
+                assert_eq!(result, Ok(()), "{suite} {what}");
+                assert_eq!(client.state(), State::Established, "{suite} {what}");
+                assert_eq!(frames.len(), 2, "{suite} {what}");
+                let finished = leg.open(frames[0]).unwrap();
+                assert!(leg.is_peers_finished(&finished), "{suite} {what}");
+                assert_eq!(
+                    Message::from_v2_bytes(&leg.open(frames[1]).unwrap()),
+                    Some(Ok(Message::Data(vec![1]))),
+                    "{suite} {what}"
+                );
+            } else {
+                assert_eq!(
+                    result,
+                    Err(Error::Protocol(ProtocolError::BadFinished)),
+                    "{suite} {what}"
+                );
+                assert_eq!(client.state(), State::Closed, "{suite} {what}");
+                assert!(frames.len() <= 1, "{suite} {what}: {} frames", frames.len());
+            }
+        }
+    }
 }

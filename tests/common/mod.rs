@@ -22,6 +22,7 @@
 
 #![allow(dead_code)]
 
+pub mod attacker;
 pub mod programs;
 
 use std::cell::RefCell;
