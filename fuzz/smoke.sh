@@ -9,10 +9,18 @@
 # Needs a nightly toolchain (CARGO_FUZZ_TOOLCHAIN, default "nightly");
 # installs cargo-fuzz if it is missing. Exits non-zero if any target finds a
 # crash, a panic, a timeout (a single input over 60 s) or runs out of memory.
+#
+# Builds with debug assertions and overflow checks on (`--debug-assertions`,
+# and fuzz/Cargo.toml's profile forces both even under `-O`): an integer
+# overflow is a finding. The sanitizer is FUZZ_SANITIZER, default "none":
+# the crate is #![forbid(unsafe_code)], and AddressSanitizer makes the
+# targets that do Diffie-Hellman about four times slower (see
+# fuzz/README.md); FUZZ_SANITIZER=address runs them under ASan.
 set -euo pipefail
 
 secs="${1:-30}"
 toolchain="${CARGO_FUZZ_TOOLCHAIN:-nightly}"
+sanitizer="${FUZZ_SANITIZER:-none}"
 fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$fuzz_dir/.."
 
@@ -32,9 +40,11 @@ if [ "${#targets[@]}" -eq 0 ]; then
     exit 1
 fi
 
-cargo "+$toolchain" fuzz build
+flags=(--sanitizer "$sanitizer" --debug-assertions)
+cargo "+$toolchain" fuzz build "${flags[@]}"
 
 failed=()
+summary=()
 for target in "${targets[@]}"; do
     corpus="$work/$target"
     mkdir -p "$corpus"
@@ -42,13 +52,20 @@ for target in "${targets[@]}"; do
         find "$fuzz_dir/corpus/$target" -maxdepth 1 -type f -name 'seed-*' -exec cp {} "$corpus/" \;
     fi
     echo "=== $target: ${secs}s on $(find "$corpus" -type f | wc -l) seeds"
-    if ! cargo "+$toolchain" fuzz run "$target" "$corpus" -- \
-        -max_total_time="$secs" -timeout=60 -print_final_stats=1; then
+    log="$work/$target.log"
+    status=0
+    cargo "+$toolchain" fuzz run "${flags[@]}" "$target" "$corpus" -- \
+        -max_total_time="$secs" -timeout=60 -print_final_stats=1 2>&1 | tee "$log" || status=$?
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    summary+=("$(printf '%-14s %10s runs %8s exec/s' "$target" "${runs:-?}" "${rate:-?}")")
+    if [ "$status" -ne 0 ]; then
         echo "=== $target FAILED (see fuzz/artifacts/$target/)" >&2
         failed+=("$target")
     fi
 done
 
+printf '%s\n' "${summary[@]}"
 if [ "${#failed[@]}" -ne 0 ]; then
     echo "failed: ${failed[*]}" >&2
     exit 1
