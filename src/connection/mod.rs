@@ -56,22 +56,47 @@
 //! # States
 //!
 //! [`State::Negotiating`] (the client's `ALGORITHMS` is out, or the server
-//! waits for it) → [`State::Established`] (keys agreed) ⇄
-//! [`State::Rotating`] (a v1 client sent a new `ALGORITHMS`; application
-//! messages wait in order for the new keys) → [`State::Closed`]. Every
-//! error on input closes the connection: the error is returned, kept, and
-//! reported once as [`Event::Closed`]; a v1 server also tells the peer with
-//! an `ERROR` frame (except when the peer itself sent `ERROR` or went
-//! away). Events of frames that arrived before the failing one are still
+//! waits for it) → v2: [`State::Handshaking`] (keys agreed, the peer's
+//! FINISHED outstanding) → [`State::Established`] (keys agreed and, in
+//! v2, confirmed) ⇄ [`State::Rotating`] (new keys are being agreed;
+//! application messages we send wait in order for them) →
+//! [`State::Closed`].
+//!
+//! Inside, each phase is a type holding exactly the data valid in it, and
+//! each transition consumes the phase it holds and returns the next one
+//! (see the private `phase` module): a frame that the phase does not
+//! expect is an error, never a state the code cannot handle. An
+//! established v2 phase can only be built from a proof that the peer's
+//! FINISHED verified, and keeps it across rotations.
+//!
+//! # Errors
+//!
+//! Every error on input closes the connection: the error is returned,
+//! kept, and reported once as [`Event::Closed`]. Where the protocol allows
+//! it, the peer is told why (never when the failure is the peer's own
+//! `ERROR` or its end of stream):
+//!
+//! * once the peer's FINISHED has verified (v2), in an `ERROR` sealed in
+//!   the current epoch;
+//! * a server, in a plaintext `ERROR` frame while it negotiates (before it
+//!   sent a v2 `EXCHANGE`) and throughout v1;
+//! * otherwise not at all: before the peer's FINISHED verifies, neither
+//!   role sends anything protected but its own FINISHED, so nothing is
+//!   ever sealed under keys of a handshake that was never authenticated.
+//!
+//! Events of frames that arrived before the failing one are still
 //! delivered, in order, before `Closed`.
 
 mod client;
+mod finished;
+mod phase;
 mod server;
+mod timer;
+mod v1;
 mod v2;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use std::time::Instant;
@@ -80,13 +105,14 @@ use rand_core::CryptoRng;
 
 use crate::config::Config;
 pub use crate::config::Version;
-use crate::dh::KeyPair;
 use crate::error::{Error, Misuse, ProtocolError};
 use crate::message::Message;
-use crate::record::V1Protector;
 use crate::suite::CipherSuite;
 use crate::wire::codec::DELIMITER;
 use crate::wire::{ErrorFrame, Frame, FrameSplitter};
+
+use phase::{Alert, Failed, Phase, Sent};
+use timer::{Timer, Timers};
 
 /// The side of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -152,121 +178,77 @@ pub enum Event {
     },
 }
 
-/// The keys of one established epoch.
-enum Established {
-    /// v1: one protector (v1 protects client-to-server messages only).
-    V1 {
-        protector: Box<V1Protector>,
-        /// Protected frames sent in this epoch (client).
-        sent_in_epoch: u64,
-    },
-    /// v2: a channel in each direction.
-    V2(Box<v2::Channel>),
+/// Everything of a connection but its phase: what the transitions read
+/// and write besides the phase they consume.
+struct Core {
+    role: Role,
+    config: Config,
+    rng: Box<dyn CryptoRng + Send>,
+    /// Frames ready to be written, with their delimiters.
+    outgoing: Vec<u8>,
+    events: VecDeque<Event>,
+    /// The current key epoch, the suite and the version, once established.
+    epoch: u32,
+    suite: Option<CipherSuite>,
+    version: Option<Version>,
+    timers: Timers,
+    /// The latest time handed in: timers count from it.
+    now: Instant,
 }
 
-impl Established {
-    fn suite(&self) -> CipherSuite {
-        match self {
-            Established::V1 { protector, .. } => protector.suite(),
-            Established::V2(channel) => channel.suite(),
-        }
+impl Core {
+    fn arm(&mut self, timer: Timer, after: Option<core::time::Duration>) {
+        self.timers.arm(timer, self.now, after);
     }
 
-    fn version(&self) -> Version {
-        match self {
-            Established::V1 { .. } => Version::V1,
-            Established::V2(_) => Version::V2,
-        }
+    /// Appends a frame (already encoded) and its delimiter to the output.
+    fn push_encoded(&mut self, frame: &[u8]) {
+        self.outgoing.extend_from_slice(frame);
+        self.outgoing.extend_from_slice(DELIMITER);
     }
-}
 
-/// A client's outstanding `ALGORITHMS`: the key pair it carried and, for
-/// v2, the frame's exact bytes (for the transcript hash).
-struct ClientHello {
-    key: KeyPair,
-    v2_bytes: Option<Vec<u8>>,
-}
-
-/// The state, with exactly the data valid in it.
-enum Phase {
-    /// Client: `ALGORITHMS` sent, waiting for `EXCHANGE`.
-    ClientNegotiating(ClientHello),
-    /// Server: waiting for `ALGORITHMS`.
-    ServerNegotiating,
-    /// v2: keys agreed, the peer's FINISHED outstanding (client: the
-    /// server's, which comes first; server: the client's).
-    Handshaking(Box<v2::Channel>),
-    /// Keys agreed (boxed: the keyed ciphers are large).
-    Established(Box<Established>),
-    /// v2: our REKEY is out. What we send waits for REKEY_ACK; what we
-    /// receive still flows in the current epoch.
-    Rekeying(Box<v2::Rekeying>),
-    /// Client (v1): a new `ALGORITHMS` sent; the old keys are gone (v1
-    /// servers send nothing protected) and messages wait for `EXCHANGE`.
-    ClientRotating(ClientHello),
-    /// Over; the error, if any, is kept.
-    Closed(Option<Error>),
-}
-
-impl Phase {
-    fn state(&self) -> State {
-        match self {
-            Phase::ClientNegotiating(_) | Phase::ServerNegotiating => State::Negotiating,
-            Phase::Handshaking(_) => State::Handshaking,
-            Phase::Established(_) => State::Established,
-            Phase::ClientRotating(_) | Phase::Rekeying(_) => State::Rotating,
-            Phase::Closed(_) => State::Closed,
-        }
+    fn push_frame(&mut self, frame: &Frame) {
+        self.push_encoded(&frame.encode());
     }
-}
 
-/// The timers of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    /// The peer must complete the handshake or rotation in time.
-    Handshake,
-    /// The peer must send something now and then.
-    Idle,
-    /// v2: time to rotate keys (not an error).
-    Rekey,
-}
-
-impl Timer {
-    const ALL: [Timer; 3] = [Timer::Handshake, Timer::Idle, Timer::Rekey];
-
-    fn name(self, state: State) -> &'static str {
-        match (self, state) {
-            (Timer::Handshake, State::Rotating) => "rotation",
-            (Timer::Handshake, _) => "handshake",
-            (Timer::Idle, _) => "idle",
-            (Timer::Rekey, _) => "rekey",
+    /// Keys are in use: the first ones (`HandshakeComplete`) or those of a
+    /// rotation (`KeyRotated`).
+    fn established(&mut self, version: Version, suite: CipherSuite, first: bool) {
+        if !first {
+            self.epoch = self.epoch.saturating_add(1);
         }
+        self.suite = Some(suite);
+        self.version = Some(version);
+        self.timers.disarm(Timer::Handshake);
+        match version {
+            Version::V2 => self.arm(Timer::Rekey, self.config.rekey_after),
+            _ => self.timers.disarm(Timer::Rekey),
+        }
+        self.events.push_back(if first {
+            Event::HandshakeComplete { version, suite }
+        } else {
+            Event::KeyRotated {
+                epoch: self.epoch,
+                suite,
+            }
+        });
+    }
+
+    /// A rotation started: the peer must answer in time.
+    fn rotation_started(&mut self) {
+        self.arm(Timer::Handshake, self.config.handshake_timeout);
     }
 }
 
 /// A secure channel between a client and a server, without I/O.
 pub struct Connection {
-    role: Role,
-    config: Config,
-    rng: Box<dyn CryptoRng + Send>,
     phase: Phase,
+    core: Core,
     splitter: FrameSplitter,
-    /// Frames ready to be written, with their delimiters.
-    outgoing: Vec<u8>,
-    events: VecDeque<Event>,
     /// Application messages waiting for keys, in order.
     queue: VecDeque<Message>,
     /// Payload bytes of `queue`.
     queued_bytes: usize,
-    /// The current key epoch, the suite and the version, once established.
-    epoch: u32,
-    suite: Option<CipherSuite>,
-    version: Option<Version>,
-    /// Deadlines, indexed like `Timer::ALL`.
-    timers: [Option<Instant>; 3],
-    /// The latest time handed in: timers started by the application's
-    /// commands (which carry no time) count from it.
-    now: Instant,
     /// `flush_and_close` was called: close once the queue is empty.
     closing: bool,
 }
@@ -274,45 +256,54 @@ pub struct Connection {
 impl Connection {
     /// A client: sends its `ALGORITHMS` at once (see `poll_transmit`).
     pub fn client(config: Config, rng: impl CryptoRng + Send + 'static, now: Instant) -> Self {
-        let mut conn = Connection::new(Role::Client, config, Box::new(rng), now);
-        let hello = conn.send_hello();
-        conn.phase = Phase::ClientNegotiating(hello);
-        conn
+        Connection::new(Role::Client, config, Box::new(rng), now, client::hello)
     }
 
     /// A server: waits for the client's `ALGORITHMS`.
     pub fn server(config: Config, rng: impl CryptoRng + Send + 'static, now: Instant) -> Self {
-        Connection::new(Role::Server, config, Box::new(rng), now)
+        Connection::new(Role::Server, config, Box::new(rng), now, |_| {
+            Phase::ServerAwaitHello
+        })
     }
 
-    fn new(role: Role, config: Config, rng: Box<dyn CryptoRng + Send>, now: Instant) -> Self {
-        let mut conn = Connection {
+    /// A connection in the phase `start` begins it with (the client's
+    /// first step sends its hello).
+    fn new(
+        role: Role,
+        config: Config,
+        rng: Box<dyn CryptoRng + Send>,
+        now: Instant,
+        start: fn(&mut Core) -> Phase,
+    ) -> Self {
+        let mut core = Core {
             role,
-            splitter: FrameSplitter::new(config.max_frame_len),
             config,
             rng,
-            phase: Phase::ServerNegotiating,
             outgoing: Vec::new(),
             events: VecDeque::new(),
-            queue: VecDeque::new(),
-            queued_bytes: 0,
             epoch: 0,
             suite: None,
             version: None,
-            timers: [None; 3],
+            timers: Timers::default(),
             now,
-            closing: false,
         };
-        conn.arm(Timer::Handshake, conn.config.handshake_timeout);
-        conn.arm(Timer::Idle, conn.config.idle_timeout);
-        conn
+        core.arm(Timer::Handshake, core.config.handshake_timeout);
+        core.arm(Timer::Idle, core.config.idle_timeout);
+        Connection {
+            splitter: FrameSplitter::new(core.config.max_frame_len),
+            phase: start(&mut core),
+            core,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            closing: false,
+        }
     }
 
     // ----- getters -----
 
     /// The role.
     pub fn role(&self) -> Role {
-        self.role
+        self.core.role
     }
 
     /// What the connection is doing.
@@ -322,17 +313,17 @@ impl Connection {
 
     /// The suite of the current epoch, once established.
     pub fn suite(&self) -> Option<CipherSuite> {
-        self.suite
+        self.core.suite
     }
 
     /// The version spoken, once established.
     pub fn version(&self) -> Option<Version> {
-        self.version
+        self.core.version
     }
 
     /// The current key epoch (0 for the first handshake).
     pub fn epoch(&self) -> u32 {
-        self.epoch
+        self.core.epoch
     }
 
     /// Why the connection closed, if it failed.
@@ -345,7 +336,7 @@ impl Connection {
 
     /// Bytes held for sending: queued messages and unpolled frames.
     pub fn buffered_len(&self) -> usize {
-        self.queued_bytes + self.outgoing.len()
+        self.queued_bytes + self.core.outgoing.len()
     }
 
     /// Application messages waiting for keys (not yet turned into frames).
@@ -355,7 +346,7 @@ impl Connection {
 
     /// The configuration.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.core.config
     }
 
     // ----- inputs -----
@@ -368,12 +359,18 @@ impl Connection {
         if self.state() == State::Closed {
             return Ok(());
         }
-        self.now = self.now.max(now);
-        self.arm(Timer::Idle, self.config.idle_timeout);
+        self.core.now = self.core.now.max(now);
+        self.core.arm(Timer::Idle, self.core.config.idle_timeout);
         let mut splitter = core::mem::replace(&mut self.splitter, FrameSplitter::new(0));
         let result = splitter.push(data, |frame| self.handle_frame(frame));
         self.splitter = splitter;
-        result.map_err(|error| self.fail(error))
+        match result {
+            Ok(()) => Ok(()),
+            // A frame's failure has closed the connection already.
+            Err(error) if self.state() == State::Closed => Err(error),
+            // The splitter's own (a frame too long): fail where we are.
+            Err(error) => Err(self.fail_in_place(error)),
+        }
     }
 
     /// Tells the connection that time `now` has come; expired timers close
@@ -383,19 +380,22 @@ impl Connection {
         if state == State::Closed {
             return;
         }
-        self.now = self.now.max(now);
-        for (i, timer) in Timer::ALL.into_iter().enumerate() {
-            if self.timers[i].is_some_and(|deadline| deadline <= now) {
-                if timer == Timer::Rekey {
-                    self.disarm(Timer::Rekey);
-                    self.start_rekey();
-                    continue;
-                }
-                self.fail(Error::TimedOut {
-                    timer: timer.name(state),
-                });
-                return;
+        self.core.now = self.core.now.max(now);
+        for timer in Timer::ALL {
+            if !self.core.timers.expired(timer, now) {
+                continue;
             }
+            if timer == Timer::Rekey {
+                self.core.timers.disarm(Timer::Rekey);
+                // A failure here has closed the connection; nothing to
+                // return it to.
+                let _ = self.transition(|phase, core| phase.start_rekey(core));
+                continue;
+            }
+            self.fail_in_place(Error::TimedOut {
+                timer: timer.name(state),
+            });
+            return;
         }
     }
 
@@ -405,7 +405,7 @@ impl Connection {
     /// was complete is for the application to judge.
     pub fn handle_eof(&mut self) {
         if self.state() != State::Closed {
-            self.fail(ProtocolError::UnexpectedEof.into());
+            self.fail_in_place(ProtocolError::UnexpectedEof.into());
         }
     }
 
@@ -417,51 +417,53 @@ impl Connection {
     ///
     /// A client sends `Open`, `Data` and `Close`; a server `Ok` and
     /// `Error` (which also closes the connection). Errors here are
-    /// [`Misuse`] and leave the connection as it was.
+    /// [`Misuse`] and leave the connection as it was, except an error in
+    /// sealing (the sequence numbers of an epoch used up, which every
+    /// rotation limit keeps far away), which closes it.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         if self.state() == State::Closed || self.closing {
             return Err(Misuse::Closed.into());
         }
-        if message.is_from_client() != (self.role == Role::Client) {
+        if message.is_from_client() != (self.core.role == Role::Client) {
             return Err(Misuse::WrongRole {
                 message: message.type_name(),
             }
             .into());
         }
-        let v2 = match self.version {
+        let v2 = match self.core.version {
             Some(version) => version == Version::V2,
-            None => self.config.client_speaks() == Version::V2,
+            None => self.core.config.client_speaks() == Version::V2,
         };
         if v2 && matches!(message, Message::Close { sha256: None }) {
             return Err(Misuse::MissingDigest.into());
         }
-        let len = self.frame_len_bound(&message);
-        if len > self.config.max_frame_len {
+        let len = frame_len_bound(&message);
+        if len > self.core.config.max_frame_len {
             return Err(Misuse::MessageTooLarge {
                 len,
-                limit: self.config.max_frame_len,
+                limit: self.core.config.max_frame_len,
             }
             .into());
         }
-        if self.buffered_len() + len > self.config.max_buffered && self.buffered_len() > 0 {
+        if self.buffered_len() + len > self.core.config.max_buffered && self.buffered_len() > 0 {
             return Err(Misuse::BufferFull {
-                limit: self.config.max_buffered,
+                limit: self.core.config.max_buffered,
             }
             .into());
         }
         self.queued_bytes += payload_len(&message);
         self.queue.push_back(message);
-        self.flush_queue();
-        Ok(())
+        self.flush_queue()
     }
 
     /// Closes the connection without an error. Frames already produced
     /// remain to be polled; queued messages not yet sent are dropped, and
     /// so are the peer's messages not yet polled: after `close`, the only
-    /// event left to come is [`Event::Closed`].
+    /// event left to come is [`Event::Closed`]. To send what waits for
+    /// keys first, use [`Connection::flush_and_close`].
     pub fn close(&mut self) {
         if self.state() != State::Closed {
-            self.events.retain(|e| !matches!(e, Event::Message(_)));
+            self.core.events.retain(|e| !matches!(e, Event::Message(_)));
             self.enter_closed(None);
         }
     }
@@ -477,7 +479,8 @@ impl Connection {
             return;
         }
         self.closing = true;
-        self.flush_queue();
+        // A failure has closed the connection, with its reason.
+        let _ = self.flush_queue();
     }
 
     /// Starts a key rotation now, at time `now` (the rotation's reply
@@ -491,23 +494,18 @@ impl Connection {
     /// handshake is complete ([`Misuse::NotEstablished`]), on a v1 server
     /// ([`Misuse::CannotRotate`]), once closed.
     pub fn rotate(&mut self, now: Instant) -> Result<(), Error> {
-        self.now = self.now.max(now);
-        let v1 = match &self.phase {
+        match &self.phase {
             Phase::Closed(_) => return Err(Misuse::Closed.into()),
-            Phase::Rekeying(_) | Phase::ClientRotating(_) => return Ok(()),
-            Phase::Established(established) => matches!(**established, Established::V1 { .. }),
-            _ => return Err(Misuse::NotEstablished.into()),
-        };
-        match (v1, self.role) {
-            (false, _) => self.start_rekey(),
-            (true, Role::Client) => {
-                let hello = self.send_algorithms();
-                self.phase = Phase::ClientRotating(hello);
-                self.arm(Timer::Handshake, self.config.handshake_timeout);
-            }
-            (true, Role::Server) => return Err(Misuse::CannotRotate.into()),
+            Phase::V2Rekeying(_) | Phase::V1ClientRotating(_) => return Ok(()),
+            Phase::V1Server(_) => return Err(Misuse::CannotRotate.into()),
+            Phase::V2Established(_) | Phase::V1Client(_) => {}
+            Phase::ClientHello(_)
+            | Phase::ClientAwaitFinished(_)
+            | Phase::ServerAwaitHello
+            | Phase::ServerAwaitFinished(_) => return Err(Misuse::NotEstablished.into()),
         }
-        Ok(())
+        self.core.now = self.core.now.max(now);
+        self.transition(|phase, core| phase.rotate(core))
     }
 
     // ----- outputs -----
@@ -515,17 +513,17 @@ impl Connection {
     /// Bytes to write to the peer, if any: whole frames with their `\r\n`.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.outgoing.is_empty() {
+        if self.core.outgoing.is_empty() {
             None
         } else {
-            Some(core::mem::take(&mut self.outgoing))
+            Some(core::mem::take(&mut self.core.outgoing))
         }
     }
 
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.core.events.pop_front()
     }
 
     /// When `handle_timeout` must be called next, if ever.
@@ -534,172 +532,133 @@ impl Connection {
         if self.state() == State::Closed {
             return None;
         }
-        self.timers.iter().flatten().min().copied()
+        self.core.timers.next()
     }
 
     // ----- internals -----
 
-    /// Starts `timer` to expire `after` the latest time handed in.
-    fn arm(&mut self, timer: Timer, after: Option<core::time::Duration>) {
-        self.timers[timer as usize] = after.and_then(|d| self.now.checked_add(d));
+    /// Runs one transition: takes the phase, hands it to `step`, and keeps
+    /// what it returns; a failure closes the connection (telling the peer
+    /// where the failed phase allows) and is returned.
+    fn transition(
+        &mut self,
+        step: impl FnOnce(Phase, &mut Core) -> Result<Phase, Failed>,
+    ) -> Result<(), Error> {
+        // `Closed` holds the place only while `step` runs: every outcome
+        // below replaces it.
+        let phase = core::mem::replace(&mut self.phase, Phase::Closed(None));
+        match step(phase, &mut self.core) {
+            Ok(next) => {
+                self.phase = next;
+                Ok(())
+            }
+            Err(failed) => Err(self.fail(failed)),
+        }
     }
 
-    fn disarm(&mut self, timer: Timer) {
-        self.timers[timer as usize] = None;
-    }
-
-    /// Dispatches one frame by state and role.
-    /// `bytes` are the frame exactly as received (v2 hashes them).
+    /// Decodes one frame and hands it to the phase. `bytes` are the frame
+    /// exactly as received (v2 hashes the hellos).
     fn handle_frame(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let frame = Frame::decode(bytes)?;
-        if let Frame::Error(ErrorFrame { message }) = frame {
-            // Once v2 keys exist the peer speaks only in records: a
-            // plaintext ERROR then comes from someone else.
-            if self.state() == State::Handshaking || self.version == Some(Version::V2) {
-                return Err(self.unexpected(&Frame::Error(ErrorFrame { message })));
-            }
-            return Err(ProtocolError::PeerError(message).into());
-        }
-        match self.role {
-            Role::Client => self.client_frame(frame, bytes),
-            Role::Server => self.server_frame(frame, bytes),
-        }
+        let frame = match Frame::decode(bytes) {
+            Ok(frame) => frame,
+            Err(error) => return Err(self.fail_in_place(error.into())),
+        };
+        self.transition(|phase, core| phase.on_frame(core, frame, bytes))?;
+        self.flush_queue()
     }
 
-    fn unexpected(&self, frame: &Frame) -> Error {
-        ProtocolError::UnexpectedFrame {
-            frame: frame.type_name(),
-            state: self.state().describe(),
-        }
-        .into()
-    }
-
-    /// Moves to `Established` with new keys, reports it, and sends what
-    /// waited for them.
-    fn establish(&mut self, established: Established, first: bool) {
-        let (suite, version) = (established.suite(), established.version());
-        if !first {
-            self.epoch += 1;
-        }
-        self.suite = Some(suite);
-        self.version = Some(version);
-        self.disarm(Timer::Handshake);
-        match version {
-            Version::V2 => self.arm(Timer::Rekey, self.config.rekey_after),
-            _ => self.disarm(Timer::Rekey),
-        }
-        self.phase = Phase::Established(Box::new(established));
-        self.events.push_back(if first {
-            Event::HandshakeComplete { version, suite }
-        } else {
-            Event::KeyRotated {
-                epoch: self.epoch,
-                suite,
-            }
-        });
-        self.flush_queue();
-    }
-
-    /// Sends queued messages while the keys allow.
-    fn flush_queue(&mut self) {
+    /// Sends queued messages while the keys allow; closes once empty after
+    /// `flush_and_close`.
+    fn flush_queue(&mut self) -> Result<(), Error> {
         while let Some(message) = self.queue.pop_front() {
             self.queued_bytes -= payload_len(&message);
-            if let Err(message) = self.transmit_message(message) {
+            let mut waiting = None;
+            let mut closes = false;
+            self.transition(|phase, core| {
+                let (next, sent) = phase.transmit(core, message)?;
+                match sent {
+                    Sent::Yes => {}
+                    Sent::Closes => closes = true,
+                    Sent::Wait(message) => waiting = Some(message),
+                }
+                Ok(next)
+            })?;
+            if let Some(message) = waiting {
                 self.queued_bytes += payload_len(&message);
                 self.queue.push_front(message);
-                return;
+                return Ok(());
+            }
+            if closes {
+                self.close();
+                return Ok(());
             }
         }
         if self.closing && self.state() != State::Closed {
             self.close();
         }
-    }
-
-    /// Sends one application message now, or gives it back when it must
-    /// wait for keys.
-    fn transmit_message(&mut self, message: Message) -> Result<(), Message> {
-        match (self.version, self.role) {
-            (Some(Version::V2), _) => self.v2_transmit(message),
-            (_, Role::Client) => self.client_transmit(message),
-            (_, Role::Server) => self.server_transmit(message),
-        }
-    }
-
-    /// Seals an inner v2 message in `channel` into the outgoing bytes.
-    fn push_sealed(
-        channel: &mut v2::Channel,
-        rng: &mut (dyn CryptoRng + Send),
-        outgoing: &mut Vec<u8>,
-        inner: &v2::Inner,
-    ) -> Result<(), Error> {
-        let record = channel.sealer.seal(rng, &inner.encode())?;
-        outgoing.extend_from_slice(&v2::record_frame(record).encode());
-        outgoing.extend_from_slice(DELIMITER);
         Ok(())
     }
 
-    fn push_frame(&mut self, frame: &Frame) {
-        self.outgoing.extend_from_slice(&frame.encode());
-        self.outgoing.extend_from_slice(DELIMITER);
+    /// Fails in the current phase (a timer, the end of the stream, a frame
+    /// that did not decode): the phase gives up what its alert needs.
+    fn fail_in_place(&mut self, error: Error) -> Error {
+        let phase = core::mem::replace(&mut self.phase, Phase::Closed(None));
+        self.fail(Failed {
+            error,
+            alert: phase.into_alert(),
+        })
     }
 
-    /// Closes after a failure: keeps the error, tells the peer where the
-    /// protocol allows it, reports the close, and returns the error.
-    fn fail(&mut self, error: Error) -> Error {
-        if self.state() != State::Closed {
-            let peer_gone = matches!(
-                error,
-                Error::Protocol(ProtocolError::UnexpectedEof | ProtocolError::PeerError(_))
-            );
-            if !peer_gone {
-                self.alert(alloc::format!("{error}"));
+    /// Closes after a failure: keeps the error, tells the peer the way the
+    /// failed phase allows (unless the peer itself ended it), reports the
+    /// close, and returns the error.
+    fn fail(&mut self, failed: Failed) -> Error {
+        let Failed { error, alert } = failed;
+        let peer_gone = matches!(
+            error,
+            Error::Protocol(ProtocolError::UnexpectedEof | ProtocolError::PeerError(_))
+        );
+        if !peer_gone {
+            let message = alloc::format!("{error}");
+            match alert {
+                Alert::Silent => {}
+                Alert::Plain => self.core.push_frame(&Frame::Error(ErrorFrame { message })),
+                Alert::Sealed(mut verified) => {
+                    // Best effort: a channel that cannot seal any more
+                    // has nothing left to say.
+                    let _ = verified.seal_app(&mut self.core, Message::Error { message });
+                }
             }
-            self.enter_closed(Some(error.clone()));
         }
+        self.enter_closed(Some(error.clone()));
         error
-    }
-
-    /// Tells the peer why the connection closes, where the protocol can:
-    /// in a v2 record once keys exist (either role), else in a plaintext
-    /// `ERROR` frame from a server.
-    fn alert(&mut self, message: String) {
-        let channel = match &mut self.phase {
-            Phase::Handshaking(channel) => Some(&mut **channel),
-            Phase::Rekeying(rekeying) => Some(&mut rekeying.channel),
-            Phase::Established(established) => match &mut **established {
-                Established::V2(channel) => Some(&mut **channel),
-                Established::V1 { .. } => None,
-            },
-            _ => None,
-        };
-        match channel {
-            Some(channel) => {
-                let inner = v2::Inner::App(Message::Error { message });
-                let _ =
-                    Connection::push_sealed(channel, &mut *self.rng, &mut self.outgoing, &inner);
-            }
-            None if self.role == Role::Server => {
-                self.push_frame(&Frame::Error(ErrorFrame { message }));
-            }
-            None => {}
-        }
     }
 
     fn enter_closed(&mut self, error: Option<Error>) {
         self.phase = Phase::Closed(error.clone());
         self.queue.clear();
         self.queued_bytes = 0;
-        self.timers = [None; 3];
-        self.events.push_back(Event::Closed { error });
+        self.closing = false;
+        self.core.timers.disarm_all();
+        self.core.events.push_back(Event::Closed { error });
     }
+}
 
-    /// An upper bound of the frame a message makes (for the limits).
-    fn frame_len_bound(&self, message: &Message) -> usize {
-        // v1: inner JSON (base64 of DATA) padded, then base64 again, plus
-        // the IV, the MAC and the JSON around them.
-        let inner = payload_len(message) / 3 * 4 + 4 + 64;
-        (inner + 16) / 3 * 4 + 4 + 256
+/// The error for a frame that `state` does not expect.
+fn unexpected(frame: &Frame, state: State) -> Error {
+    ProtocolError::UnexpectedFrame {
+        frame: frame.type_name(),
+        state: state.describe(),
     }
+    .into()
+}
+
+/// An upper bound of the frame a message makes (for the limits).
+fn frame_len_bound(message: &Message) -> usize {
+    // v1: inner JSON (base64 of DATA) padded, then base64 again, plus
+    // the IV, the MAC and the JSON around them.
+    let inner = payload_len(message) / 3 * 4 + 4 + 64;
+    (inner + 16) / 3 * 4 + 4 + 256
 }
 
 /// The bytes a message carries, for buffer accounting.
@@ -715,10 +674,10 @@ fn payload_len(message: &Message) -> usize {
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("role", &self.role)
+            .field("role", &self.core.role)
             .field("state", &self.state())
-            .field("suite", &self.suite)
-            .field("epoch", &self.epoch)
+            .field("suite", &self.core.suite)
+            .field("epoch", &self.core.epoch)
             .finish_non_exhaustive()
     }
 }

@@ -1,16 +1,18 @@
-//! What both roles share in v2: the protected channel of an epoch, the
-//! connection's own records (FINISHED), and the mapping of records to
-//! `SECURE_X` frames.
+//! v2 once keys exist, for both roles: the protected channel of an epoch,
+//! the inner messages of records, the handshake awaiting the peer's
+//! FINISHED, the established phase and its rotation (REKEY / REKEY_ACK).
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use rand_core::CryptoRng;
 
-use alloc::boxed::Box;
-
-use super::{Connection, Established, Event, Phase, Role, Timer};
+use super::finished::{self, PeerVerified};
+use super::phase::{Failed, Phase, Sent};
+use super::{Core, Event, Role, State, Version, payload_len, unexpected};
 use crate::config::{Config, TDES_MAX_BYTES_PER_KEY};
 use crate::dh::{Group, KeyPair, NamedGroup};
 use crate::error::{Error, FrameError, ProtocolError, RecordError};
@@ -35,44 +37,64 @@ const REKEY_ACK: u8 = 0x12;
 /// an opener for what it receives, and the secrets the next epoch derives
 /// from.
 pub(super) struct Channel {
-    pub(super) sealer: V2Sealer,
-    pub(super) opener: V2Opener,
+    sealer: V2Sealer,
+    opener: V2Opener,
     pub(super) secrets: EpochSecrets,
     /// The group of the handshake; rotations agree new keys in it.
-    pub(super) group: Group,
+    group: Group,
     /// Application records and bytes sealed in this epoch.
-    pub(super) sent_records: u64,
-    pub(super) sent_bytes: u64,
-}
-
-/// An epoch whose rotation this side started: the REKEY is out.
-pub(super) struct Rekeying {
-    pub(super) channel: Channel,
-    /// The fresh key pair our REKEY carried, and its public value as sent.
-    key: KeyPair,
-    public: Vec<u8>,
+    sent_records: u64,
+    sent_bytes: u64,
 }
 
 impl Channel {
     /// The channel of `secrets` for `role` in `epoch`.
-    pub(super) fn new(role: Role, secrets: EpochSecrets, group: Group, epoch: u32) -> Channel {
+    pub(super) fn new(
+        role: Role,
+        secrets: EpochSecrets,
+        group: Group,
+        epoch: u32,
+    ) -> Result<Channel, Error> {
         let suite = secrets.suite();
         let keys = |d: &DirectionSecrets| {
             V2DirectionKeys::new(suite, &d.enc_key, &d.mac_key, &d.static_iv)
-                .expect("the schedule derives keys of the suite's lengths")
         };
         let (send, receive) = match role {
-            Role::Client => (keys(&secrets.c2s), keys(&secrets.s2c)),
-            Role::Server => (keys(&secrets.s2c), keys(&secrets.c2s)),
+            Role::Client => (keys(&secrets.c2s)?, keys(&secrets.s2c)?),
+            Role::Server => (keys(&secrets.s2c)?, keys(&secrets.c2s)?),
         };
-        Channel {
+        Ok(Channel {
             sealer: V2Sealer::new(send, epoch),
             opener: V2Opener::new(receive, epoch),
             secrets,
             group,
             sent_records: 0,
             sent_bytes: 0,
-        }
+        })
+    }
+
+    pub(super) fn suite(&self) -> CipherSuite {
+        self.secrets.suite()
+    }
+
+    /// Seals `inner` into a `SECURE_X` frame, encoded, without its
+    /// delimiter.
+    fn seal(&mut self, rng: &mut (dyn CryptoRng + Send), inner: &Inner) -> Result<Vec<u8>, Error> {
+        let record = self.sealer.seal(rng, &inner.encode())?;
+        Ok(record_frame(record).encode())
+    }
+
+    /// Seals `inner` into the connection's output.
+    pub(super) fn seal_into(&mut self, core: &mut Core, inner: &Inner) -> Result<(), Error> {
+        let frame = self.seal(&mut *core.rng, inner)?;
+        core.push_encoded(&frame);
+        Ok(())
+    }
+
+    /// Opens a record and decodes what it carries.
+    pub(super) fn open_inner(&mut self, record: &Record) -> Result<Inner, Error> {
+        let plaintext = self.opener.open(&frame_record(record)?)?;
+        Ok(Inner::decode(&plaintext)?)
     }
 
     /// Whether sending `len` more bytes of application data must wait for
@@ -90,8 +112,20 @@ impl Channel {
                 || self.sent_bytes.saturating_add(len as u64) > byte_limit)
     }
 
-    pub(super) fn suite(&self) -> CipherSuite {
-        self.secrets.suite()
+    /// The channel of the next epoch, from the rotation's shared secret
+    /// and both public values as sent.
+    fn next(
+        &self,
+        role: Role,
+        epoch: u32,
+        z: &[u8],
+        initiator_public: &[u8],
+        responder_public: &[u8],
+    ) -> Result<Channel, Error> {
+        let secrets =
+            self.secrets
+                .rotate(self.suite(), epoch, z, initiator_public, responder_public);
+        Channel::new(role, secrets, self.group.clone(), epoch)
     }
 }
 
@@ -132,10 +166,20 @@ impl Inner {
             }),
         }
     }
+
+    /// The name of what the record carries, for errors.
+    pub(super) fn type_name(&self) -> &'static str {
+        match self {
+            Inner::App(message) => message.type_name(),
+            Inner::Finished(_) => "FINISHED",
+            Inner::Rekey(_) => "REKEY",
+            Inner::RekeyAck(_) => "REKEY_ACK",
+        }
+    }
 }
 
 /// A sealed record as a frame.
-pub(super) fn record_frame(record: V2Record) -> Frame {
+fn record_frame(record: V2Record) -> Frame {
     Frame::Record(Record {
         epoch: record.epoch,
         seq: record.seq,
@@ -146,7 +190,7 @@ pub(super) fn record_frame(record: V2Record) -> Frame {
 }
 
 /// A frame's record, its binary fields decoded.
-pub(super) fn frame_record(record: &Record) -> Result<V2Record, Error> {
+fn frame_record(record: &Record) -> Result<V2Record, Error> {
     let base64 = |field, value: &str| {
         BASE64
             .decode(value)
@@ -186,210 +230,276 @@ pub(super) fn group_names(groups: &[NamedGroup]) -> String {
     names.join(",")
 }
 
-impl Connection {
-    /// Opens a record in `channel` and decodes what it carries.
-    pub(super) fn open_inner(channel: &mut Channel, record: &Record) -> Result<Inner, Error> {
-        let plaintext = channel.opener.open(&frame_record(record)?)?;
-        Ok(Inner::decode(&plaintext)?)
-    }
-
-    /// Checks the peer's FINISHED, the first record it sends. Its keys
-    /// are bound to both hellos, so a changed hello (or another PSK) shows
-    /// as a record that does not open: that, too, is `BadFinished`.
-    pub(super) fn check_finished(
-        channel: &mut Channel,
-        record: &Record,
-        peer_is_client: bool,
-    ) -> Result<(), Error> {
-        let inner = Connection::open_inner(channel, record).map_err(|e| match e {
-            Error::Record(RecordError::Decrypt) => ProtocolError::BadFinished.into(),
-            other => other,
-        })?;
-        match inner {
-            Inner::Finished(value) if channel.secrets.verify_finished(peer_is_client, &value) => {
-                Ok(())
-            }
-            Inner::Finished(_) => Err(ProtocolError::BadFinished.into()),
-            Inner::App(message) => Err(ProtocolError::UnexpectedMessage {
-                message: message.type_name(),
-            }
-            .into()),
-            Inner::Rekey(_) | Inner::RekeyAck(_) => {
-                Err(ProtocolError::UnexpectedMessage { message: "REKEY" }.into())
-            }
-        }
-    }
-
-    /// Sends an application message in an established v2 epoch, first
-    /// starting a rotation if the epoch is used up; gives the message back
-    /// if it must wait. A server's `ERROR` closes the connection.
-    pub(super) fn v2_transmit(&mut self, message: Message) -> Result<(), Message> {
-        let Phase::Established(established) = &mut self.phase else {
-            return Err(message);
-        };
-        let Established::V2(channel) = &mut **established else {
-            return Err(message);
-        };
-        let len = super::payload_len(&message);
-        if channel.rekey_due(&self.config, len) {
-            self.start_rekey();
-            return Err(message);
-        }
-        let closing = matches!(message, Message::Error { .. });
-        let inner = Inner::App(message);
-        if Connection::push_sealed(channel, &mut *self.rng, &mut self.outgoing, &inner).is_err() {
-            // Sequence numbers used up: far beyond every rotation limit.
-            let Inner::App(message) = inner else {
-                unreachable!("built as App above")
-            };
-            return Err(message);
-        }
-        channel.sent_records += 1;
-        channel.sent_bytes += len as u64;
-        if closing {
-            self.close();
-        }
-        Ok(())
-    }
-
-    /// Starts a rotation: a fresh key pair, a REKEY record; what the
-    /// application sends now waits for REKEY_ACK. Does nothing unless an
-    /// established v2 epoch is current.
-    pub(super) fn start_rekey(&mut self) {
-        let Phase::Established(established) = &self.phase else {
-            return;
-        };
-        if !matches!(**established, Established::V2(_)) {
-            return;
-        }
-        let Phase::Established(established) =
-            core::mem::replace(&mut self.phase, Phase::ServerNegotiating)
-        else {
-            unreachable!("checked above");
-        };
-        let Established::V2(mut channel) = *established else {
-            unreachable!("checked above");
-        };
-        let key = KeyPair::generate(&channel.group, &mut *self.rng);
-        let public = padded_public(&key);
-        let sent = Connection::push_sealed(
-            &mut channel,
-            &mut *self.rng,
-            &mut self.outgoing,
-            &Inner::Rekey(public.clone()),
-        );
-        self.phase = Phase::Rekeying(Box::new(Rekeying {
-            channel: *channel,
-            key,
-            public,
-        }));
-        match sent {
-            Ok(()) => self.arm(Timer::Handshake, self.config.handshake_timeout),
-            Err(error) => {
-                self.fail(error);
-            }
-        }
-    }
-
-    /// A v2 record in an established (or rotating) epoch, from either
-    /// role's peer.
-    pub(super) fn on_established_record(&mut self, record: &Record) -> Result<(), Error> {
-        let channel = match &mut self.phase {
-            Phase::Established(established) => match &mut **established {
-                Established::V2(channel) => &mut **channel,
-                Established::V1 { .. } => {
-                    return Err(self.unexpected(&Frame::Record(record.clone())));
-                }
-            },
-            Phase::Rekeying(rekeying) => &mut rekeying.channel,
-            _ => return Err(self.unexpected(&Frame::Record(record.clone()))),
-        };
-        match Connection::open_inner(channel, record)? {
-            Inner::App(Message::Error { message }) => Err(ProtocolError::PeerError(message).into()),
-            // Each side accepts only the other role's messages.
-            Inner::App(message) if message.is_from_client() == (self.role == Role::Server) => {
-                self.events.push_back(Event::Message(message));
-                Ok(())
-            }
-            Inner::App(message) => Err(ProtocolError::UnexpectedMessage {
-                message: message.type_name(),
-            }
-            .into()),
-            Inner::Finished(_) => Err(ProtocolError::UnexpectedMessage {
-                message: "FINISHED",
-            }
-            .into()),
-            Inner::Rekey(public) => self.on_rekey(&public),
-            Inner::RekeyAck(public) => self.on_rekey_ack(&public),
-        }
-    }
-
-    /// The peer started a rotation. If ours is out too, the client's wins:
-    /// a client ignores the server's REKEY (its own will be answered), a
-    /// server abandons its own and answers the client's.
-    fn on_rekey(&mut self, initiator_public: &[u8]) -> Result<(), Error> {
-        let epoch = self.epoch + 1;
-        let role = self.role;
-        let channel = match &mut self.phase {
-            Phase::Rekeying(_) if role == Role::Client => return Ok(()),
-            Phase::Rekeying(rekeying) => &mut rekeying.channel,
-            Phase::Established(established) => match &mut **established {
-                Established::V2(channel) => &mut **channel,
-                Established::V1 { .. } => unreachable!("v2 records only"),
-            },
-            _ => unreachable!("called from established phases"),
-        };
-        let peer = channel.group.public_key_from_bytes(initiator_public)?;
-        let key = KeyPair::generate(&channel.group, &mut *self.rng);
-        let z = key.agree(&peer)?;
-        let own = padded_public(&key);
-        let suite = channel.suite();
-        let secrets = channel
-            .secrets
-            .rotate(suite, epoch, z.as_bytes(), initiator_public, &own);
-        // The answer goes out under the old keys; ours switch right after.
-        Connection::push_sealed(
-            channel,
-            &mut *self.rng,
-            &mut self.outgoing,
-            &Inner::RekeyAck(own),
-        )?;
-        let next = Channel::new(role, secrets, channel.group.clone(), epoch);
-        self.establish(Established::V2(Box::new(next)), false);
-        Ok(())
-    }
-
-    /// The peer answered our rotation: both directions switch now.
-    fn on_rekey_ack(&mut self, responder_public: &[u8]) -> Result<(), Error> {
-        let epoch = self.epoch + 1;
-        let Phase::Rekeying(rekeying) = &self.phase else {
-            return Err(ProtocolError::UnexpectedMessage {
-                message: "REKEY_ACK",
-            }
-            .into());
-        };
-        let channel = &rekeying.channel;
-        let peer = channel.group.public_key_from_bytes(responder_public)?;
-        let z = rekeying.key.agree(&peer)?;
-        let suite = channel.suite();
-        let secrets = channel.secrets.rotate(
-            suite,
-            epoch,
-            z.as_bytes(),
-            &rekeying.public,
-            responder_public,
-        );
-        let next = Channel::new(self.role, secrets, channel.group.clone(), epoch);
-        self.establish(Established::V2(Box::new(next)), false);
-        Ok(())
-    }
-}
-
 /// A public value as REKEY and REKEY_ACK carry it: big-endian, padded to
 /// the length of p.
 fn padded_public(key: &KeyPair) -> Vec<u8> {
     let bytes = key.public_key().to_bytes();
-    let mut out = alloc::vec![0u8; key.group().byte_len() - bytes.len()];
+    let mut out = alloc::vec![0u8; key.group().byte_len().saturating_sub(bytes.len())];
     out.extend_from_slice(&bytes);
     out
+}
+
+/// The handshake keys of v2 before the peer's FINISHED verified: nothing
+/// but our own FINISHED is ever sealed with them.
+pub(super) struct Handshake {
+    channel: Channel,
+}
+
+impl Handshake {
+    pub(super) fn new(channel: Channel) -> Handshake {
+        Handshake { channel }
+    }
+
+    /// Client: the server's FINISHED, its first record, verified before
+    /// anything but our own FINISHED is sent; ours goes out at once.
+    pub(super) fn on_client_frame(
+        self: Box<Self>,
+        core: &mut Core,
+        frame: Frame,
+    ) -> Result<Phase, Failed> {
+        let Frame::Record(record) = frame else {
+            return Err(Failed::silent(unexpected(&frame, State::Handshaking)));
+        };
+        let mut channel = self.channel;
+        let proof = finished::verify(&mut channel, &record, false).map_err(Failed::silent)?;
+        let ours = Inner::Finished(channel.secrets.finished(true));
+        // The server is verified from here on: a failure may be told.
+        let mut verified = Box::new(Verified {
+            channel,
+            _proof: proof,
+        });
+        if let Err(error) = verified.channel.seal_into(core, &ours) {
+            return Err(Failed::sealed(error, verified));
+        }
+        core.established(Version::V2, verified.channel.suite(), true);
+        Ok(Phase::V2Established(verified))
+    }
+
+    /// Server: the client's FINISHED, its first record (ours went out with
+    /// the `EXCHANGE`).
+    pub(super) fn on_server_frame(
+        self: Box<Self>,
+        core: &mut Core,
+        frame: Frame,
+    ) -> Result<Phase, Failed> {
+        let Frame::Record(record) = frame else {
+            return Err(Failed::silent(unexpected(&frame, State::Handshaking)));
+        };
+        let mut channel = self.channel;
+        let proof = finished::verify(&mut channel, &record, true).map_err(Failed::silent)?;
+        core.established(Version::V2, channel.suite(), true);
+        Ok(Phase::V2Established(Box::new(Verified {
+            channel,
+            _proof: proof,
+        })))
+    }
+}
+
+/// An established v2 epoch: its channel, and the proof that the peer's
+/// FINISHED verified (made only by [`finished::verify`], carried over
+/// from epoch to epoch).
+pub(super) struct Verified {
+    channel: Channel,
+    _proof: PeerVerified,
+}
+
+impl Verified {
+    /// One frame from the peer: only records, in this epoch.
+    pub(super) fn on_frame(
+        mut self: Box<Self>,
+        core: &mut Core,
+        frame: Frame,
+    ) -> Result<Phase, Failed> {
+        let Frame::Record(record) = frame else {
+            let error = unexpected(&frame, State::Established);
+            return Err(Failed::sealed(error, self));
+        };
+        let inner = match self.channel.open_inner(&record) {
+            Ok(inner) => inner,
+            Err(error) => return Err(Failed::sealed(error, self)),
+        };
+        match inner {
+            Inner::Rekey(public) => self.answer_rekey(core, &public),
+            Inner::App(message) => match accept(core, message) {
+                Ok(()) => Ok(Phase::V2Established(self)),
+                Err(error) => Err(Failed::sealed(error, self)),
+            },
+            other => {
+                let error = ProtocolError::UnexpectedMessage {
+                    message: other.type_name(),
+                }
+                .into();
+                Err(Failed::sealed(error, self))
+            }
+        }
+    }
+
+    /// Sends an application message, first starting a rotation if the
+    /// epoch is used up (the message then waits for the new keys).
+    pub(super) fn transmit(
+        mut self: Box<Self>,
+        core: &mut Core,
+        message: Message,
+    ) -> Result<(Phase, Sent), Failed> {
+        let len = payload_len(&message);
+        if self.channel.rekey_due(&core.config, len) {
+            return Ok((self.start_rekey(core)?, Sent::Wait(message)));
+        }
+        let closes = matches!(message, Message::Error { .. });
+        if let Err(error) = self.channel.seal_into(core, &Inner::App(message)) {
+            return Err(Failed::sealed(error, self));
+        }
+        self.channel.sent_records += 1;
+        self.channel.sent_bytes = self.channel.sent_bytes.saturating_add(len as u64);
+        Ok((
+            Phase::V2Established(self),
+            if closes { Sent::Closes } else { Sent::Yes },
+        ))
+    }
+
+    /// Seals an application message (an alert) without any bookkeeping.
+    pub(super) fn seal_app(&mut self, core: &mut Core, message: Message) -> Result<(), Error> {
+        self.channel.seal_into(core, &Inner::App(message))
+    }
+
+    /// Starts a rotation: a fresh key pair, a REKEY record; what the
+    /// application sends now waits for REKEY_ACK.
+    pub(super) fn start_rekey(mut self: Box<Self>, core: &mut Core) -> Result<Phase, Failed> {
+        let key = KeyPair::generate(&self.channel.group, &mut *core.rng);
+        let public = padded_public(&key);
+        if let Err(error) = self.channel.seal_into(core, &Inner::Rekey(public.clone())) {
+            return Err(Failed::sealed(error, self));
+        }
+        core.rotation_started();
+        Ok(Phase::V2Rekeying(Box::new(Rekeying {
+            verified: self,
+            key,
+            public,
+        })))
+    }
+
+    /// The peer started a rotation: answer REKEY_ACK under the current
+    /// keys, then switch both directions to the next epoch.
+    fn answer_rekey(
+        mut self: Box<Self>,
+        core: &mut Core,
+        initiator_public: &[u8],
+    ) -> Result<Phase, Failed> {
+        let epoch = core.epoch.saturating_add(1);
+        let next = (|| {
+            let peer = self.channel.group.public_key_from_bytes(initiator_public)?;
+            let key = KeyPair::generate(&self.channel.group, &mut *core.rng);
+            let z = key.agree(&peer)?;
+            let own = padded_public(&key);
+            let next = self
+                .channel
+                .next(core.role, epoch, z.as_bytes(), initiator_public, &own)?;
+            Ok::<_, Error>((next, own))
+        })();
+        let (next, own) = match next {
+            Ok(next) => next,
+            Err(error) => return Err(Failed::sealed(error, self)),
+        };
+        if let Err(error) = self.channel.seal_into(core, &Inner::RekeyAck(own)) {
+            return Err(Failed::sealed(error, self));
+        }
+        Ok(self.advance(core, next))
+    }
+
+    /// Moves to the next epoch's channel; the proof carries over.
+    fn advance(self: Box<Self>, core: &mut Core, channel: Channel) -> Phase {
+        core.established(Version::V2, channel.suite(), false);
+        Phase::V2Established(Box::new(Verified {
+            channel,
+            _proof: self._proof,
+        }))
+    }
+}
+
+/// An application message from the peer: an `ERROR` ends the connection,
+/// each side accepts only the other role's messages.
+fn accept(core: &mut Core, message: Message) -> Result<(), Error> {
+    match message {
+        Message::Error { message } => Err(ProtocolError::PeerError(message).into()),
+        message if message.is_from_client() == (core.role == Role::Server) => {
+            core.events.push_back(Event::Message(message));
+            Ok(())
+        }
+        message => Err(ProtocolError::UnexpectedMessage {
+            message: message.type_name(),
+        }
+        .into()),
+    }
+}
+
+/// An epoch whose rotation this side started: the REKEY is out.
+pub(super) struct Rekeying {
+    verified: Box<Verified>,
+    /// The fresh key pair our REKEY carried, and its public value as sent.
+    key: KeyPair,
+    public: Vec<u8>,
+}
+
+impl Rekeying {
+    /// The established epoch, for an alert.
+    pub(super) fn into_verified(self) -> Box<Verified> {
+        self.verified
+    }
+
+    /// One frame from the peer: records of the current epoch, the answer
+    /// to our REKEY among them.
+    pub(super) fn on_frame(
+        mut self: Box<Self>,
+        core: &mut Core,
+        frame: Frame,
+    ) -> Result<Phase, Failed> {
+        let Frame::Record(record) = frame else {
+            let error = unexpected(&frame, State::Rotating);
+            return Err(Failed::sealed(error, self.verified));
+        };
+        let inner = match self.verified.channel.open_inner(&record) {
+            Ok(inner) => inner,
+            Err(error) => return Err(Failed::sealed(error, self.verified)),
+        };
+        match inner {
+            Inner::RekeyAck(public) => (*self).on_rekey_ack(core, &public),
+            // Both started at once: the client's rotation wins. A client
+            // ignores the server's REKEY (its own will be answered); a
+            // server abandons its own and answers the client's.
+            Inner::Rekey(_) if core.role == Role::Client => Ok(Phase::V2Rekeying(self)),
+            Inner::Rekey(public) => self.verified.answer_rekey(core, &public),
+            Inner::App(message) => match accept(core, message) {
+                Ok(()) => Ok(Phase::V2Rekeying(self)),
+                Err(error) => Err(Failed::sealed(error, self.verified)),
+            },
+            Inner::Finished(_) => {
+                let error = ProtocolError::UnexpectedMessage {
+                    message: "FINISHED",
+                }
+                .into();
+                Err(Failed::sealed(error, self.verified))
+            }
+        }
+    }
+
+    /// The peer answered our rotation: both directions switch now.
+    fn on_rekey_ack(self, core: &mut Core, responder_public: &[u8]) -> Result<Phase, Failed> {
+        let epoch = core.epoch.saturating_add(1);
+        let channel = &self.verified.channel;
+        let next = (|| {
+            let peer = channel.group.public_key_from_bytes(responder_public)?;
+            let z = self.key.agree(&peer)?;
+            channel.next(
+                core.role,
+                epoch,
+                z.as_bytes(),
+                &self.public,
+                responder_public,
+            )
+        })();
+        match next {
+            Ok(next) => Ok(self.verified.advance(core, next)),
+            Err(error) => Err(Failed::sealed(error, self.verified)),
+        }
+    }
 }

@@ -210,10 +210,21 @@
 //! before the application is done is
 //! [`ProtocolError::UnexpectedEof`](crate::error::ProtocolError::UnexpectedEof).
 //!
-//! On any error a connection sends an ERROR and closes: sealed in the
-//! current epoch once keys exist (from either side, during the handshake
-//! too), a plaintext `{"type":"ERROR","message":"…"}` frame from a server
-//! before that; a client without keys just closes.
+//! On any error a connection closes, and tells the peer why where that
+//! gives nothing away (never when the error is the peer's own ERROR or its
+//! end of stream):
+//!
+//! * once the peer's FINISHED has verified, in an ERROR sealed in the
+//!   current epoch, from either side;
+//! * a server, in a plaintext `{"type":"ERROR","message":"…"}` frame while
+//!   it negotiates, before it has written its `EXCHANGE` (the refusals of
+//!   the checks above);
+//! * otherwise not at all. Before the peer's FINISHED verifies, neither
+//!   side seals anything but its own FINISHED: a client whose check of the
+//!   server's FINISHED fails, and a server whose check of the client's
+//!   fails, just close. An ERROR sealed under keys of a handshake that was
+//!   never authenticated would hand an attacker known plaintext under
+//!   keys it can test PSK guesses against offline.
 //!
 //! # Versions
 //!

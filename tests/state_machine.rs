@@ -1,0 +1,219 @@
+//! The state machine cannot reach a bad state: regressions of what an
+//! attacker found (issue 8), each failing on the code before its fix.
+//!
+//! * a plaintext frame that a phase does not expect is a typed error in
+//!   every role, also mid-rotation (it once reached `unreachable!`);
+//! * a server's last answer survives a rotation in progress;
+//! * a v1 fallback accepts only a suite of the offer that was sent;
+//! * nothing is sealed under keys whose handshake was never confirmed.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::programs::{TempDir, random_bytes};
+use common::{FrameHook, Pair};
+use securex::config::Version;
+use securex::error::{ProtocolError, SuiteError};
+use securex::suite::Offer;
+use securex::transfer::{Download, Receiver};
+use securex::{Config, Error, Event, Message, Role, State};
+use serde_json::{Map, Value};
+use sha2::Digest;
+
+fn v2() -> Config {
+    Config::default()
+}
+
+/// Rewrites the JSON of frame `index` of a link with `edit`.
+fn edit_frame(index: usize, edit: impl Fn(&mut Map<String, Value>) + 'static) -> FrameHook {
+    Box::new(move |i, frame| {
+        if i != index {
+            return vec![frame];
+        }
+        let mut json: Map<String, Value> = serde_json::from_slice(&frame).unwrap();
+        edit(&mut json);
+        vec![serde_json::to_vec(&json).unwrap()]
+    })
+}
+
+/// Flips one bit of a record's `payload`.
+fn flip_payload(json: &mut Map<String, Value>) {
+    let mut payload = B64.decode(json["payload"].as_str().unwrap()).unwrap();
+    payload[0] ^= 1;
+    json["payload"] = Value::String(B64.encode(payload));
+}
+
+const PLAINTEXT_EXCHANGE: &[u8] =
+    b"{\"type\":\"EXCHANGE\",\"value\":\"\",\"ciphersuite\":\"\"}\r\n";
+
+/// Whether `bytes` are exactly one v2 record (a sealed frame).
+fn one_record(bytes: &[u8]) -> bool {
+    let text = std::str::from_utf8(bytes).unwrap();
+    text.matches("\r\n").count() == 1 && text.contains("\"type\":\"SECURE_X\"")
+}
+
+#[test]
+fn a_plaintext_exchange_to_a_rekeying_v2_peer_is_a_typed_error_not_a_panic() {
+    for role in [Role::Client, Role::Server] {
+        let mut pair = Pair::new(v2(), v2(), 31);
+        pair.drive();
+        let (us, peer) = match role {
+            Role::Client => (&mut pair.client, &mut pair.server),
+            Role::Server => (&mut pair.server, &mut pair.client),
+        };
+        us.rotate(pair.now).unwrap();
+        assert_eq!(us.state(), State::Rotating, "{role:?}");
+        let rekey = us.poll_transmit().unwrap();
+
+        let error = us.handle_input(pair.now, PLAINTEXT_EXCHANGE).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Protocol(ProtocolError::UnexpectedFrame {
+                    frame: "EXCHANGE",
+                    ..
+                })
+            ),
+            "{role:?}: {error:?}"
+        );
+        assert_eq!(us.state(), State::Closed, "{role:?}");
+        assert_eq!(us.close_reason(), Some(&error), "{role:?}");
+        // The peer is verified: the alert is sealed, in the current epoch.
+        let alert = us.poll_transmit().unwrap();
+        assert!(one_record(&alert), "{role:?}");
+        // The peer, having answered the REKEY, has left the epoch the
+        // alert is sealed in: it fails either way, never silently.
+        peer.handle_input(pair.now, &rekey).unwrap();
+        assert!(peer.handle_input(pair.now, &alert).is_err(), "{role:?}");
+    }
+}
+
+#[test]
+fn a_plaintext_exchange_to_a_rotating_v1_client_is_refused_as_malformed_not_a_panic() {
+    let mut pair = Pair::seed(32);
+    pair.drive();
+    pair.client.rotate(pair.now).unwrap();
+    assert_eq!(pair.client.state(), State::Rotating);
+    let error = pair
+        .client
+        .handle_input(pair.now, PLAINTEXT_EXCHANGE)
+        .unwrap_err();
+    // An empty suite name: a typed error of the suite layer.
+    assert!(matches!(error, Error::Suite(_)), "{error:?}");
+    assert_eq!(pair.client.state(), State::Closed);
+}
+
+/// The server stores the file and answers CLOSE with OK while its own
+/// rotation waits for REKEY_ACK: the OK goes out in the new epoch instead
+/// of being dropped by the close.
+#[test]
+fn the_servers_ok_to_close_survives_a_rotation_in_progress() {
+    let dir = TempDir::new("state_machine", "ok-mid-rotation");
+    let mut pair = Pair::new(v2(), v2(), 33);
+    pair.drive();
+    let data = random_bytes(5000, 3);
+    let sha256: [u8; 32] = sha2::Sha256::digest(&data).into();
+    for message in [
+        Message::Open {
+            file_name: "kept.bin".into(),
+        },
+        Message::Data(data.clone()),
+        Message::Close {
+            sha256: Some(sha256),
+        },
+    ] {
+        pair.client.send(message).unwrap();
+    }
+    // The server's REKEY crosses the client's file: the client's
+    // REKEY_ACK reaches the server only after its CLOSE.
+    pair.server.rotate(pair.now).unwrap();
+    pair.server_app = Some(Box::new(Download::new(Receiver::new(dir.store()))));
+    pair.drive();
+
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
+    assert_eq!(pair.client_messages(), vec![Message::Ok, Message::Ok]);
+    assert!(pair.client_events.contains(&Event::KeyRotated {
+        epoch: 1,
+        suite: pair.client.suite().unwrap()
+    }));
+    assert_eq!(
+        pair.server_events.last(),
+        Some(&Event::Closed { error: None })
+    );
+    assert_eq!(std::fs::read(dir.store().join("kept.bin")).unwrap(), data);
+}
+
+/// A client that would fall back to v1 checks the server's choice against
+/// the offer it sent (without 3DES and ECB unless legacy suites are on),
+/// not against its configuration's full list.
+#[test]
+fn a_v1_fallback_accepts_only_a_suite_of_the_offer_sent() {
+    let mut client = v2();
+    client.versions = vec![Version::V2, Version::V1];
+    client.offer = Offer::all();
+    client.legacy_suites = false;
+    let mut server = Config::seed_compatible();
+    server.versions = vec![Version::V1];
+    server.offer = Offer::all();
+    let mut pair = Pair::new(client, server, 34);
+    // The server's EXCHANGE names a legacy suite the client never offered.
+    pair.to_client.hook = Some(edit_frame(0, |j| {
+        j["ciphersuite"] = Value::String("DH;3DES;CBC;SHA-256".into());
+    }));
+    pair.drive();
+    assert!(
+        matches!(
+            pair.client_error(),
+            Some(Error::Suite(SuiteError::NotOffered(ref s))) if s.contains("3DES")
+        ),
+        "{:?}",
+        pair.client_error()
+    );
+    assert_eq!(pair.client.version(), None);
+}
+
+/// A wrong FINISHED from the server: the client sends nothing after its
+/// hello (no alert sealed under keys of an unconfirmed handshake).
+#[test]
+fn a_client_seals_no_alert_when_the_servers_finished_fails() {
+    let mut pair = Pair::new(v2(), v2(), 35);
+    // Frame 0 is the EXCHANGE, frame 1 the server's FINISHED.
+    pair.to_client.hook = Some(edit_frame(1, flip_payload));
+    pair.drive();
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::BadFinished))
+    );
+    assert_eq!(pair.to_server.frames_seen, 1, "only the hello went out");
+    assert_eq!(pair.server.state(), State::Handshaking);
+}
+
+/// A wrong FINISHED from the client: the server sends nothing after its
+/// EXCHANGE and FINISHED, neither sealed nor plaintext.
+#[test]
+fn a_server_seals_no_alert_when_the_clients_finished_fails() {
+    let mut pair = Pair::new(v2(), v2(), 36);
+    // Frame 0 is the hello, frame 1 the client's FINISHED.
+    pair.to_server.hook = Some(edit_frame(1, flip_payload));
+    pair.drive();
+    assert_eq!(
+        pair.server_error(),
+        Some(Error::Protocol(ProtocolError::BadFinished))
+    );
+    assert_eq!(pair.to_client.frames_seen, 2, "EXCHANGE and FINISHED only");
+    // The client, verified the server and established, learns of it only
+    // when the server hangs up.
+    assert_eq!(pair.client.state(), State::Established);
+    pair.client.handle_eof();
+    assert_eq!(
+        pair.client_error(),
+        None,
+        "the close event is polled by the pair only"
+    );
+    pair.collect_events();
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::UnexpectedEof))
+    );
+}
