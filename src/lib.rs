@@ -95,6 +95,20 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// No panics on any path from input: outside unit tests, the library may
+// not unwrap, expect, panic or mark code unreachable. Each `#[allow]` of
+// these says in a comment why it cannot fire.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -63,6 +63,8 @@ impl V1Secrets {
     /// fail in it; it must never be used for anything but fuzzing.
     /// Normal builds, with or without `std`, always run
     /// [`V1_PBKDF2_ROUNDS`]. See `fuzz/README.md`.
+    // Cannot fail: 32 bytes is a valid HKDF-SHA256 output length.
+    #[allow(clippy::expect_used)]
     pub fn derive(z: &[u8], cipher: Cipher) -> V1Secrets {
         // Filled in place, so that no copy of a secret is left behind.
         let mut secrets = V1Secrets {
@@ -213,6 +215,9 @@ pub mod v2 {
         }
 
         /// HKDF-Expand(PRK, "securex v2 " ‖ label ‖ context, len).
+        // Cannot fail: v2 asks for at most 64 bytes, far below HKDF's
+        // limit of 255 hash lengths.
+        #[allow(clippy::expect_used)]
         fn expand(&self, label: &[u8], context: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
             let mut out = Zeroizing::new(vec![0u8; len]);
             let info = [PREFIX, label, context];
@@ -314,6 +319,8 @@ pub mod v2 {
         }
     }
 
+    // Cannot fail: HMAC takes keys of any length.
+    #[allow(clippy::expect_used)]
     fn hmac(h: Hash, key: &[u8], data: &[u8]) -> Vec<u8> {
         match h {
             Hash::Sha256 => {

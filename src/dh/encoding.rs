@@ -115,6 +115,9 @@ fn unarmor<'l>(pem: &[u8], labels: &[&'l str]) -> Result<(&'l str, Vec<u8>), DhE
 }
 
 /// Add PEM armor: LF line endings, 64 columns, trailing newline.
+// Cannot fail: the labels are ASCII constants and the DER is at most a few
+// KiB (groups are bounded by `max_bits`), far below any length limit.
+#[allow(clippy::expect_used)]
 fn armor(label: &str, der: &[u8]) -> String {
     pem_rfc7468::encode_string(label, LineEnding::LF, der).expect("PEM of a valid DER value")
 }
@@ -128,6 +131,9 @@ fn positive<'a>(int: UintRef<'a>) -> Result<&'a [u8], DhError> {
 }
 
 /// A magnitude as an INTEGER to encode (an empty magnitude is zero).
+// Cannot fail: magnitudes are of groups bounded by `max_bits` (8192 bits
+// at most by default), far below DER's length limit.
+#[allow(clippy::expect_used)]
 fn uint(magnitude: &[u8]) -> UintRef<'_> {
     let magnitude = if magnitude.is_empty() {
         &[0]
@@ -181,6 +187,8 @@ fn decode_params(any: AnyRef<'_>, x942: bool, max_bits: u32) -> Result<RawParams
 }
 
 /// The DER of `params`, with its PEM label and its SPKI algorithm OID.
+// Cannot fail: the structure holds positive INTEGERs of bounded size only.
+#[allow(clippy::expect_used)]
 fn params_der(params: &RawParams) -> (&'static str, ObjectIdentifier, Vec<u8>) {
     let (p, g) = (uint(&params.p), uint(&params.g));
     let (label, oid, der) = match &params.q {
@@ -252,6 +260,9 @@ pub(crate) fn decode_spki_pem(pem: &[u8], max_bits: u32) -> Result<(RawParams, V
 
 /// Emit the SubjectPublicKeyInfo PEM of y: dhKeyAgreement with (p, g) when
 /// q is `None`, dhpublicnumber with (p, g, q) when `Some`.
+// Cannot fail: y and the parameters are bounded INTEGERs encoded just
+// above, so re-reading them and wrapping them in a BIT STRING succeeds.
+#[allow(clippy::expect_used)]
 pub(crate) fn encode_spki_pem(params: &RawParams, y: &[u8]) -> String {
     let (_, oid, params) = params_der(params);
     let key = uint(y).to_der().expect("DER of y");

@@ -71,6 +71,10 @@ impl V1Protector {
     ///
     /// If `secrets` were derived for another cipher than the suite's: a
     /// programming error, never a consequence of input.
+    // `V1Secrets::derive` makes a key of exactly its cipher's length, and
+    // the assert below ties that cipher to the suite's: the key lengths the
+    // constructors expect always hold.
+    #[allow(clippy::expect_used)]
     pub fn new(suite: CipherSuite, secrets: V1Secrets) -> V1Protector {
         assert_eq!(
             secrets.cipher(),
@@ -108,6 +112,8 @@ impl V1Protector {
     }
 
     /// Seals `inner` with a fresh random IV drawn from `rng`.
+    // The IV is drawn at the suite's length, which `seal` always accepts.
+    #[allow(clippy::expect_used)]
     pub fn seal_random<R: CryptoRng + ?Sized>(&self, rng: &mut R, inner: &[u8]) -> SecureX {
         let mut iv = [0u8; 16];
         let iv = &mut iv[..self.iv_len()];
@@ -122,15 +128,15 @@ impl V1Protector {
         let ciphertext = match &self.keyed {
             Keyed::AesGcm(gcm) => {
                 let mut buf = pad_to_aes_blocks(inner);
-                gcm_keystream(gcm, iv, &mut buf);
+                gcm_keystream(gcm, iv, &mut buf)?;
                 buf
             }
             Keyed::AesCbc(aes) => cbc::Encryptor::<Aes128>::inner_iv_slice_init(aes.clone(), iv)
-                .expect("IV length checked")
+                .map_err(|_| self.iv_error(iv))?
                 .encrypt_padded_vec::<Pkcs7>(inner),
             Keyed::TdesCbc(tdes) => {
                 cbc::Encryptor::<TdesEde3>::inner_iv_slice_init(tdes.clone(), iv)
-                    .expect("IV length checked")
+                    .map_err(|_| self.iv_error(iv))?
                     .encrypt_padded_vec::<Pkcs7>(inner)
             }
             Keyed::TdesEcb(tdes) => ecb::Encryptor::<TdesEde3>::inner_init(tdes.clone())
@@ -176,16 +182,16 @@ impl V1Protector {
             Keyed::AesGcm(gcm) => {
                 // GCM without its tag is counter mode, its own inverse.
                 let mut buf = ciphertext;
-                gcm_keystream(gcm, &iv, &mut buf);
+                gcm_keystream(gcm, &iv, &mut buf)?;
                 unpad_aes_blocks(buf)
             }
             Keyed::AesCbc(aes) => cbc::Decryptor::<Aes128>::inner_iv_slice_init(aes.clone(), &iv)
-                .expect("IV length checked")
+                .map_err(|_| self.iv_error(&iv))?
                 .decrypt_padded_vec::<Pkcs7>(&ciphertext)
                 .map_err(|_| RecordError::BadPadding),
             Keyed::TdesCbc(tdes) => {
                 cbc::Decryptor::<TdesEde3>::inner_iv_slice_init(tdes.clone(), &iv)
-                    .expect("IV length checked")
+                    .map_err(|_| self.iv_error(&iv))?
                     .decrypt_padded_vec::<Pkcs7>(&ciphertext)
                     .map_err(|_| RecordError::BadPadding)
             }
@@ -194,6 +200,13 @@ impl V1Protector {
                 .map_err(|_| RecordError::BadPadding),
         }?;
         Ok(unpadded)
+    }
+
+    fn iv_error(&self, iv: &[u8]) -> RecordError {
+        RecordError::InvalidIvLength {
+            expected: self.iv_len(),
+            actual: iv.len(),
+        }
     }
 
     fn check_iv(&self, iv: &[u8]) -> Result<(), RecordError> {
@@ -236,11 +249,20 @@ impl fmt::Debug for V1Protector {
 /// XORs `buf` with the GCM keystream of `nonce` (a 16-byte nonce: J0 is
 /// its GHASH). The tag that `aes-gcm` computes on the way is discarded:
 /// v1 sends none.
-fn gcm_keystream(gcm: &V1AesGcm, nonce: &[u8], buf: &mut [u8]) {
-    let nonce = Nonce::<U16>::try_from(nonce).expect("IV length checked");
+fn gcm_keystream(gcm: &V1AesGcm, nonce: &[u8], buf: &mut [u8]) -> Result<(), RecordError> {
+    let nonce = Nonce::<U16>::try_from(nonce).map_err(|_| RecordError::InvalidIvLength {
+        expected: 16,
+        actual: nonce.len(),
+    })?;
+    // v1 frames are far below GCM's length limit (2^36 - 32 bytes); a
+    // longer buffer would fail here as a frame that is too long.
     let _tag = gcm
         .encrypt_inout_detached(&nonce, &[], buf.into())
-        .expect("v1 records are far below the GCM length limit");
+        .map_err(|_| RecordError::CiphertextLength {
+            actual: buf.len(),
+            block: 16,
+        })?;
+    Ok(())
 }
 
 /// PKCS#7-pads `data` to whole AES blocks (v1 pads in GCM mode too).

@@ -298,6 +298,10 @@ impl V2DirectionKeys {
     }
 
     /// Seals record `seq` of `epoch`.
+    // Cannot fail: the IV is drawn at the block length the CBC constructors
+    // take, and records are bounded by the frame limit (at most a few MiB),
+    // far below GCM's 2^36 - 32 bytes.
+    #[allow(clippy::expect_used)]
     fn seal<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
@@ -400,6 +404,9 @@ impl fmt::Debug for V2DirectionKeys {
 }
 
 /// An HMAC keyed with `key` over header ‖ len(IV) as one byte ‖ IV ‖ C.
+// Cannot fail: HMAC takes keys of any length, and callers pass IVs of at
+// most 16 bytes (checked against the suite before any MAC is computed).
+#[allow(clippy::expect_used)]
 fn keyed_hmac<M: Mac + KeyInit>(key: &[u8], epoch: u32, seq: u64, iv: &[u8], c: &[u8]) -> M {
     let iv_len = u8::try_from(iv.len()).expect("IVs are at most 16 bytes");
     <M as KeyInit>::new_from_slice(key)

@@ -244,6 +244,9 @@ fn classify_failure(text: &str) -> FrameError {
 
 /// Serializes `value` as compact JSON with every non-ASCII character
 /// escaped as `\uXXXX` (UTF-16, as Python's `json.dumps` does).
+// Cannot fail: the frame types are plain structs of strings, numbers and
+// arrays, with no maps of non-string keys and no custom serializers.
+#[allow(clippy::expect_used)]
 pub(crate) fn to_ascii_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let json = serde_json::to_string(value).expect("frames serialize to JSON");
     if json.is_ascii() {
