@@ -21,9 +21,8 @@
 //!   in place of Z_es.
 //!
 //! Before the peer's FINISHED verifies, neither real end sends anything
-//! protected but its own FINISHED: the tests count the frames each end
-//! wrote. (Until issue 8's finding 5 lands, a failure then still sends a
-//! sealed alert, which nobody can open; the counts allow for it.)
+//! protected but its own FINISHED, and a failure then ends the connection
+//! without a sealed alert: the tests count the frames each end wrote.
 //! Each test that shows an attack fail also runs its control: the same
 //! attacker given the missing secret succeeds, so the failure is the real
 //! end's defence at work, not a flaw of the attacker.
@@ -357,9 +356,9 @@ fn psk_an_attacker_with_the_id_but_a_wrong_key_fails_both_handshakes() {
             "{what}: {:?}",
             relay.attacker_failures
         );
-        // The server wrote its EXCHANGE and its FINISHED, and after the
-        // attacker's FINISHED failed at most (today) a sealed alert.
-        assert!(relay.server_wrote.len() <= 3, "{what}");
+        // The server wrote its EXCHANGE and its FINISHED, and nothing
+        // after the attacker's FINISHED failed.
+        assert_eq!(relay.server_wrote.len(), 2, "{what}");
         assert!(relay.seen_from_server.is_empty(), "{what}");
     }
 
@@ -501,8 +500,8 @@ fn assert_relayed(relay: &Relay, what: &str) {
 }
 
 /// The real client rejected the attacker's FINISHED, and wrote its hello
-/// and nothing else: no FINISHED, none of its queued messages (today it
-/// may still add a sealed alert, under keys nobody authenticated).
+/// and nothing else: no FINISHED, none of its queued messages, no alert
+/// under keys nobody authenticated.
 #[track_caller]
 fn assert_client_refused_the_attackers_finished(relay: &Relay, what: &str) {
     assert_eq!(
@@ -521,8 +520,9 @@ fn assert_client_refused_the_attackers_finished(relay: &Relay, what: &str) {
     );
     assert!(!relay.client_finished_verified(), "{what}");
     assert!(relay.seen_from_client.is_empty(), "{what}");
-    assert!(
-        relay.client_wrote.len() <= 2,
-        "{what}: the client wrote more than its hello and an alert"
+    assert_eq!(
+        relay.client_wrote.len(),
+        1,
+        "{what}: the client wrote more than its hello"
     );
 }
