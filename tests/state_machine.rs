@@ -173,6 +173,28 @@ fn a_v1_fallback_accepts_only_a_suite_of_the_offer_sent() {
     assert_eq!(pair.client.version(), None);
 }
 
+/// After a fallback, a v1 rotation offers what the first hello offered:
+/// never the legacy suites the v2 hello left out.
+#[test]
+fn a_v1_fallback_rotates_with_the_offer_of_its_first_hello() {
+    let mut client = v2();
+    client.versions = vec![Version::V2, Version::V1];
+    client.offer = Offer::all();
+    client.legacy_suites = false;
+    let mut server = Config::seed_compatible();
+    server.versions = vec![Version::V1];
+    server.offer = Offer::all();
+    let mut pair = Pair::new(client, server, 37);
+    pair.drive();
+    assert_eq!(pair.client.version(), Some(Version::V1));
+    pair.client.rotate(pair.now).unwrap();
+    let hello = pair.client.poll_transmit().unwrap();
+    let json: Map<String, Value> = serde_json::from_slice(hello.trim_ascii_end()).unwrap();
+    assert_eq!(json["type"], "ALGORITHMS");
+    assert_eq!(json["ciphers"], serde_json::json!(["AES-128"]));
+    assert!(!json["modes"].as_array().unwrap().contains(&"ECB".into()));
+}
+
 /// A wrong FINISHED from the server: the client sends nothing after its
 /// hello (no alert sealed under keys of an unconfirmed handshake).
 #[test]

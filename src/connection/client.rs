@@ -32,17 +32,17 @@ pub(super) struct ClientHello {
 /// Sends the first `ALGORITHMS`, in the version the policy prefers.
 pub(super) fn hello(core: &mut Core) -> Phase {
     let hello = match core.config.client_speaks() {
-        Version::V1 => send_algorithms(core),
+        Version::V1 => send_algorithms(core, core.config.offer.clone()),
         _ => send_algorithms_v2(core),
     };
     Phase::ClientHello(Box::new(hello))
 }
 
-/// Sends a v1 `ALGORITHMS` with a fresh key pair in the configured group.
-pub(super) fn send_algorithms(core: &mut Core) -> ClientHello {
+/// Sends a v1 `ALGORITHMS` offering `offer`, with a fresh key pair in the
+/// configured group.
+pub(super) fn send_algorithms(core: &mut Core, offer: Offer) -> ClientHello {
     let group = Group::named(core.config.v1_group);
     let key = KeyPair::generate(&group, &mut *core.rng);
-    let offer = core.config.offer.clone();
     let (ciphers, modes, hash) = offer.wire_names();
     core.push_frame(&Frame::Algorithms(Algorithms::v1(
         ciphers,
@@ -135,7 +135,9 @@ impl ClientHello {
             (_, None) => {
                 let protector = self.agree_v1(&exchange).map_err(Failed::silent)?;
                 core.established(Version::V1, protector.suite(), true);
-                Ok(Phase::V1Client(Box::new(V1Client::new(protector))))
+                Ok(Phase::V1Client(Box::new(V1Client::new(
+                    protector, self.offer,
+                ))))
             }
             (false, Some(version)) => Err(Failed::silent(
                 ProtocolError::VersionRefused { version }.into(),
@@ -159,7 +161,9 @@ impl ClientHello {
                 }
                 let protector = self.agree_v1(&exchange).map_err(Failed::silent)?;
                 core.established(Version::V1, protector.suite(), false);
-                Ok(Phase::V1Client(Box::new(V1Client::new(protector))))
+                Ok(Phase::V1Client(Box::new(V1Client::new(
+                    protector, self.offer,
+                ))))
             }
             Frame::Ok => {
                 super::v1::accept_ok(core);

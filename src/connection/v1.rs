@@ -11,20 +11,26 @@ use super::{Core, Event, State, unexpected};
 use crate::error::{Error, ProtocolError};
 use crate::message::Message;
 use crate::record::V1Protector;
+use crate::suite::Offer;
 use crate::wire::{ErrorFrame, Frame, SecureX};
 
-/// An established v1 client: its protector and how much it has sealed.
+/// An established v1 client: its protector, how much it has sealed, and
+/// the offer its first hello made (every rotation makes the same one: a
+/// v2 client that fell back to v1 never offers the legacy suites it left
+/// out of its v2 hello).
 pub(super) struct V1Client {
     protector: V1Protector,
     /// Protected frames sent in this epoch.
     sent_in_epoch: u64,
+    offer: Offer,
 }
 
 impl V1Client {
-    pub(super) fn new(protector: V1Protector) -> V1Client {
+    pub(super) fn new(protector: V1Protector, offer: Offer) -> V1Client {
         V1Client {
             protector,
             sent_in_epoch: 0,
+            offer,
         }
     }
 
@@ -71,7 +77,7 @@ impl V1Client {
     /// Starts a rotation: a new `ALGORITHMS`. The old keys are dropped
     /// (the server sends nothing protected).
     pub(super) fn rotate(self: Box<Self>, core: &mut Core) -> Phase {
-        let hello: ClientHello = client::send_algorithms(core);
+        let hello: ClientHello = client::send_algorithms(core, self.offer);
         core.rotation_started();
         Phase::V1ClientRotating(Box::new(hello))
     }
