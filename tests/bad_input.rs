@@ -3,30 +3,53 @@
 //! twice on a [`Pair`], with the links handing the input over whole and
 //! byte by byte, and for both runs:
 //!
-//! 1. the receiver's `handle_input` returns the row's error (transfer rows:
-//!    the server's `Download` ends with the row's `TransferError`, and no
-//!    input of the connection fails);
+//! 1. the receiver's `handle_input` returns the row's error, once (transfer
+//!    rows: the server's `Download` ends with the row's `TransferError`,
+//!    and no input of the connection fails);
 //! 2. the receiving connection is `Closed`, with that error as its reason,
 //!    and has no timer left;
 //! 3. it reported exactly one `Event::Closed`, carrying that error (`None`
 //!    for transfer rows: there the application closes);
-//! 4. a (v1) server answered with exactly one plaintext `ERROR` frame, its
-//!    last, which the client reports as `ProtocolError::PeerError` with the
-//!    same text; a client never sends `ERROR`;
-//! 5. nothing panicked, and both splits observed exactly the same things;
+//! 4. it told its peer only what its phase allows ([`expected_tell`]):
+//!    * nothing when the failure is the peer's own `ERROR` or end of
+//!      stream;
+//!    * once the peer's FINISHED has verified (v2), one sealed `ERROR`
+//!      record, its last, which the peer reads (`PeerError`);
+//!    * a v1 server, or a v2 server that has not sent its `EXCHANGE` yet:
+//!      one plaintext `ERROR` frame, its last, which the client reports as
+//!      `ProtocolError::PeerError` with the same text;
+//!    * otherwise (a client before the server's FINISHED verified, any v1
+//!      client, a v2 server awaiting the client's FINISHED): nothing at
+//!      all. A client never sends a plaintext `ERROR`;
+//!
+//!    byte by byte, what the failing frame made the receiver write is
+//!    exactly that;
+//! 5. nothing panicked, and both splits observed the same things;
 //! 6. the server runs a `Download` over a fresh `store/` (nested a few levels
 //!    deep in a scratch directory): nothing outside `store/` changed, a
 //!    failed transfer left nothing under a final name (only `.partial`),
 //!    and `/etc/passwd` is untouched.
 //!
-//! Rows failing any check are collected and reported together, by name.
+//! Rows where the protocol allows the input ([`Expect::Continues`]) check
+//! instead that no input failed, the receiver is in the row's state, not
+//! closed, has sent no `ERROR`, and reported the row's events. Rows failing
+//! any check are collected and reported together, by name.
+//!
+//! The tables: here, the v1 server's (framing, offers, groups and keys,
+//! records, transfers) and the first client rows; in `bad_input/`, the v2
+//! server's ([`v2_server`]), the client's in both versions ([`client`]),
+//! and plaintext frames of every type at every phase of both roles
+//! ([`phases`]), with the v2 forgers they use ([`forge`]).
 //!
 //! A v1 record's MAC covers neither the IV nor anything but the ciphertext,
 //! so a changed IV length or content passes the MAC check: records with a
 //! bad IV come from a link hook on a real client's records. Records with a
 //! valid MAC and bad padding or bad inner JSON come from a man in the
 //! middle ([`Attack::Forge`]) who swaps the client's key share for its own
-//! and so derives the keys the server uses: v1 has no authentication.
+//! and so derives the keys the server uses: v1 has no authentication. v2
+//! without authentication lets the same man in the middle hold the keys
+//! of a session ([`Attack::ForgeV2`]): its records open, so what they carry
+//! is what is tested.
 
 mod common;
 
@@ -39,7 +62,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::{FrameHook, Pair, Split};
+use common::{App, FrameHook, Pair, Split};
 use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, UintRef};
 use der::{Decode, Encode};
 use pem_rfc7468::LineEnding;
@@ -55,7 +78,7 @@ use securex::transfer::{
     Download, MAX_NAME_LEN, Receiver, SessionError, TransferError, stored_name,
 };
 use securex::wire::{Algorithms, Frame, SecureX};
-use securex::{Error, ErrorKind, Event, Message, Role, State};
+use securex::{Error, ErrorKind, Event, Message, Role, State, Version};
 use serde_json::{Map, Value};
 use spki::{AlgorithmIdentifier, SubjectPublicKeyInfoRef};
 
@@ -105,27 +128,64 @@ enum Attack {
     /// Once the handshake is complete, the client sends these messages. In
     /// an `Open`, `{root}` stands for the scratch directory.
     Send(Vec<Message>),
+    /// Once the receiver is in this phase, this frame (without its `\r\n`)
+    /// reaches it, and nothing more from its peer: the link towards the
+    /// receiver holds the peer's frames from then on.
+    Inject(Phase, Vec<u8>),
+    /// The link towards the receiver runs the hook this makes. The client
+    /// opens [`OPEN_NAME`] and sends a chunk at once.
+    Hooked(Rc<dyn Fn() -> FrameHook>),
+    /// v2: a forger plays the receiver's peer with the session's keys
+    /// (see [`forge`]).
+    ForgeV2(forge::Forge),
+}
+
+/// Where a connection is, for [`Attack::Inject`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// A client: its `ALGORITHMS` is out, no `EXCHANGE` in. A server: no
+    /// `ALGORITHMS` in.
+    Negotiating,
+    /// v2: a client has the `EXCHANGE` but not the server's FINISHED; a
+    /// server sent its `EXCHANGE` and FINISHED, the client's FINISHED is
+    /// not in.
+    AwaitingFinished,
+    /// The handshake is complete on both sides.
+    Established,
+    /// The receiver started a rotation (`Connection::rotate`) that is not
+    /// answered: a v1 client's new `ALGORITHMS`, or a `REKEY`.
+    Rotating,
 }
 
 /// What must come of it.
 enum Expect {
     /// The receiving connection fails with this error, of this kind.
-    Fails(fn(&Error) -> bool, ErrorKind),
+    Fails(Rc<dyn Fn(&Error) -> bool>, ErrorKind),
     /// The server's `Download` refuses the transfer with this error; the
     /// store then holds exactly these names (after the `Download` is gone).
     Refused(fn(&TransferError) -> bool, &'static [&'static str]),
     /// The transfer succeeds, and the file is stored inside the store under
     /// this name, with the data sent.
     Stored(&'static str),
+    /// The protocol allows the input: no input fails, the receiver is in
+    /// this state, not closed, has sent no `ERROR`, and its events pass the
+    /// check.
+    Continues(State, fn(&[Event]) -> bool),
 }
+
+/// A change to a configuration.
+type ConfigEdit = Rc<dyn Fn(&mut Config)>;
 
 /// One row.
 struct Case {
     name: String,
     /// The side that receives the bad input.
     role: Role,
-    client: Config,
-    server: Config,
+    /// Both sides start from `Config::default()` (v2 only), not from
+    /// `Config::seed_compatible()`.
+    v2: bool,
+    client_edits: Vec<ConfigEdit>,
+    server_edits: Vec<ConfigEdit>,
     attack: Attack,
     expect: Expect,
 }
@@ -135,21 +195,50 @@ impl Case {
         Case {
             name: name.into(),
             role,
-            client: Config::seed_compatible(),
-            server: Config::seed_compatible(),
+            v2: false,
+            client_edits: Vec::new(),
+            server_edits: Vec::new(),
             attack,
             expect,
         }
     }
 
-    fn client_config(mut self, f: impl FnOnce(&mut Config)) -> Case {
-        f(&mut self.client);
+    fn client_config(mut self, f: impl Fn(&mut Config) + 'static) -> Case {
+        self.client_edits.push(Rc::new(f));
         self
     }
 
-    fn server_config(mut self, f: impl FnOnce(&mut Config)) -> Case {
-        f(&mut self.server);
+    fn server_config(mut self, f: impl Fn(&mut Config) + 'static) -> Case {
+        self.server_edits.push(Rc::new(f));
         self
+    }
+
+    /// Both sides start from `Config::default()` (v2 only); the row's own
+    /// changes still apply.
+    fn v2(mut self) -> Case {
+        self.v2 = true;
+        self
+    }
+
+    fn config(&self, edits: &[ConfigEdit]) -> Config {
+        let mut config = match self.v2 {
+            true => Config::default(),
+            false => Config::seed_compatible(),
+        };
+        for edit in edits {
+            edit(&mut config);
+        }
+        config
+    }
+
+    /// The client's configuration.
+    fn client(&self) -> Config {
+        self.config(&self.client_edits)
+    }
+
+    /// The server's configuration.
+    fn server(&self) -> Config {
+        self.config(&self.server_edits)
     }
 }
 
@@ -162,7 +251,9 @@ impl Case {
 ///   server's `Download` refuses with a `TransferError` matching the
 ///   pattern, and the store then holds exactly these names;
 /// * `case!(Server "name", attack => stored "name")`: the file is stored
-///   inside the store under this name.
+///   inside the store under this name;
+/// * `case!(Server "name", attack => continues State)` (and optionally
+///   `, |events| ...`): the protocol allows the input.
 macro_rules! case {
     ($role:ident $name:expr, $attack:expr
         => refused $pat:pat $(if $guard:expr)?, keeps [$($keep:expr),*]) => {
@@ -176,15 +267,32 @@ macro_rules! case {
     ($role:ident $name:expr, $attack:expr => stored $stored:expr) => {
         Case::new(Role::$role, $name, $attack, Expect::Stored($stored))
     };
+    ($role:ident $name:expr, $attack:expr => continues $state:ident $(, $events:expr)?) => {
+        Case::new(Role::$role, $name, $attack, continues!($state $(, $events)?))
+    };
     ($role:ident $name:expr, $attack:expr => $kind:ident: $pat:pat $(if $guard:expr)?) => {
         Case::new(Role::$role, $name, $attack, fails!($kind: $pat $(if $guard)?))
+    };
+}
+
+/// `Expect::Continues` in `State::$state`, with events passing `$events`
+/// (any events if left out).
+macro_rules! continues {
+    ($state:ident) => {
+        Expect::Continues(State::$state, |_| true)
+    };
+    ($state:ident, $events:expr) => {
+        Expect::Continues(State::$state, $events)
     };
 }
 
 /// `Expect::Fails` with an error matching the pattern, of `ErrorKind::$kind`.
 macro_rules! fails {
     ($kind:ident: $pat:pat $(if $guard:expr)?) => {
-        Expect::Fails(|e| matches!(e, $pat $(if $guard)?), ErrorKind::$kind)
+        Expect::Fails(
+            Rc::new(move |e: &Error| matches!(e, $pat $(if $guard)?)),
+            ErrorKind::$kind,
+        )
     };
 }
 
@@ -431,7 +539,7 @@ fn algorithms_with_key(public_key_pem: &str) -> Vec<u8> {
 }
 
 /// A configuration offering (or accepting) only `cipher`.
-fn only(cipher: Cipher) -> impl FnOnce(&mut Config) {
+fn only(cipher: Cipher) -> impl Fn(&mut Config) {
     move |c| {
         c.offer = Offer {
             ciphers: vec![cipher],
@@ -925,8 +1033,19 @@ struct Observed {
     events: Vec<Event>,
     /// The frames the receiver wrote (what its `poll_transmit` returned).
     sent: Vec<String>,
-    /// Why the other side closed, if it did.
+    /// How many of them it had written when it reported `Closed`: the rest
+    /// is what its failing input made it write (byte by byte, only what the
+    /// failing frame made it write). Not compared: a piece that carries
+    /// several frames moves it.
+    mark: Option<usize>,
+    /// How the input was cut (not compared).
+    split: Split,
+    /// Why the other side closed, if it did; with a forger, what the
+    /// forger read from the receiver (`PeerError` for an `ERROR`, plaintext
+    /// or sealed; the record error if a record did not open).
     peer_error: Option<Error>,
+    /// The other side's key epoch at the end.
+    peer_epoch: u32,
     /// The server's `Download`: the stored name, or why it failed.
     download: Option<Result<String, SessionError>>,
     /// The store, after the `Download` is gone.
@@ -996,6 +1115,33 @@ fn mitm_hooks(forge: fn(&V1Protector) -> SecureX) -> (FrameHook, FrameHook) {
     (to_server, to_client)
 }
 
+/// The receiver's app: notes how many frames the receiver had written when
+/// it reported `Closed`, then hands the event on (the server's `Download`).
+struct Watch {
+    log: Rc<RefCell<Vec<Vec<u8>>>>,
+    mark: Rc<Cell<Option<usize>>>,
+    inner: Option<Box<dyn App>>,
+}
+
+impl App for Watch {
+    fn handle_event(&mut self, conn: &mut securex::Connection, event: Event) {
+        if matches!(event, Event::Closed { .. }) && self.mark.get().is_none() {
+            self.mark.set(Some(self.log.borrow().len()));
+        }
+        if let Some(inner) = &mut self.inner {
+            inner.handle_event(conn, event);
+        }
+    }
+}
+
+/// The link towards `role`.
+fn link_to(pair: &mut Pair, role: Role) -> &mut common::Link {
+    match role {
+        Role::Client => &mut pair.to_client,
+        Role::Server => &mut pair.to_server,
+    }
+}
+
 /// Runs one row with the given split.
 fn run(case: &Case, id: usize, split: Split) -> Observed {
     let sandbox = Sandbox::new(id);
@@ -1003,15 +1149,37 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
     let etc_before = etc_passwd();
     let mut setup = Vec::new();
 
-    let mut client = case.client.clone();
+    let mut client = case.client();
     if let Attack::Rotation(_) = case.attack {
         client.rotate_after_frames = Some(1);
     }
-    let mut pair = Pair::new(client, case.server.clone(), SEED);
+    let mut pair = Pair::new(client, case.server(), SEED);
     pair.to_server.split = split;
     pair.to_client.split = split;
+    let client_log = Rc::new(RefCell::new(Vec::new()));
+    let server_log = Rc::new(RefCell::new(Vec::new()));
+    let receiver_log = match case.role {
+        Role::Server => server_log.clone(),
+        Role::Client => client_log.clone(),
+    };
+
+    // The server runs a `Download`; the receiver is watched.
     let download = Rc::new(RefCell::new(Download::new(Receiver::new(&sandbox.store))));
-    pair.server_app = Some(Box::new(download.clone()));
+    let mark = Rc::new(Cell::new(None));
+    let watch = |inner: Option<Box<dyn App>>| -> Option<Box<dyn App>> {
+        Some(Box::new(Watch {
+            log: receiver_log.clone(),
+            mark: mark.clone(),
+            inner,
+        }))
+    };
+    match case.role {
+        Role::Server => pair.server_app = watch(Some(Box::new(download.clone()))),
+        Role::Client => {
+            pair.server_app = Some(Box::new(download.clone()));
+            pair.client_app = watch(None);
+        }
+    }
 
     // The link towards the receiver carries the attack.
     let (mut to_server_edit, mut to_client_edit): (Option<FrameHook>, Option<FrameHook>) =
@@ -1023,6 +1191,7 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
     let mut early = None;
     let mut late = None;
     let mut sends = Vec::new();
+    let mut forged = None;
     match &case.attack {
         Attack::Honest => {}
         Attack::First(bytes) => early = Some(bytes.clone()),
@@ -1069,17 +1238,40 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
                 m => m.clone(),
             }));
         }
+        Attack::Inject(phase, frame) => match phase {
+            Phase::Negotiating => {
+                link_to(&mut pair, case.role).hold = true;
+                early = Some(line(frame));
+            }
+            // Right after the peer's hello, and nothing more from it.
+            Phase::AwaitingFinished => {
+                let frame = frame.clone();
+                (to_server_edit, to_client_edit) = towards_receiver(Box::new(move |i, f| {
+                    if i == 0 {
+                        vec![f, frame.clone()]
+                    } else {
+                        vec![]
+                    }
+                }));
+            }
+            Phase::Established | Phase::Rotating => late = Some(line(frame)),
+        },
+        Attack::Hooked(make) => {
+            (to_server_edit, to_client_edit) = towards_receiver(make());
+            sends.extend([open(OPEN_NAME), Message::Data(b"rotated".to_vec())]);
+        }
+        Attack::ForgeV2(_) => {
+            let (stage, s, c) = forge::hooks(case.role);
+            (to_server_edit, to_client_edit) = (s, c);
+            forged = Some(stage);
+            sends.push(open(OPEN_NAME));
+        }
     }
-    let client_log = Rc::new(RefCell::new(Vec::new()));
-    let server_log = Rc::new(RefCell::new(Vec::new()));
     pair.to_server.hook = Some(recording(client_log.clone(), to_server_edit));
     pair.to_client.hook = Some(recording(server_log.clone(), to_client_edit));
 
     if let Some(bytes) = early {
-        match case.role {
-            Role::Server => pair.to_server.inject(&bytes),
-            Role::Client => pair.to_client.inject(&bytes),
-        }
+        link_to(&mut pair, case.role).inject(&bytes);
     }
     for message in sends {
         pair.client.send(message).unwrap();
@@ -1093,29 +1285,41 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
                 pair.server_error()
             ));
         }
-        match case.role {
-            Role::Server => pair.to_server.inject(&bytes),
-            Role::Client => pair.to_client.inject(&bytes),
+        if let Attack::Inject(phase, _) = &case.attack {
+            link_to(&mut pair, case.role).hold = true;
+            if *phase == Phase::Rotating {
+                let now = pair.now;
+                if let Err(e) = pair.conn(case.role).rotate(now) {
+                    setup.push(format!("rotate: {e:?}"));
+                }
+                if pair.conn(case.role).state() != State::Rotating {
+                    setup.push("the receiver is not rotating".into());
+                }
+            }
         }
+        link_to(&mut pair, case.role).inject(&bytes);
         pair.drive();
+    }
+    if let (Some(stage), Attack::ForgeV2(spec)) = (&forged, &case.attack) {
+        forge::play(&mut pair, stage, case.role, spec, &mut setup);
     }
 
     let returned = std::mem::take(&mut pair.returned);
-    let (receiver, returned, events, sent, peer_error) = match case.role {
-        Role::Server => (
-            &pair.server,
-            returned.server,
-            pair.server_events.clone(),
-            frames(&server_log.borrow()),
-            pair.client_error(),
-        ),
-        Role::Client => (
-            &pair.client,
-            returned.client,
-            pair.client_events.clone(),
-            frames(&client_log.borrow()),
-            pair.server_error(),
-        ),
+    let (receiver, returned, events) = match case.role {
+        Role::Server => (&pair.server, returned.server, pair.server_events.clone()),
+        Role::Client => (&pair.client, returned.client, pair.client_events.clone()),
+    };
+    let peer = match case.role {
+        Role::Server => &pair.client,
+        Role::Client => &pair.server,
+    };
+    let sent = frames(&receiver_log.borrow());
+    let peer_error = match &forged {
+        Some(stage) => forge::read(stage, &receiver_log.borrow()),
+        None => match case.role {
+            Role::Server => pair.client_error(),
+            Role::Client => pair.server_error(),
+        },
     };
     let store = sandbox.store.clone();
     let outcome = download.borrow().outcome().cloned().map(|r| {
@@ -1131,7 +1335,10 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
         has_timer: receiver.poll_timeout().is_some(),
         events,
         sent,
+        mark: mark.get(),
+        split,
         peer_error,
+        peer_epoch: if forged.is_some() { 0 } else { peer.epoch() },
         download: outcome,
         store: Vec::new(),
         outside_changed: Vec::new(),
@@ -1171,6 +1378,14 @@ fn error_frame_message(frame: &str) -> Option<String> {
     (v["type"] == "ERROR").then(|| v["message"].as_str().map(str::to_owned))?
 }
 
+/// A v2 record's epoch, if `frame` is one.
+fn record_epoch(frame: &str) -> Option<u32> {
+    match Frame::decode(frame.as_bytes()) {
+        Ok(Frame::Record(record)) => Some(record.epoch),
+        _ => None,
+    }
+}
+
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {
         if !$cond {
@@ -1179,11 +1394,55 @@ macro_rules! ensure {
     };
 }
 
+/// How a failing receiver must tell its peer why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tell {
+    /// One plaintext `ERROR` frame, its last.
+    Plain,
+    /// One sealed `ERROR` record, its last.
+    Sealed,
+    /// Nothing: its failing input made it write nothing at all.
+    Nothing,
+}
+
+/// What the protocol lets a receiver that failed with `error` tell its
+/// peer, from how far it had come:
+///
+/// * nothing when the failure is the peer's own `ERROR` or end of stream;
+/// * once the peer's FINISHED verified (v2 handshake complete), a sealed
+///   alert, from either role;
+/// * a v1 server: a plaintext `ERROR`;
+/// * a v2 server before the client's FINISHED verified: a plaintext `ERROR`
+///   only if it has not sent its `EXCHANGE` yet (the negotiation's
+///   refusals), else nothing;
+/// * a client, otherwise: nothing (it never sends a plaintext `ERROR`).
+fn expected_tell(role: Role, o: &Observed, error: &Error) -> Tell {
+    if matches!(
+        error,
+        Error::Protocol(ProtocolError::PeerError(_) | ProtocolError::UnexpectedEof)
+    ) {
+        return Tell::Nothing;
+    }
+    let version = o.events.iter().find_map(|e| match e {
+        Event::HandshakeComplete { version, .. } => Some(*version),
+        _ => None,
+    });
+    // An EXCHANGE is never what a failure makes it write.
+    let exchange_sent = o
+        .sent
+        .iter()
+        .any(|f| matches!(Frame::decode(f.as_bytes()), Ok(Frame::Exchange(_))));
+    match (role, version) {
+        (_, Some(Version::V2)) => Tell::Sealed,
+        (Role::Server, Some(_)) => Tell::Plain,
+        (Role::Server, None) if !exchange_sent => Tell::Plain,
+        _ => Tell::Nothing,
+    }
+}
+
 /// The checks of the module's documentation, for one run.
 fn check(case: &Case, o: &Observed) -> Result<(), String> {
     ensure!(o.setup.is_empty(), "setup: {:?}", o.setup);
-    ensure!(o.state == State::Closed, "state {:?}, not Closed", o.state);
-    ensure!(!o.has_timer, "a closed connection still has a timer");
     let closed: Vec<&Option<Error>> = o
         .events
         .iter()
@@ -1192,18 +1451,41 @@ fn check(case: &Case, o: &Observed) -> Result<(), String> {
             _ => None,
         })
         .collect();
-    ensure!(
-        closed.len() == 1,
-        "{} Closed events: {:?}",
-        closed.len(),
-        o.events
-    );
     let errors_sent: Vec<String> = o
         .sent
         .iter()
         .filter_map(|f| error_frame_message(f))
         .collect();
     let last_sent = o.sent.last().and_then(|f| error_frame_message(f));
+    if let Expect::Continues(state, events_ok) = &case.expect {
+        ensure!(
+            o.returned.is_empty(),
+            "handle_input returned {:?}",
+            o.returned
+        );
+        ensure!(o.state == *state, "state {:?}, not {state:?}", o.state);
+        ensure!(closed.is_empty(), "closed: {:?}", o.events);
+        ensure!(errors_sent.is_empty(), "sent ERROR {errors_sent:?}");
+        ensure!(events_ok(&o.events), "events {:?}", o.events);
+        return outside_checks(o);
+    }
+    ensure!(o.state == State::Closed, "state {:?}, not Closed", o.state);
+    ensure!(!o.has_timer, "a closed connection still has a timer");
+    ensure!(
+        closed.len() == 1,
+        "{} Closed events: {:?}",
+        closed.len(),
+        o.events
+    );
+    let v2 = o.events.iter().any(|e| {
+        matches!(
+            e,
+            Event::HandshakeComplete {
+                version: Version::V2,
+                ..
+            }
+        )
+    });
     match &case.expect {
         Expect::Fails(expected, kind) => {
             ensure!(
@@ -1229,24 +1511,52 @@ fn check(case: &Case, o: &Observed) -> Result<(), String> {
                 "Closed event with {:?}",
                 closed[0]
             );
-            // A v1 server tells the client why, except to the client's own
-            // ERROR; a client never sends ERROR.
-            let tells = case.role == Role::Server
-                && !matches!(error, Error::Protocol(ProtocolError::PeerError(_)));
-            if tells {
-                ensure!(
-                    errors_sent.len() == 1 && last_sent.is_some(),
-                    "not exactly one ERROR, last: {:?}",
-                    o.sent
-                );
-                let told = Error::Protocol(ProtocolError::PeerError(errors_sent[0].clone()));
-                ensure!(
-                    o.peer_error.as_ref() == Some(&told),
-                    "the client closed with {:?}",
-                    o.peer_error
-                );
-            } else {
-                ensure!(errors_sent.is_empty(), "sent ERROR {errors_sent:?}");
+            // Byte by byte, the failing input is the last byte of the
+            // failing frame: what comes after the mark is what that frame
+            // made the receiver write. Whole, it may also hold what earlier
+            // frames of the same piece made it write.
+            let after_mark = o.mark.map_or(&[][..], |m| &o.sent[m.min(o.sent.len())..]);
+            let bytes = o.split == Split::Bytes;
+            match expected_tell(case.role, o, error) {
+                Tell::Plain => {
+                    ensure!(
+                        errors_sent.len() == 1 && last_sent.is_some(),
+                        "not exactly one ERROR, last: {:?}",
+                        o.sent
+                    );
+                    let told = Error::Protocol(ProtocolError::PeerError(errors_sent[0].clone()));
+                    ensure!(
+                        o.peer_error.as_ref() == Some(&told),
+                        "the peer closed with {:?}",
+                        o.peer_error
+                    );
+                }
+                Tell::Sealed => {
+                    ensure!(errors_sent.is_empty(), "sent ERROR {errors_sent:?}");
+                    let alert_epoch = after_mark.last().and_then(|f| record_epoch(f));
+                    ensure!(
+                        alert_epoch.is_some() && (!bytes || after_mark.len() == 1),
+                        "not one sealed alert: its failing input made it write {after_mark:?}"
+                    );
+                    // The peer read it; or it could not, because it had
+                    // already moved to the next epoch (it answered the
+                    // receiver's REKEY).
+                    let read = match &o.peer_error {
+                        Some(Error::Protocol(ProtocolError::PeerError(m))) => !m.is_empty(),
+                        Some(Error::Record(RecordError::UnknownEpoch(e))) => {
+                            Some(*e) == alert_epoch && *e < o.peer_epoch
+                        }
+                        _ => false,
+                    };
+                    ensure!(read, "the peer closed with {:?}", o.peer_error);
+                }
+                Tell::Nothing => {
+                    ensure!(errors_sent.is_empty(), "sent ERROR {errors_sent:?}");
+                    ensure!(
+                        !bytes || after_mark.is_empty(),
+                        "its failing input made it write {after_mark:?}"
+                    );
+                }
             }
             if case.role == Role::Server {
                 let channel = Err(SessionError::Channel(error.clone()));
@@ -1289,10 +1599,20 @@ fn check(case: &Case, o: &Observed) -> Result<(), String> {
                 o.close_reason
             );
             ensure!(closed[0].is_none(), "Closed event with {:?}", closed[0]);
-            ensure!(
-                errors_sent.len() == 1 && last_sent == Some(error.to_string()),
-                "ERROR frames sent: {errors_sent:?}"
-            );
+            if v2 {
+                // The refusal is an application ERROR in a record.
+                ensure!(errors_sent.is_empty(), "sent ERROR frames {errors_sent:?}");
+                ensure!(
+                    o.sent.last().and_then(|f| record_epoch(f)).is_some(),
+                    "last frame {:?}",
+                    o.sent.last()
+                );
+            } else {
+                ensure!(
+                    errors_sent.len() == 1 && last_sent == Some(error.to_string()),
+                    "ERROR frames sent: {errors_sent:?}"
+                );
+            }
             let told = Error::Protocol(ProtocolError::PeerError(error.to_string()));
             ensure!(
                 o.peer_error.as_ref() == Some(&told),
@@ -1335,7 +1655,13 @@ fn check(case: &Case, o: &Observed) -> Result<(), String> {
                 names(&o.store)
             );
         }
+        Expect::Continues(..) => unreachable!("checked above"),
     }
+    outside_checks(o)
+}
+
+/// Nothing outside the store changed, and `/etc/passwd` is untouched.
+fn outside_checks(o: &Observed) -> Result<(), String> {
     ensure!(
         o.outside_changed.is_empty(),
         "changed outside the store: {:?}",
@@ -1355,13 +1681,19 @@ fn names(files: &[(String, Vec<u8>)]) -> Vec<&str> {
 /// may fail (or the application refuse) before the application answered an
 /// earlier `OPEN`, or decode later messages the application then ignores.
 /// Rows where application messages meet the failure (refused transfers,
-/// rotations with an `OPEN` in flight) therefore compare everything but
-/// the application messages and the `OK` answers.
-fn comparable(case: &Case, o: &Observed) -> Observed {
-    let relaxed =
-        matches!(case.expect, Expect::Refused(..)) || matches!(case.attack, Attack::Rotation(_));
+/// rotations with an `OPEN` in flight, any run in which the receiver got an
+/// application message) therefore compare everything but the application
+/// messages and the answers (`OK` frames, and v2 records: their sequence
+/// numbers move with the answers). The mark is never compared: a piece
+/// carrying several frames moves it.
+fn comparable(o: &Observed, relaxed: bool) -> Observed {
+    let o = Observed {
+        mark: None,
+        split: Split::Whole,
+        ..o.clone()
+    };
     if !relaxed {
-        return o.clone();
+        return o;
     }
     Observed {
         events: o
@@ -1373,11 +1705,24 @@ fn comparable(case: &Case, o: &Observed) -> Observed {
         sent: o
             .sent
             .iter()
-            .filter(|f| *f != r#"{"type":"OK"}"#)
+            .filter(|f| *f != r#"{"type":"OK"}"# && record_epoch(f).is_none())
             .cloned()
             .collect(),
-        ..o.clone()
+        ..o
     }
+}
+
+/// Whether a row's runs are compared without their application messages
+/// (see [`comparable`]).
+fn relaxed(case: &Case, runs: &[Observed]) -> bool {
+    matches!(case.expect, Expect::Refused(..))
+        || matches!(
+            case.attack,
+            Attack::Rotation(_) | Attack::Hooked(_) | Attack::ForgeV2(_)
+        )
+        || runs
+            .iter()
+            .any(|o| o.events.iter().any(|e| matches!(e, Event::Message(_))))
 }
 
 /// Numbers the rows of all tests (for their scratch directories).
@@ -1392,7 +1737,15 @@ fn run_table(rows: Vec<Case>) {
         for split in [Split::Whole, Split::Bytes] {
             match catch_unwind(AssertUnwindSafe(|| run(case, id, split))) {
                 Ok(observed) => runs.push(observed),
-                Err(_) => failures.push(format!("{}: panicked ({split:?})", case.name)),
+                Err(panic) => failures.push(format!(
+                    "{}: panicked ({split:?}): {}",
+                    case.name,
+                    panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("?")
+                )),
             }
         }
         if let [whole, bytes] = &runs[..] {
@@ -1401,7 +1754,8 @@ fn run_table(rows: Vec<Case>) {
                     failures.push(format!("{} [{:?}, {split}]: {why}", case.name, case.role));
                 }
             }
-            if comparable(case, whole) != comparable(case, bytes) {
+            let relaxed = relaxed(case, &runs);
+            if comparable(whole, relaxed) != comparable(bytes, relaxed) {
                 failures.push(format!(
                     "{}: whole and byte-by-byte input differ:\n  whole: {whole:?}\n  bytes: {bytes:?}",
                     case.name
@@ -1417,6 +1771,19 @@ fn run_table(rows: Vec<Case>) {
         failures.join("\n")
     );
 }
+
+// ---------------------------------------------------------------------------
+// The v2 and client tables (they use the vocabulary and runner above)
+// ---------------------------------------------------------------------------
+
+#[path = "bad_input/client.rs"]
+mod client;
+#[path = "bad_input/forge.rs"]
+mod forge;
+#[path = "bad_input/phases.rs"]
+mod phases;
+#[path = "bad_input/v2_server.rs"]
+mod v2_server;
 
 // ---------------------------------------------------------------------------
 // The tests

@@ -133,6 +133,29 @@
 //! | an ad-hoc group whose short q would shorten the private exponent | `src/dh/mod.rs`: `adhoc_exponents_are_bits_p_minus_2_whatever_q_says` |
 //! | an ad-hoc q that is p − 1, does not divide p − 1, has g^q ≠ 1, or is under 160 bits | `src/dh/mod.rs`: `adhoc_subgroup_orders_that_do_not_belong_to_the_group_are_refused` |
 //!
+//! # The state machine
+//!
+//! No bytes from anyone may crash a connection or make it act on what is
+//! not verified. Each phase of a [`Connection`](crate::Connection) is a
+//! type holding exactly its data, and each transition consumes it: a frame
+//! that a phase does not expect is a typed error in every phase, also
+//! mid-rotation, never a panic. The library denies `unwrap`, `expect`,
+//! `panic!` and `unreachable!` outside unit tests (clippy, in CI). An
+//! established v2 phase exists only with a proof that the peer's FINISHED
+//! verified; before it, neither side seals anything but its own FINISHED,
+//! so a failed handshake ends without an alert sealed under unconfirmed
+//! keys (known plaintext an attacker could test PSK guesses against). The
+//! fuzz targets of `fuzz/` feed both roles from every phase.
+//!
+//! | attack | test |
+//! |--------|------|
+//! | a plaintext `EXCHANGE` injected while a v2 peer's REKEY is out (once reached `unreachable!`) | `tests/state_machine.rs`: `a_plaintext_exchange_to_a_rekeying_v2_peer_is_a_typed_error_not_a_panic` |
+//! | a plaintext frame of every type at every phase, both roles, both versions | `tests/bad_input.rs` (the v2 and client tables) |
+//! | a server FINISHED that does not verify: the client sends nothing after its hello | `tests/state_machine.rs`: `a_client_seals_no_alert_when_the_servers_finished_fails` |
+//! | a client FINISHED that does not verify: the server sends nothing after its EXCHANGE and FINISHED | `tests/state_machine.rs`: `a_server_seals_no_alert_when_the_clients_finished_fails` |
+//! | a server that answers a v2 hello in v1 with a legacy suite the client did not offer | `tests/state_machine.rs`: `a_v1_fallback_accepts_only_a_suite_of_the_offer_sent` |
+//! | the server's last answer while its rotation is under way (it was dropped by the close) | `tests/state_machine.rs`: `the_servers_ok_to_close_survives_a_rotation_in_progress` |
+//!
 //! # Timing
 //!
 //! * Exponentiation with a private exponent runs in time that depends on
