@@ -250,24 +250,35 @@ impl Handshake {
         Handshake { channel }
     }
 
-    /// Client: the server's FINISHED, its first record, verified before
-    /// anything but our own FINISHED is sent; ours goes out at once.
+    /// The peer's FINISHED, its first record: the only way to a
+    /// [`Verified`] epoch. Before it verifies, nothing is told to the peer.
+    fn verify_peer(
+        self: Box<Self>,
+        frame: Frame,
+        peer_is_client: bool,
+    ) -> Result<Box<Verified>, Failed> {
+        let Frame::Record(record) = frame else {
+            return Err(Failed::silent(unexpected(&frame, State::Handshaking)));
+        };
+        let mut channel = self.channel;
+        let proof =
+            finished::verify(&mut channel, &record, peer_is_client).map_err(Failed::silent)?;
+        Ok(Box::new(Verified {
+            channel,
+            _proof: proof,
+        }))
+    }
+
+    /// Client: the server's FINISHED, verified before anything but our own
+    /// FINISHED is sent; ours goes out at once.
     pub(super) fn on_client_frame(
         self: Box<Self>,
         core: &mut Core,
         frame: Frame,
     ) -> Result<Phase, Failed> {
-        let Frame::Record(record) = frame else {
-            return Err(Failed::silent(unexpected(&frame, State::Handshaking)));
-        };
-        let mut channel = self.channel;
-        let proof = finished::verify(&mut channel, &record, false).map_err(Failed::silent)?;
-        let ours = Inner::Finished(channel.secrets.finished(true));
+        let mut verified = self.verify_peer(frame, false)?;
         // The server is verified from here on: a failure may be told.
-        let mut verified = Box::new(Verified {
-            channel,
-            _proof: proof,
-        });
+        let ours = Inner::Finished(verified.channel.secrets.finished(true));
         if let Err(error) = verified.channel.seal_into(core, &ours) {
             return Err(Failed::sealed(error, verified));
         }
@@ -275,23 +286,15 @@ impl Handshake {
         Ok(Phase::V2Established(verified))
     }
 
-    /// Server: the client's FINISHED, its first record (ours went out with
-    /// the `EXCHANGE`).
+    /// Server: the client's FINISHED (ours went out with the `EXCHANGE`).
     pub(super) fn on_server_frame(
         self: Box<Self>,
         core: &mut Core,
         frame: Frame,
     ) -> Result<Phase, Failed> {
-        let Frame::Record(record) = frame else {
-            return Err(Failed::silent(unexpected(&frame, State::Handshaking)));
-        };
-        let mut channel = self.channel;
-        let proof = finished::verify(&mut channel, &record, true).map_err(Failed::silent)?;
-        core.established(Version::V2, channel.suite(), true);
-        Ok(Phase::V2Established(Box::new(Verified {
-            channel,
-            _proof: proof,
-        })))
+        let verified = self.verify_peer(frame, true)?;
+        core.established(Version::V2, verified.channel.suite(), true);
+        Ok(Phase::V2Established(verified))
     }
 }
 
