@@ -15,7 +15,8 @@
 # overflow is a finding. The sanitizer is FUZZ_SANITIZER, default "none":
 # the crate is #![forbid(unsafe_code)], and AddressSanitizer makes the
 # targets that do Diffie-Hellman about four times slower (see
-# fuzz/README.md); FUZZ_SANITIZER=address runs them under ASan.
+# fuzz/README.md); FUZZ_SANITIZER=address runs them under ASan. A target
+# with a dictionary (fuzz/dicts/<target>.dict) gets it.
 set -euo pipefail
 
 secs="${1:-30}"
@@ -52,10 +53,14 @@ for target in "${targets[@]}"; do
         find "$fuzz_dir/corpus/$target" -maxdepth 1 -type f -name 'seed-*' -exec cp {} "$corpus/" \;
     fi
     echo "=== $target: ${secs}s on $(find "$corpus" -type f | wc -l) seeds"
+    args=(-max_total_time="$secs" -timeout=60 -print_final_stats=1)
+    if [ -e "$fuzz_dir/dicts/$target.dict" ]; then
+        args+=(-dict="$fuzz_dir/dicts/$target.dict")
+    fi
     log="$work/$target.log"
     status=0
-    cargo "+$toolchain" fuzz run "${flags[@]}" "$target" "$corpus" -- \
-        -max_total_time="$secs" -timeout=60 -print_final_stats=1 2>&1 | tee "$log" || status=$?
+    cargo "+$toolchain" fuzz run "${flags[@]}" "$target" "$corpus" -- "${args[@]}" 2>&1 |
+        tee "$log" || status=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
     summary+=("$(printf '%-14s %10s runs %8s exec/s' "$target" "${runs:-?}" "${rate:-?}")")

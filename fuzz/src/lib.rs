@@ -388,6 +388,9 @@ impl Offered {
 ///   a v2 record went out;
 /// * a client completes a handshake or rotation only in a suite its last
 ///   `ALGORITHMS` offered; a v2 rotation keeps the suite;
+/// * before the peer's FINISHED has verified (no `HandshakeComplete` yet),
+///   nothing protected goes out but the server's own FINISHED: no sealed
+///   alert under keys nobody has confirmed;
 /// * while open, `poll_timeout` is later than the time last handed in.
 pub struct Run {
     /// The connection under test.
@@ -405,6 +408,11 @@ pub struct Run {
     role: Role,
     sent_v1_record: bool,
     sent_v2_record: bool,
+    /// v2 records written in drains that ended before the handshake was
+    /// complete.
+    unverified_records: usize,
+    /// v2 records in the output being drained.
+    records_in_drain: usize,
     offered: Option<Offered>,
 }
 
@@ -442,6 +450,8 @@ impl Run {
             flushing: false,
             sent_v1_record: false,
             sent_v2_record: false,
+            unverified_records: 0,
+            records_in_drain: 0,
             offered: None,
         };
         run.drain();
@@ -517,6 +527,7 @@ impl Run {
 
     /// Polls everything out and checks it.
     pub fn drain(&mut self) {
+        self.records_in_drain = 0;
         while let Some(bytes) = self.conn.poll_transmit() {
             assert!(!self.finished, "bytes after the close");
             self.check_output(&bytes);
@@ -526,6 +537,19 @@ impl Run {
             assert!(!self.finished, "event after the close: {event:?}");
             self.check_event(&event);
             self.events.push(event);
+        }
+        // Before the peer's FINISHED verifies, nothing protected goes out
+        // but the server's own FINISHED (which comes first).
+        let handshaken = matches!(self.events.first(), Some(Event::HandshakeComplete { .. }));
+        if !handshaken {
+            self.unverified_records += self.records_in_drain;
+            let allowed = usize::from(self.role == Role::Server);
+            assert!(
+                self.unverified_records <= allowed,
+                "{:?} sealed {} records before the peer's FINISHED verified",
+                self.role,
+                self.unverified_records
+            );
         }
         if self.conn.state() == State::Closed {
             assert_eq!(self.conn.poll_timeout(), None);
@@ -624,7 +648,10 @@ impl Run {
                 "plaintext after a v2 record: {text:?}"
             );
             match decoded {
-                Frame::Record(_) => self.sent_v2_record = true,
+                Frame::Record(_) => {
+                    self.sent_v2_record = true;
+                    self.records_in_drain += 1;
+                }
                 Frame::SecureX(_) => self.sent_v1_record = true,
                 Frame::Algorithms(hello) => {
                     self.offered = Some(Offered {
