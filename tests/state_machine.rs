@@ -239,3 +239,35 @@ fn a_server_seals_no_alert_when_the_clients_finished_fails() {
         Some(Error::Protocol(ProtocolError::UnexpectedEof))
     );
 }
+
+/// A flushed close that completes in the middle of an input: what follows
+/// in the same input is ignored, as input after a close is, and the close
+/// is reported once (a bad frame after it once reported a second one).
+#[test]
+fn a_close_completed_mid_input_is_reported_once_and_ends_the_input() {
+    let mut pair = Pair::new(v2(), v2(), 38);
+    pair.drive();
+    pair.collect_events();
+    let before = pair.server_events.len();
+    pair.server.rotate(pair.now).unwrap();
+    let rekey = pair.server.poll_transmit().unwrap();
+    pair.server.send(Message::Ok).unwrap();
+    pair.server.flush_and_close();
+    assert_eq!(pair.server.state(), State::Rotating, "the OK waits");
+    pair.client.handle_input(pair.now, &rekey).unwrap();
+    let ack = pair.client.poll_transmit().unwrap();
+    let input = [&ack[..], b"not json\r\n"].concat();
+    assert_eq!(pair.server.handle_input(pair.now, &input), Ok(()));
+    assert_eq!(pair.server.state(), State::Closed);
+    pair.collect_events();
+    let closed: Vec<&Event> = pair.server_events[before..]
+        .iter()
+        .filter(|e| matches!(e, Event::Closed { .. }))
+        .collect();
+    assert_eq!(closed, [&Event::Closed { error: None }]);
+    // The OK went out in the new epoch.
+    let ok = pair.server.poll_transmit().unwrap();
+    pair.client.handle_input(pair.now, &ok).unwrap();
+    pair.collect_events();
+    assert_eq!(pair.client_messages(), [Message::Ok]);
+}

@@ -559,6 +559,12 @@ impl Connection {
     /// Decodes one frame and hands it to the phase. `bytes` are the frame
     /// exactly as received (v2 hashes the hellos).
     fn handle_frame(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        // Frames after a close in the same input (the application closed
+        // on an event, or a flushed close completed) are ignored, as any
+        // input after the close is.
+        if self.state() == State::Closed {
+            return Ok(());
+        }
         let frame = match Frame::decode(bytes) {
             Ok(frame) => frame,
             Err(error) => return Err(self.fail_in_place(error.into())),
@@ -602,6 +608,9 @@ impl Connection {
     /// Fails in the current phase (a timer, the end of the stream, a frame
     /// that did not decode): the phase gives up what its alert needs.
     fn fail_in_place(&mut self, error: Error) -> Error {
+        if self.state() == State::Closed {
+            return error;
+        }
         let phase = core::mem::replace(&mut self.phase, Phase::Closed(None));
         self.fail(Failed {
             error,
