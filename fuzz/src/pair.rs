@@ -1,8 +1,9 @@
 //! The `pair` target: a client and a server of one version and suite,
 //! driven through a sequence of operations that `arbitrary` decodes from
 //! the input ([`Input`]): the application's (send, rotate, close), the
-//! network's (deliver, split, drop, duplicate, reorder, flip a bit,
-//! inject a frame) and the clock's.
+//! network's (deliver, split, drop, duplicate, reorder, flip a bit
+//! anywhere or inside a JSON string value, inject a frame) and the
+//! clock's.
 //!
 //! Each side is a [`Run`], so every output and event is checked as in the
 //! connection targets. Besides, after every operation:
@@ -140,6 +141,21 @@ pub enum Op {
         /// Which frame.
         index: u8,
         /// Which byte (modulo the length, `\r\n` included).
+        at: u16,
+        /// Which bit (modulo 8).
+        bit: u8,
+    },
+    /// One bit flips inside a JSON string value of a frame on the way to
+    /// `to` (a nonce, a key, a payload, a MAC ...): changes that still
+    /// parse.
+    FlipValue {
+        /// The receiver.
+        to: Side,
+        /// Which frame.
+        index: u8,
+        /// Which string value (modulo their number).
+        value: u8,
+        /// Which byte of it (modulo its length).
         at: u16,
         /// Which bit (modulo 8).
         bit: u8,
@@ -300,6 +316,24 @@ impl Link {
         }
         out
     }
+}
+
+/// The byte ranges of the non-empty JSON string values (`"key":"value"`)
+/// of a frame as our encoders write them (compact, no `"` inside values).
+fn string_values(frame: &[u8]) -> Vec<core::ops::Range<usize>> {
+    let mut values = Vec::new();
+    let mut i = 0;
+    while let Some(start) = frame[i..].windows(3).position(|w| w == b"\":\"") {
+        let start = i + start + 3;
+        let Some(len) = frame[start..].iter().position(|&b| b == b'"') else {
+            break;
+        };
+        if len > 0 {
+            values.push(start..start + len);
+        }
+        i = start + len;
+    }
+    values
 }
 
 /// Whether the receiver's `index`-th frame `got` is what the sender wrote
@@ -577,6 +611,25 @@ impl World {
                     let at = usize::from(at) % frame.len();
                     frame[at] ^= 1 << (bit % 8);
                     link.touched = true;
+                }
+            }
+            Op::FlipValue {
+                to,
+                index,
+                value,
+                at,
+                bit,
+            } => {
+                let link = &mut self.links[to.index()];
+                if let Some(i) = link.pick(index) {
+                    let frame = &mut link.wire[i].bytes;
+                    let values = string_values(frame);
+                    if !values.is_empty() {
+                        let range = &values[usize::from(value) % values.len()];
+                        let at = range.start + usize::from(at) % range.len();
+                        frame[at] ^= 1 << (bit % 8);
+                        link.touched = true;
+                    }
                 }
             }
             Op::Inject {
