@@ -576,9 +576,11 @@ impl World {
                 let cut = usize::from(at) % (left + 1);
                 let first = self.links[to.index()].take(cut.max(1).min(left));
                 self.deliver(to, &first);
+                // `take(0)` means a whole frame: take the rest only if
+                // there is one, or the next frame would vanish unsent.
                 let rest = left.saturating_sub(first.len());
-                let second = self.links[to.index()].take(rest);
                 if rest > 0 {
+                    let second = self.links[to.index()].take(rest);
                     self.deliver(to, &second);
                 }
             }
