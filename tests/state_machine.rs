@@ -17,7 +17,7 @@ use securex::config::Version;
 use securex::error::{ProtocolError, SuiteError};
 use securex::suite::Offer;
 use securex::transfer::{Download, Receiver};
-use securex::{Config, Error, Event, Message, Role, State};
+use securex::{Config, Connection, Error, Event, Message, Role, State};
 use serde_json::{Map, Value};
 use sha2::Digest;
 
@@ -270,4 +270,119 @@ fn a_close_completed_mid_input_is_reported_once_and_ends_the_input() {
     pair.client.handle_input(pair.now, &ok).unwrap();
     pair.collect_events();
     assert_eq!(pair.client_messages(), [Message::Ok]);
+}
+
+// Found by an attacker's review of the rewritten connection (each test
+// failed on the code it reviewed).
+
+/// `Config::max_frame_len = usize::MAX` ("no limit"): a read that ends
+/// in the `\r` of a delimiter overflows `max_frame_len + 1` in
+/// `FrameSplitter::keep` (src/wire/codec.rs:90): a panic with debug
+/// assertions (fuzz builds), a spurious `TooLong` in release.
+#[test]
+fn a_frame_limit_of_usize_max_survives_a_read_that_ends_in_cr() {
+    let mut config = Config::default();
+    config.max_frame_len = usize::MAX;
+    let now = std::time::Instant::now();
+    let mut server = Connection::server(config, review_rng(1), now);
+    // TCP may cut anywhere, e.g. between the `\r` and the `\n`.
+    assert_eq!(server.handle_input(now, b"{\"type\":\"OK\"}\r"), Ok(()));
+    assert_eq!(server.state(), State::Negotiating);
+}
+
+/// A server whose `OK` waits for its own rotation, after
+/// `flush_and_close`; returns the pair and the client's REKEY_ACK.
+fn server_flushing_mid_rotation(server: Config, seed: u64) -> (Pair, Vec<u8>) {
+    let mut pair = Pair::new(Config::default(), server, seed);
+    pair.drive();
+    pair.collect_events();
+    pair.server.rotate(pair.now).unwrap();
+    let rekey = pair.server.poll_transmit().unwrap();
+    pair.server.send(Message::Ok).unwrap();
+    pair.server.flush_and_close();
+    assert_eq!(pair.server.state(), State::Rotating);
+    pair.client.handle_input(pair.now, &rekey).unwrap();
+    let ack = pair.client.poll_transmit().unwrap();
+    (pair, ack)
+}
+
+/// A close completed mid-input (the flushed close above) is followed
+/// in the same input by more than `max_frame_len` bytes without a
+/// delimiter: the splitter's `TooLong` is returned (mod.rs:370) although
+/// the connection closed cleanly (`Closed { error: None }`, no
+/// `close_reason`), against "input after the close is ignored".
+#[test]
+fn input_after_a_flushed_close_mid_input_is_ignored_even_when_too_long() {
+    let mut server = Config::default();
+    server.max_frame_len = 16 * 1024;
+    let (mut pair, ack) = server_flushing_mid_rotation(server, 83);
+    let input = [&ack[..], &[b'x'; 20 * 1024][..]].concat();
+    assert_eq!(pair.server.handle_input(pair.now, &input), Ok(()));
+    assert_eq!(pair.server.state(), State::Closed);
+    assert_eq!(pair.server.close_reason(), None);
+}
+
+/// The same flushed close drops the peer's messages that arrived
+/// earlier in the same input (mod.rs:603 → `close`, which retains no
+/// `Event::Message`, mod.rs:466): the application never had the chance to
+/// poll them. Fed in two reads with the events drained in between, the
+/// DATA is delivered; fed in one read, it is lost. "Feeding the input one
+/// byte at a time or all at once gives the same frames and events."
+#[test]
+fn a_flushed_close_mid_input_still_delivers_the_peers_earlier_messages() {
+    let (mut pair, ack) = {
+        let mut pair = Pair::new(Config::default(), Config::default(), 84);
+        pair.drive();
+        pair.collect_events();
+        pair.server.rotate(pair.now).unwrap();
+        let rekey = pair.server.poll_transmit().unwrap();
+        pair.server.send(Message::Ok).unwrap();
+        pair.server.flush_and_close();
+        // The client's DATA crosses the server's REKEY.
+        pair.client.send(Message::Data(vec![7; 7])).unwrap();
+        let data = pair.client.poll_transmit().unwrap();
+        pair.client.handle_input(pair.now, &rekey).unwrap();
+        let ack = pair.client.poll_transmit().unwrap();
+        (pair, [data, ack].concat())
+    };
+    let before = pair.server_events.len();
+    pair.server.handle_input(pair.now, &ack).unwrap();
+    pair.collect_events();
+    let events = &pair.server_events[before..];
+    assert!(
+        events.contains(&Event::Message(Message::Data(vec![7; 7]))),
+        "{events:?}"
+    );
+    assert_eq!(events.last(), Some(&Event::Closed { error: None }));
+}
+
+/// `send` bounds the frame a message makes by `frame_len_bound`
+/// (mod.rs:666), which assumes ~4/3 growth per encoding; a v1 inner JSON
+/// escapes a control character into six bytes (`\u0001`). A v1 `OPEN`
+/// passes the check and yields a frame beyond `max_frame_len`, which the
+/// peer then refuses, against "`send` refuses a message that would not
+/// fit" (src/manual/security.rs, Limits).
+#[test]
+fn send_refuses_a_v1_message_whose_frame_would_exceed_the_limit() {
+    let mut client = Config::seed_compatible();
+    client.max_frame_len = 64 * 1024;
+    let mut pair = Pair::new(client, Config::seed_compatible(), 86);
+    pair.drive();
+    assert_eq!(pair.client.state(), State::Established);
+    let open = Message::Open {
+        file_name: "\u{1}".repeat(10_000),
+    };
+    if pair.client.send(open).is_ok() {
+        let frame = pair.client.poll_transmit().unwrap();
+        assert!(
+            frame.len() - 2 <= 64 * 1024,
+            "send accepted a message whose frame is {} bytes",
+            frame.len() - 2
+        );
+    }
+}
+
+fn review_rng(seed: u8) -> rand_chacha::ChaCha20Rng {
+    use rand_core::SeedableRng;
+    rand_chacha::ChaCha20Rng::from_seed([seed; 32])
 }

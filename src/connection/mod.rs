@@ -9,7 +9,8 @@
 //! * inputs: [`Connection::handle_input`] (bytes read from the peer, with
 //!   the current time), [`Connection::handle_timeout`],
 //!   [`Connection::handle_eof`];
-//! * application commands: [`Connection::send`], [`Connection::close`];
+//! * application commands: [`Connection::send`], [`Connection::close`],
+//!   [`Connection::flush_and_close`], [`Connection::rotate`];
 //! * outputs, to drain after every input or command:
 //!   [`Connection::poll_transmit`] (bytes to write to the peer),
 //!   [`Connection::poll_event`], [`Connection::poll_timeout`];
@@ -366,8 +367,13 @@ impl Connection {
         self.splitter = splitter;
         match result {
             Ok(()) => Ok(()),
-            // A frame's failure has closed the connection already.
-            Err(error) if self.state() == State::Closed => Err(error),
+            // A frame's failure has closed the connection already, with
+            // this error as its reason.
+            Err(error) if self.close_reason().is_some() => Err(error),
+            // Closed cleanly earlier in this input (a flushed close that
+            // completed): what follows is ignored, as any input after
+            // the close is, the splitter's own errors included.
+            Err(_) if self.state() == State::Closed => Ok(()),
             // The splitter's own (a frame too long): fail where we are.
             Err(error) => Err(self.fail_in_place(error)),
         }
@@ -489,10 +495,11 @@ impl Connection {
     /// themselves, as [`Config`] says; this is for an application that
     /// wants fresh keys at a moment of its choosing.
     ///
-    /// Does nothing while a rotation is already under way. Errors are
-    /// [`Misuse`] and leave the connection as it was: before the
-    /// handshake is complete ([`Misuse::NotEstablished`]), on a v1 server
-    /// ([`Misuse::CannotRotate`]), once closed.
+    /// Does nothing while a rotation is already under way. [`Misuse`]
+    /// errors leave the connection as it was: before the handshake is
+    /// complete ([`Misuse::NotEstablished`]), on a v1 server
+    /// ([`Misuse::CannotRotate`]), once closed. An error in sealing the
+    /// REKEY (the epoch's sequence numbers used up) closes it.
     pub fn rotate(&mut self, now: Instant) -> Result<(), Error> {
         match &self.phase {
             Phase::Closed(_) => return Err(Misuse::Closed.into()),
@@ -595,12 +602,15 @@ impl Connection {
                 return Ok(());
             }
             if closes {
-                self.close();
+                self.enter_closed(None);
                 return Ok(());
             }
         }
+        // Not `close`: the peer's messages of this input, not yet polled,
+        // are still delivered (only the application's own `close` drops
+        // them).
         if self.closing && self.state() != State::Closed {
-            self.close();
+            self.enter_closed(None);
         }
         Ok(())
     }
@@ -662,12 +672,22 @@ fn unexpected(frame: &Frame, state: State) -> Error {
     .into()
 }
 
-/// An upper bound of the frame a message makes (for the limits).
+/// An upper bound of the frame a message makes (for the limits), in the
+/// larger of the two versions' encodings (v1's).
 fn frame_len_bound(message: &Message) -> usize {
-    // v1: inner JSON (base64 of DATA) padded, then base64 again, plus
-    // the IV, the MAC and the JSON around them.
-    let inner = payload_len(message) / 3 * 4 + 4 + 64;
-    (inner + 16) / 3 * 4 + 4 + 256
+    // v1: the inner JSON, where DATA is base64 and text is escaped (a
+    // control character takes six bytes, `\u0001`), padded, then base64
+    // again, plus the IV, the MAC and the JSON around them. A server's
+    // plaintext ERROR escapes its text the same way, and is shorter.
+    let len = payload_len(message);
+    let inner = match message {
+        Message::Data(_) => len / 3 * 4 + 4,
+        _ => len.saturating_mul(6),
+    }
+    .saturating_add(64);
+    (inner.saturating_add(16) / 3)
+        .saturating_mul(4)
+        .saturating_add(4 + 256)
 }
 
 /// The bytes a message carries, for buffer accounting.

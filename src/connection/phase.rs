@@ -63,8 +63,9 @@ pub(super) enum Phase {
 
 /// How a failed phase may still tell the peer why.
 pub(super) enum Alert {
-    /// Not at all (a client before v1 keys, a v2 handshake whose peer is
-    /// not verified, a connection already closed).
+    /// Not at all (a client before v2 verification, and a v1 client
+    /// always; a v2 server once its `EXCHANGE` is out and until the
+    /// client's FINISHED verifies; a connection already closed).
     Silent,
     /// In a plaintext `ERROR` frame (a server while negotiating, and v1).
     Plain,

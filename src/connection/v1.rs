@@ -59,10 +59,13 @@ impl V1Client {
         core: &mut Core,
         message: Message,
     ) -> Result<(Phase, Sent), Failed> {
-        let used_up = core
-            .config
-            .rotate_after_frames
-            .is_some_and(|n| self.sent_in_epoch >= n);
+        // Never in a fresh epoch: a limit of 0 would otherwise rotate
+        // for ever without sending anything.
+        let used_up = self.sent_in_epoch > 0
+            && core
+                .config
+                .rotate_after_frames
+                .is_some_and(|n| self.sent_in_epoch >= n);
         if used_up {
             return Ok((self.rotate(core), Sent::Wait(message)));
         }

@@ -155,6 +155,8 @@
 //! | a client FINISHED that does not verify: the server sends nothing after its EXCHANGE and FINISHED | `tests/state_machine.rs`: `a_server_seals_no_alert_when_the_clients_finished_fails` |
 //! | a server that answers a v2 hello in v1 with a legacy suite the client did not offer | `tests/state_machine.rs`: `a_v1_fallback_accepts_only_a_suite_of_the_offer_sent` |
 //! | the server's last answer while its rotation is under way (it was dropped by the close) | `tests/state_machine.rs`: `the_servers_ok_to_close_survives_a_rotation_in_progress` |
+//! | a close that completes mid-input, then more input: ignored, one `Closed`, the peer's earlier messages still delivered | `tests/state_machine.rs`: `a_close_completed_mid_input_is_reported_once_and_ends_the_input`, `input_after_a_flushed_close_mid_input_is_ignored_even_when_too_long`, `a_flushed_close_mid_input_still_delivers_the_peers_earlier_messages` |
+//! | a frame limit of `usize::MAX` and a read that ends in `\r` (an overflow) | `tests/state_machine.rs`: `a_frame_limit_of_usize_max_survives_a_read_that_ends_in_cr` |
 //!
 //! # Timing
 //!

@@ -87,7 +87,9 @@ impl FrameSplitter {
         let len = self.partial.len() + data.len();
         // One byte more than the limit may be the `\r` of the delimiter.
         let pending_cr = data.last() == Some(&b'\r');
-        if len > self.max_frame_len + usize::from(pending_cr) {
+        // (Subtracted from `len`, which is at least 1 then: a limit of
+        // `usize::MAX` must not overflow.)
+        if len - usize::from(pending_cr) > self.max_frame_len {
             return Err(FrameError::TooLong {
                 limit: self.max_frame_len,
             });
