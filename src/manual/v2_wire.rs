@@ -226,6 +226,12 @@
 //!   never authenticated would hand an attacker known plaintext under
 //!   keys it can test PSK guesses against offline.
 //!
+//! A side whose REKEY is out seals its alert in the current epoch; a peer
+//! that has already answered that REKEY has moved to the next epoch and
+//! fails on the alert with
+//! [`RecordError::UnknownEpoch`](crate::error::RecordError::UnknownEpoch)
+//! instead of reading it: it fails either way, only the reason is lost.
+//!
 //! # Versions
 //!
 //! | client policy ([`versions`](crate::config::Config::versions)) | server policy | outcome |
