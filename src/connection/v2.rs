@@ -230,15 +230,6 @@ pub(super) fn group_names(groups: &[NamedGroup]) -> String {
     names.join(",")
 }
 
-/// A public value as REKEY and REKEY_ACK carry it: big-endian, padded to
-/// the length of p.
-fn padded_public(key: &KeyPair) -> Vec<u8> {
-    let bytes = key.public_key().to_bytes();
-    let mut out = alloc::vec![0u8; key.group().byte_len().saturating_sub(bytes.len())];
-    out.extend_from_slice(&bytes);
-    out
-}
-
 /// The handshake keys of v2 before the peer's FINISHED verified: nothing
 /// but our own FINISHED is ever sealed with them.
 pub(super) struct Handshake {
@@ -369,7 +360,7 @@ impl Verified {
     /// application sends now waits for REKEY_ACK.
     pub(super) fn start_rekey(mut self: Box<Self>, core: &mut Core) -> Result<Phase, Failed> {
         let key = KeyPair::generate(&self.channel.group, &mut *core.rng);
-        let public = padded_public(&key);
+        let public = key.public_key().to_padded_bytes();
         if let Err(error) = self.channel.seal_into(core, &Inner::Rekey(public.clone())) {
             return Err(Failed::sealed(error, self));
         }
@@ -393,7 +384,7 @@ impl Verified {
             let peer = self.channel.group.public_key_from_bytes(initiator_public)?;
             let key = KeyPair::generate(&self.channel.group, &mut *core.rng);
             let z = key.agree(&peer)?;
-            let own = padded_public(&key);
+            let own = key.public_key().to_padded_bytes();
             let next = self
                 .channel
                 .next(core.role, epoch, z.as_bytes(), initiator_public, &own)?;

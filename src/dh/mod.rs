@@ -107,8 +107,6 @@ struct GroupInner {
     /// The q public values are checked against: `(p - 1) / 2` for a named
     /// group, a validated received q for an ad-hoc one.
     q: Option<BoxedUint>,
-    /// `q`, big-endian, without leading zeros.
-    q_bytes: Option<Vec<u8>>,
     /// A named group: p is a safe prime, q = (p - 1) / 2, and membership of
     /// the subgroup is a Legendre symbol.
     safe_prime: bool,
@@ -201,9 +199,6 @@ impl Group {
             }
             (None, None) => None,
         };
-        let q_bytes = q
-            .as_ref()
-            .map(|q| q.to_be_bytes_trimmed_vartime().into_vec());
         Ok(Group {
             inner: Arc::new(GroupInner {
                 raw,
@@ -212,7 +207,6 @@ impl Group {
                 p_minus_1,
                 g,
                 q,
-                q_bytes,
                 safe_prime: named.is_some(),
                 monty,
             }),
@@ -281,7 +275,11 @@ impl Group {
             DhError::GroupTooLarge { .. } => DhError::GroupMismatch,
             other => other,
         })?;
-        let same_q = raw.q.is_none() || raw.q == self.inner.q_bytes;
+        let same_q = match (&raw.q, &self.inner.q) {
+            (None, _) => true,
+            (Some(theirs), Some(ours)) => **theirs == *ours.to_be_bytes_trimmed_vartime(),
+            (Some(_), None) => false,
+        };
         if raw.p != self.inner.raw.p || raw.g != self.inner.raw.g || !same_q {
             return Err(DhError::GroupMismatch);
         }

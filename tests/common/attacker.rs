@@ -557,24 +557,9 @@ impl Relay {
     }
 }
 
-/// The application messages among `events`.
-pub fn messages(events: &[Event]) -> Vec<Message> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The error of the `Closed` event among `events`, if any.
-pub fn closed_error(events: &[Event]) -> Option<Error> {
-    events.iter().find_map(|e| match e {
-        Event::Closed { error } => error.clone(),
-        _ => None,
-    })
-}
+// Not every test binary that includes `common` uses these.
+#[allow(unused_imports)]
+pub use super::{closed_error, messages};
 
 /// Whether `events` report a completed handshake.
 pub fn handshake_completed(events: &[Event]) -> bool {

@@ -528,7 +528,8 @@ pub fn data_messages(len: usize, chunk: usize, seed: u64) -> Vec<Message> {
         .collect()
 }
 
-fn messages(events: &[Event]) -> Vec<Message> {
+/// The application messages among `events`.
+pub fn messages(events: &[Event]) -> Vec<Message> {
     events
         .iter()
         .filter_map(|e| match e {
@@ -538,7 +539,8 @@ fn messages(events: &[Event]) -> Vec<Message> {
         .collect()
 }
 
-fn closed_error(events: &[Event]) -> Option<securex::Error> {
+/// The error of the `Closed` event among `events`, if any.
+pub fn closed_error(events: &[Event]) -> Option<securex::Error> {
     events.iter().find_map(|e| match e {
         Event::Closed { error } => error.clone(),
         _ => None,
