@@ -308,13 +308,72 @@ pub enum Error {
     Record(RecordError),
     /// The peer broke the protocol or was refused by policy.
     Protocol(ProtocolError),
-    /// A timer expired.
+    /// A timer expired: the peer did not answer in time, or the
+    /// connection was idle too long.
     TimedOut {
-        /// Which: `handshake`, `rotation` or `idle`.
-        timer: &'static str,
+        /// Which deadline passed, and what was awaited.
+        timer: Timer,
     },
     /// The application used the API wrongly.
     Misuse(Misuse),
+}
+
+/// The deadline behind an [`Error::TimedOut`]: what the peer owed and did
+/// not deliver in time, or the idle limit.
+///
+/// Every deadline but [`Timer::Idle`] is a *reply deadline*: it runs from
+/// the moment this side produced what calls for the answer (for
+/// [`Timer::Handshake`], from the connection's creation) and lasts
+/// `Config::handshake_timeout`. Deadlines are met by complete frames
+/// only: a peer that trickles bytes without completing a frame keeps
+/// nothing open.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// The first handshake did not complete: the client's `ALGORITHMS`
+    /// (server), the server's `EXCHANGE` (client) or the peer's FINISHED
+    /// (v2) did not arrive.
+    Handshake,
+    /// v2: our `REKEY` was not answered with `REKEY_ACK`.
+    RekeyAck,
+    /// v1 client: our renewed `ALGORITHMS` (a key rotation) was not
+    /// answered with `EXCHANGE`.
+    RotationExchange,
+    /// Client: the server did not answer `OPEN` with `OK` (or `ERROR`).
+    OpenReply,
+    /// v2 client: the server did not answer `CLOSE` with `OK` (or
+    /// `ERROR`). v1 servers never answer `CLOSE`, so v1 has no such
+    /// deadline.
+    CloseReply,
+    /// Nothing was sent and nothing received for `Config::idle_timeout`.
+    Idle,
+}
+
+impl Timer {
+    /// What was awaited, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Timer::Handshake => "the handshake to complete",
+            Timer::RekeyAck => "REKEY_ACK (the answer to our key rotation)",
+            Timer::RotationExchange => "EXCHANGE (the answer to our key rotation)",
+            Timer::OpenReply => "the answer to OPEN",
+            Timer::CloseReply => "the answer to CLOSE",
+            Timer::Idle => "any frame (the connection was idle)",
+        }
+    }
+}
+
+impl fmt::Display for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Timer::Handshake => "handshake",
+            Timer::RekeyAck => "REKEY_ACK",
+            Timer::RotationExchange => "rotation EXCHANGE",
+            Timer::OpenReply => "OPEN reply",
+            Timer::CloseReply => "CLOSE reply",
+            Timer::Idle => "idle",
+        })
+    }
 }
 
 impl Error {
@@ -594,7 +653,7 @@ impl fmt::Display for Error {
             Error::Dh(e) => e.fmt(f),
             Error::Record(e) => e.fmt(f),
             Error::Protocol(e) => e.fmt(f),
-            Error::TimedOut { timer } => write!(f, "the {timer} timer expired"),
+            Error::TimedOut { timer } => write!(f, "timed out waiting for {}", timer.describe()),
             Error::Misuse(e) => e.fmt(f),
         }
     }

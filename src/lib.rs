@@ -44,7 +44,7 @@
 //! let rng = |seed| rand_chacha::ChaCha20Rng::from_seed([seed; 32]); // use an OS-seeded CSPRNG
 //! let mut client = Connection::client(Config::default(), rng(1), now);
 //! let mut server = Connection::server(Config::default(), rng(2), now);
-//! client.send(Message::Open { file_name: "notes.txt".into() })?; // queued until keys exist
+//! client.send(now, Message::Open { file_name: "notes.txt".into() })?; // queued until keys exist
 //!
 //! // ALGORITHMS; EXCHANGE and the server's FINISHED; the client's FINISHED
 //! // and OPEN.
@@ -131,5 +131,5 @@ pub mod wire;
 pub use config::Config;
 #[cfg(feature = "std")]
 pub use connection::{Connection, Event, Role, State, Version};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, Timer};
 pub use message::Message;

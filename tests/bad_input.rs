@@ -59,6 +59,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -1124,12 +1125,12 @@ struct Watch {
 }
 
 impl App for Watch {
-    fn handle_event(&mut self, conn: &mut securex::Connection, event: Event) {
+    fn handle_event(&mut self, conn: &mut securex::Connection, now: Instant, event: Event) {
         if matches!(event, Event::Closed { .. }) && self.mark.get().is_none() {
             self.mark.set(Some(self.log.borrow().len()));
         }
         if let Some(inner) = &mut self.inner {
-            inner.handle_event(conn, event);
+            inner.handle_event(conn, now, event);
         }
     }
 }
@@ -1274,7 +1275,7 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
         link_to(&mut pair, case.role).inject(&bytes);
     }
     for message in sends {
-        pair.client.send(message).unwrap();
+        pair.client.send(pair.now, message).unwrap();
     }
     pair.drive();
     if let Some(bytes) = late {

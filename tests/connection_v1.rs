@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Pair, Split};
-use securex::{Event, Message, State, Version};
+use securex::{Event, Message, State, Timer, Version};
 
 #[test]
 fn handshake_then_messages_arrive_in_order() {
@@ -24,14 +24,21 @@ fn handshake_then_messages_arrive_in_order() {
     ));
 
     pair.client
-        .send(Message::Open {
-            file_name: "a.txt".into(),
-        })
+        .send(
+            pair.now,
+            Message::Open {
+                file_name: "a.txt".into(),
+            },
+        )
         .unwrap();
     pair.drive();
-    pair.server.send(Message::Ok).unwrap();
-    pair.client.send(Message::Data(b"hello".to_vec())).unwrap();
-    pair.client.send(Message::Close { sha256: None }).unwrap();
+    pair.server.send(pair.now, Message::Ok).unwrap();
+    pair.client
+        .send(pair.now, Message::Data(b"hello".to_vec()))
+        .unwrap();
+    pair.client
+        .send(pair.now, Message::Close { sha256: None })
+        .unwrap();
     pair.drive();
     assert_eq!(
         pair.server_messages(),
@@ -58,7 +65,7 @@ fn thousands_of_messages_across_hundreds_of_rotations() {
             .map(|i| Message::Data(i.to_be_bytes().repeat(1 + (i as usize % 7))))
             .collect();
         for (i, m) in sent.iter().enumerate() {
-            pair.client.send(m.clone()).unwrap();
+            pair.client.send(pair.now, m.clone()).unwrap();
             // Let the network run now and then, so rotations interleave
             // with queued messages.
             if i % 37 == 0 {
@@ -87,7 +94,9 @@ fn byte_by_byte_and_whole_input_give_the_same_events() {
         pair.to_server.split = split;
         pair.to_client.split = split;
         for i in 0..50u8 {
-            pair.client.send(Message::Data(vec![i; 100])).unwrap();
+            pair.client
+                .send(pair.now, Message::Data(vec![i; 100]))
+                .unwrap();
         }
         pair.drive();
         (pair.server_events, pair.client_events, pair.returned)
@@ -101,7 +110,7 @@ fn byte_by_byte_and_whole_input_give_the_same_events() {
 fn send_numbered(pair: &mut Pair, n: u8) -> Vec<Message> {
     let sent: Vec<Message> = (0..n).map(|i| Message::Data(vec![i; 10])).collect();
     for m in &sent {
-        pair.client.send(m.clone()).unwrap();
+        pair.client.send(pair.now, m.clone()).unwrap();
     }
     pair.drive();
     sent
@@ -203,7 +212,9 @@ fn a_silent_server_times_the_handshake_out() {
     assert_eq!(pair.client.state(), State::Closed);
     assert_eq!(
         pair.client_error(),
-        Some(securex::Error::TimedOut { timer: "handshake" })
+        Some(securex::Error::TimedOut {
+            timer: Timer::Handshake
+        })
     );
     assert_eq!(pair.client.poll_timeout(), None);
     // A timer closed it, not an input.
@@ -218,36 +229,35 @@ fn a_rotation_left_unanswered_times_out() {
     // server never sees.
     send_numbered(&mut pair, 20);
     pair.to_server.hold = true;
-    pair.client.send(Message::Data(vec![99])).unwrap();
+    pair.client.send(pair.now, Message::Data(vec![99])).unwrap();
     pair.drive();
     assert_eq!(pair.client.state(), State::Rotating);
     assert_eq!(pair.client.queued_messages(), 1);
     pair.advance(std::time::Duration::from_secs(30));
     assert_eq!(
         pair.client_error(),
-        Some(securex::Error::TimedOut { timer: "rotation" })
+        Some(securex::Error::TimedOut {
+            timer: Timer::RotationExchange
+        })
     );
     assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }
 
 #[test]
-fn an_idle_peer_times_out_and_input_resets_the_idle_timer() {
+fn idle_means_nothing_sent_and_nothing_received() {
     let mut pair = Pair::seed(24);
     pair.drive();
     pair.advance(std::time::Duration::from_secs(200));
-    send_numbered(&mut pair, 1); // input at t = 200 s resets the server's timer
-    pair.advance(std::time::Duration::from_secs(200));
+    // One record at t = 200 s: the client sent a frame, the server
+    // received one; neither is idle 300 s after the handshake.
+    send_numbered(&mut pair, 1);
+    pair.advance(std::time::Duration::from_secs(299));
+    assert_eq!(pair.client.state(), State::Established);
     assert_eq!(pair.server.state(), State::Established);
-    // The client received nothing since t = 0: idle after 300 s.
-    assert_eq!(pair.client.state(), State::Closed);
-    assert_eq!(
-        pair.client_error(),
-        Some(securex::Error::TimedOut { timer: "idle" })
-    );
-    pair.advance(std::time::Duration::from_secs(100));
-    assert_eq!(
-        pair.server_error(),
-        Some(securex::Error::TimedOut { timer: "idle" })
-    );
+    // 300 s after that record, both are.
+    pair.advance(std::time::Duration::from_secs(1));
+    for error in [pair.client_error(), pair.server_error()] {
+        assert_eq!(error, Some(securex::Error::TimedOut { timer: Timer::Idle }));
+    }
     assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }

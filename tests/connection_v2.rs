@@ -61,18 +61,26 @@ fn v2_handshake_and_messages_in_both_directions() {
         }
     ));
     pair.client
-        .send(Message::Open {
-            file_name: "f".into(),
-        })
+        .send(
+            pair.now,
+            Message::Open {
+                file_name: "f".into(),
+            },
+        )
         .unwrap();
-    pair.client.send(Message::Data(vec![1; 5000])).unwrap();
     pair.client
-        .send(Message::Close {
-            sha256: Some([3; 32]),
-        })
+        .send(pair.now, Message::Data(vec![1; 5000]))
+        .unwrap();
+    pair.client
+        .send(
+            pair.now,
+            Message::Close {
+                sha256: Some([3; 32]),
+            },
+        )
         .unwrap();
     pair.drive();
-    pair.server.send(Message::Ok).unwrap();
+    pair.server.send(pair.now, Message::Ok).unwrap();
     pair.drive();
     assert_eq!(
         pair.server_messages(),
@@ -101,7 +109,9 @@ fn every_suite_and_group_works_when_allowed() {
         let mut pair = Pair::new(client, legacy(), 2);
         pair.to_server.split = Split::Random;
         pair.to_client.split = Split::Random;
-        pair.client.send(Message::Data(vec![7; 3000])).unwrap();
+        pair.client
+            .send(pair.now, Message::Data(vec![7; 3000]))
+            .unwrap();
         pair.drive();
         assert_eq!(pair.server.suite(), Some(suite));
         assert_eq!(
@@ -298,13 +308,15 @@ fn tampered_records(hook: FrameHook, towards_server: bool) -> Pair {
     if towards_server {
         pair.to_server.hook = Some(hook);
         for i in 0..3u8 {
-            pair.client.send(Message::Data(vec![i; 100])).unwrap();
+            pair.client
+                .send(pair.now, Message::Data(vec![i; 100]))
+                .unwrap();
         }
     } else {
         pair.to_client.hook = Some(hook);
-        pair.server.send(Message::Ok).unwrap();
-        pair.server.send(Message::Ok).unwrap();
-        pair.server.send(Message::Ok).unwrap();
+        pair.server.send(pair.now, Message::Ok).unwrap();
+        pair.server.send(pair.now, Message::Ok).unwrap();
+        pair.server.send(pair.now, Message::Ok).unwrap();
     }
     pair.drive();
     pair
@@ -392,10 +404,12 @@ fn a_flipped_bit_anywhere_in_a_record_is_fatal_with_one_error() {
                 });
                 if towards_server {
                     pair.to_server.hook = Some(hook);
-                    pair.client.send(Message::Data(vec![5; 64])).unwrap();
+                    pair.client
+                        .send(pair.now, Message::Data(vec![5; 64]))
+                        .unwrap();
                 } else {
                     pair.to_client.hook = Some(hook);
-                    pair.server.send(Message::Ok).unwrap();
+                    pair.server.send(pair.now, Message::Ok).unwrap();
                 }
                 pair.drive();
                 let error = if towards_server {
@@ -427,7 +441,9 @@ fn a_flipped_bit_anywhere_in_a_record_is_fatal_with_one_error() {
 fn a_cut_connection_is_an_error_not_an_end() {
     let mut pair = Pair::new(v2(), v2(), 17);
     pair.drive();
-    pair.client.send(Message::Data(vec![1; 10])).unwrap();
+    pair.client
+        .send(pair.now, Message::Data(vec![1; 10]))
+        .unwrap();
     pair.drive();
     pair.server.handle_eof();
     pair.collect_events();
@@ -482,7 +498,7 @@ fn a_plaintext_error_after_v2_keys_is_not_the_peers() {
 fn a_v2_close_needs_the_digest() {
     let mut pair = Pair::new(v2(), v2(), 33);
     assert_eq!(
-        pair.client.send(Message::Close { sha256: None }),
+        pair.client.send(pair.now, Message::Close { sha256: None }),
         Err(Error::Misuse(securex::error::Misuse::MissingDigest))
     );
     pair.drive();
@@ -546,7 +562,7 @@ fn pinned_pair(seed: u64, server_key_seed: u8, pinned_seed: u8) -> Pair {
 #[test]
 fn a_pinned_server_key_authenticates_the_server() {
     let mut pair = pinned_pair(21, 1, 1);
-    pair.client.send(Message::Data(vec![1])).unwrap();
+    pair.client.send(pair.now, Message::Data(vec![1])).unwrap();
     pair.drive();
     assert!(established(&pair));
     assert_eq!(pair.server_messages(), [Message::Data(vec![1])]);
@@ -596,7 +612,7 @@ fn an_attacker_cannot_answer_for_a_pinned_key_it_does_not_hold() {
             config.server_key = Some(static_key(1).public_key().clone());
             let mut client =
                 Connection::client(config, rand_chacha::ChaCha20Rng::seed_from_u64(23), now);
-            client.send(Message::Data(vec![1])).unwrap();
+            client.send(now, Message::Data(vec![1])).unwrap();
             let hello = client.poll_transmit().unwrap();
             let hello = hello.strip_suffix(b"\r\n").unwrap();
             let impostor = Attacker {

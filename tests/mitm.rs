@@ -179,12 +179,12 @@ impl Mitm {
         for message in self.attacker_server.collect() {
             // Fails (Misuse::Closed) once the other leg is gone: nothing to
             // relay to then.
-            let _ = self.attacker_client.conn.send(message.clone());
+            let _ = self.attacker_client.conn.send(now, message.clone());
             self.seen_from_client.push(message);
             moved = true;
         }
         for message in self.attacker_client.collect() {
-            let _ = self.attacker_server.conn.send(message.clone());
+            let _ = self.attacker_server.conn.send(now, message.clone());
             self.seen_from_server.push(message);
             moved = true;
         }
@@ -205,7 +205,7 @@ impl Mitm {
     /// allow), then everything runs until nothing moves.
     fn transfer(&mut self) {
         for message in file_transfer() {
-            self.client.conn.send(message).unwrap();
+            self.client.conn.send(self.now, message).unwrap();
         }
         self.drive();
     }
@@ -219,7 +219,7 @@ impl Mitm {
 fn anonymous_v2_does_not_stop_an_active_man_in_the_middle() {
     let mut mitm = Mitm::new(Config::default(), Config::default(), Config::default(), 1);
     mitm.transfer();
-    mitm.server.conn.send(Message::Ok).unwrap();
+    mitm.server.conn.send(mitm.now, Message::Ok).unwrap();
     mitm.drive();
 
     for (name, side) in [
@@ -468,11 +468,11 @@ fn relay_transfer(
     let mut relay = Relay::new(client, server, attacker, seed);
     relay.inject_to_server = inject;
     for message in file_transfer() {
-        relay.client.send(message).unwrap();
+        relay.client.send(relay.now, message).unwrap();
     }
     relay.drive();
     if attacker::messages(&relay.server_events).len() == file_transfer().len() {
-        relay.server.send(Message::Ok).unwrap();
+        relay.server.send(relay.now, Message::Ok).unwrap();
         relay.drive();
     }
     relay

@@ -38,10 +38,10 @@ fn continuous_traffic_both_ways_across_many_rotations() {
     let mut sent_down = 0;
     for i in 0..600u32 {
         let m = Message::Data(i.to_be_bytes().to_vec());
-        pair.client.send(m.clone()).unwrap();
+        pair.client.send(pair.now, m.clone()).unwrap();
         sent_up.push(m);
         if i % 3 == 0 {
-            pair.server.send(Message::Ok).unwrap();
+            pair.server.send(pair.now, Message::Ok).unwrap();
             sent_down += 1;
         }
         if i % 11 == 0 {
@@ -68,12 +68,12 @@ fn simultaneous_rotations_resolve_in_the_clients_favour() {
     pair.drive();
     // Three application records fill epoch 0 on each side.
     for _ in 0..3 {
-        pair.client.send(Message::Data(vec![1])).unwrap();
-        pair.server.send(Message::Ok).unwrap();
+        pair.client.send(pair.now, Message::Data(vec![1])).unwrap();
+        pair.server.send(pair.now, Message::Ok).unwrap();
     }
     // Both now start a rotation before either hears of the other's.
-    pair.client.send(Message::Data(vec![2])).unwrap();
-    pair.server.send(Message::Ok).unwrap();
+    pair.client.send(pair.now, Message::Data(vec![2])).unwrap();
+    pair.server.send(pair.now, Message::Ok).unwrap();
     assert_eq!(pair.client.state(), State::Rotating);
     assert_eq!(pair.server.state(), State::Rotating);
     pair.drive();
@@ -102,7 +102,7 @@ fn time_triggers_a_rotation() {
     c.rekey_after = Some(Duration::from_secs(60));
     let mut pair = Pair::new(c.clone(), c, 3);
     pair.drive();
-    pair.client.send(Message::Data(vec![1])).unwrap();
+    pair.client.send(pair.now, Message::Data(vec![1])).unwrap();
     pair.drive();
     pair.advance(Duration::from_secs(59));
     pair.drive();
@@ -112,7 +112,7 @@ fn time_triggers_a_rotation() {
     assert_eq!(pair.client.epoch(), 1);
     assert_eq!(pair.server.epoch(), 1);
     // The next rotation is due 60 s after the new epoch began.
-    pair.client.send(Message::Data(vec![2])).unwrap();
+    pair.client.send(pair.now, Message::Data(vec![2])).unwrap();
     pair.advance(Duration::from_secs(60));
     pair.drive();
     assert!(pair.client.epoch() >= 2);
@@ -134,7 +134,9 @@ fn a_3des_key_never_protects_more_than_its_limit() {
     let chunk = vec![0xabu8; 64 * 1024];
     let total = 10 * 1024 * 1024;
     for _ in 0..total / chunk.len() {
-        pair.client.send(Message::Data(chunk.clone())).unwrap();
+        pair.client
+            .send(pair.now, Message::Data(chunk.clone()))
+            .unwrap();
         pair.drive();
     }
     assert_eq!(pair.server_messages().len(), total / chunk.len());
@@ -169,7 +171,7 @@ fn records_of_an_old_epoch_are_refused_after_a_rotation() {
         vec![f]
     }));
     for i in 0..5u8 {
-        pair.client.send(Message::Data(vec![i])).unwrap();
+        pair.client.send(pair.now, Message::Data(vec![i])).unwrap();
     }
     pair.drive();
     assert_eq!(pair.server.epoch(), 1);

@@ -123,7 +123,7 @@ fn the_servers_ok_to_close_survives_a_rotation_in_progress() {
             sha256: Some(sha256),
         },
     ] {
-        pair.client.send(message).unwrap();
+        pair.client.send(pair.now, message).unwrap();
     }
     // The server's REKEY crosses the client's file: the client's
     // REKEY_ACK reaches the server only after its CLOSE.
@@ -251,8 +251,8 @@ fn a_close_completed_mid_input_is_reported_once_and_ends_the_input() {
     let before = pair.server_events.len();
     pair.server.rotate(pair.now).unwrap();
     let rekey = pair.server.poll_transmit().unwrap();
-    pair.server.send(Message::Ok).unwrap();
-    pair.server.flush_and_close();
+    pair.server.send(pair.now, Message::Ok).unwrap();
+    pair.server.flush_and_close(pair.now);
     assert_eq!(pair.server.state(), State::Rotating, "the OK waits");
     pair.client.handle_input(pair.now, &rekey).unwrap();
     let ack = pair.client.poll_transmit().unwrap();
@@ -298,8 +298,8 @@ fn server_flushing_mid_rotation(server: Config, seed: u64) -> (Pair, Vec<u8>) {
     pair.collect_events();
     pair.server.rotate(pair.now).unwrap();
     let rekey = pair.server.poll_transmit().unwrap();
-    pair.server.send(Message::Ok).unwrap();
-    pair.server.flush_and_close();
+    pair.server.send(pair.now, Message::Ok).unwrap();
+    pair.server.flush_and_close(pair.now);
     assert_eq!(pair.server.state(), State::Rotating);
     pair.client.handle_input(pair.now, &rekey).unwrap();
     let ack = pair.client.poll_transmit().unwrap();
@@ -336,10 +336,12 @@ fn a_flushed_close_mid_input_still_delivers_the_peers_earlier_messages() {
         pair.collect_events();
         pair.server.rotate(pair.now).unwrap();
         let rekey = pair.server.poll_transmit().unwrap();
-        pair.server.send(Message::Ok).unwrap();
-        pair.server.flush_and_close();
+        pair.server.send(pair.now, Message::Ok).unwrap();
+        pair.server.flush_and_close(pair.now);
         // The client's DATA crosses the server's REKEY.
-        pair.client.send(Message::Data(vec![7; 7])).unwrap();
+        pair.client
+            .send(pair.now, Message::Data(vec![7; 7]))
+            .unwrap();
         let data = pair.client.poll_transmit().unwrap();
         pair.client.handle_input(pair.now, &rekey).unwrap();
         let ack = pair.client.poll_transmit().unwrap();
@@ -372,7 +374,7 @@ fn send_refuses_a_v1_message_whose_frame_would_exceed_the_limit() {
     let open = Message::Open {
         file_name: "\u{1}".repeat(10_000),
     };
-    if pair.client.send(open).is_ok() {
+    if pair.client.send(pair.now, open).is_ok() {
         let frame = pair.client.poll_transmit().unwrap();
         assert!(
             frame.len() - 2 <= 64 * 1024,

@@ -157,19 +157,19 @@ pub fn os_rng() -> rand::rngs::StdRng {
 /// What drives the application side of a connection.
 pub trait Application {
     /// Reacts to an event.
-    fn handle_event(&mut self, conn: &mut Connection, event: Event);
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event);
     /// Feeds the connection; true if there is more to send right away.
-    fn pump(&mut self, conn: &mut Connection) -> bool;
+    fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool;
     /// Whether the work is over (successfully or not).
     fn finished(&self) -> bool;
 }
 
 impl<R: Read> Application for Upload<R> {
-    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
-        Upload::handle_event(self, conn, event)
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        Upload::handle_event(self, conn, now, event)
     }
-    fn pump(&mut self, conn: &mut Connection) -> bool {
-        Upload::pump(self, conn)
+    fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool {
+        Upload::pump(self, conn, now)
     }
     fn finished(&self) -> bool {
         self.outcome().is_some()
@@ -177,10 +177,10 @@ impl<R: Read> Application for Upload<R> {
 }
 
 impl Application for Download {
-    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
-        Download::handle_event(self, conn, event)
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        Download::handle_event(self, conn, now, event)
     }
-    fn pump(&mut self, _: &mut Connection) -> bool {
+    fn pump(&mut self, _: &mut Connection, _: Instant) -> bool {
         false
     }
     fn finished(&self) -> bool {
@@ -221,12 +221,12 @@ pub fn drive(
     });
     let mut writer = stream;
     loop {
-        let mut more = app.pump(conn);
+        let mut more = app.pump(conn, Instant::now());
         while let Some(bytes) = conn.poll_transmit() {
             writer.write_all(&bytes)?;
         }
         while let Some(event) = conn.poll_event() {
-            app.handle_event(conn, event);
+            app.handle_event(conn, Instant::now(), event);
             more = true;
         }
         if app.finished() {

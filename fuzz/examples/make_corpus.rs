@@ -62,9 +62,9 @@ fn converse(
     let open = Message::Open {
         file_name: "report.pdf".into(),
     };
-    client.send(open).unwrap();
+    client.send(now, open).unwrap();
     step(client, server);
-    server.send(Message::Ok).unwrap();
+    server.send(now, Message::Ok).unwrap();
     step(client, server);
     for i in 0..chunks {
         // The last chunk is short, as at the end of a file.
@@ -74,7 +74,7 @@ fn converse(
             chunk_len
         };
         let chunk = (0..len).map(|j| (i * 31 + j * 7) as u8).collect();
-        client.send(Message::Data(chunk)).unwrap();
+        client.send(now, Message::Data(chunk)).unwrap();
         step(client, server);
         if i == 0 {
             match rotation {
@@ -88,7 +88,7 @@ fn converse(
     // v2 carries the file's SHA-256 (the server's Connection does not
     // check it; any value will do here).
     let sha256 = (version == Version::V2).then_some([0x5a; 32]);
-    client.send(Message::Close { sha256 }).unwrap();
+    client.send(now, Message::Close { sha256 }).unwrap();
     step(client, server);
     assert_eq!(client.state(), State::Established);
     assert_eq!(server.state(), State::Established);

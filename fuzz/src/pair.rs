@@ -516,7 +516,7 @@ impl World {
     fn send(&mut self, side: Side, message: Message) {
         let run = &mut self.runs[side.index()];
         let state = run.conn.state();
-        match run.conn.send(message.clone()) {
+        match run.conn.send(run.now, message.clone()) {
             Ok(()) => self.sent_messages[side.index()].push(message),
             Err(error) => {
                 assert!(matches!(error, Error::Misuse(_)), "send: {error:?}");
@@ -684,10 +684,10 @@ impl World {
                 let run = &mut self.runs[side.index()];
                 if flush {
                     run.flushing = true;
-                    run.conn.flush_and_close();
+                    run.conn.flush_and_close(run.now);
                 } else {
                     self.hard_closed[side.index()] = true;
-                    run.conn.close();
+                    run.conn.close(run.now);
                 }
                 run.drain();
                 self.pump();

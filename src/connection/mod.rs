@@ -21,6 +21,26 @@
 //! when the instant `poll_timeout` returns has passed. Feeding the input one
 //! byte at a time or all at once gives the same frames and events.
 //!
+//! # Time
+//!
+//! The connection reads no clock: every input and every command that can
+//! arm or read a deadline takes `now` (`handle_input`, `handle_timeout`,
+//! `send`, `close`, `flush_and_close`, `rotate`). Time must not go
+//! backwards; an earlier `now` than one already handed in counts as the
+//! later one. Calling `handle_timeout` early or repeatedly is harmless.
+//!
+//! The deadlines (see [`Timer`]): the first handshake must complete within
+//! `Config::handshake_timeout` of the connection's creation; every answer
+//! the peer owes (a rotation's, the server's to `OPEN` and, in v2, to
+//! `CLOSE`) must arrive within `handshake_timeout` of what called for it;
+//! and the connection fails as idle after `Config::idle_timeout` without a
+//! complete frame sent or received. A transfer that keeps moving never
+//! times out; a peer that trickles bytes without completing frames keeps
+//! nothing open. What the driver must add: a write that makes no progress
+//! (a peer that stops reading) is for the driver to notice, as the
+//! connection cannot see it; bound each blocking read and write by
+//! `poll_timeout`.
+//!
 //! ```no_run
 //! use std::io::{Read, Write};
 //! use std::time::Instant;
@@ -38,7 +58,7 @@
 //!     while let Some(event) = conn.poll_event() {
 //!         match event {
 //!             Event::HandshakeComplete { .. } => {
-//!                 conn.send(Message::Open { file_name: "hello.txt".into() })?;
+//!                 conn.send(Instant::now(), Message::Open { file_name: "hello.txt".into() })?;
 //!             }
 //!             Event::Closed { error } => return Ok(println!("closed: {error:?}")),
 //!             _ => {}
@@ -106,14 +126,14 @@ use rand_core::CryptoRng;
 
 use crate::config::Config;
 pub use crate::config::Version;
-use crate::error::{Error, Misuse, ProtocolError};
+use crate::error::{Error, Misuse, ProtocolError, Timer};
 use crate::message::Message;
 use crate::suite::CipherSuite;
 use crate::wire::codec::DELIMITER;
 use crate::wire::{ErrorFrame, Frame, FrameSplitter};
 
 use phase::{Alert, Failed, Phase, Sent};
-use timer::{Timer, Timers};
+use timer::{Slot, Timers};
 
 /// The side of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -198,14 +218,26 @@ struct Core {
 }
 
 impl Core {
-    fn arm(&mut self, timer: Timer, after: Option<core::time::Duration>) {
-        self.timers.arm(timer, self.now, after);
+    fn arm(&mut self, slot: Slot, after: Option<core::time::Duration>) {
+        self.timers.arm(slot, self.now, after);
+    }
+
+    /// A complete frame was sent or received: the connection is not idle.
+    fn active(&mut self) {
+        self.arm(Slot::Idle, self.config.idle_timeout);
     }
 
     /// Appends a frame (already encoded) and its delimiter to the output.
     fn push_encoded(&mut self, frame: &[u8]) {
         self.outgoing.extend_from_slice(frame);
         self.outgoing.extend_from_slice(DELIMITER);
+        self.active();
+    }
+
+    /// The peer answered the oldest of our messages that call for one.
+    fn reply_received(&mut self) {
+        self.timers
+            .answered(self.now, self.config.handshake_timeout);
     }
 
     fn push_frame(&mut self, frame: &Frame) {
@@ -220,10 +252,11 @@ impl Core {
         }
         self.suite = Some(suite);
         self.version = Some(version);
-        self.timers.disarm(Timer::Handshake);
+        self.timers.disarm(Slot::Handshake);
+        self.timers.disarm(Slot::Rotation);
         match version {
-            Version::V2 => self.arm(Timer::Rekey, self.config.rekey_after),
-            _ => self.timers.disarm(Timer::Rekey),
+            Version::V2 => self.arm(Slot::Rekey, self.config.rekey_after),
+            _ => self.timers.disarm(Slot::Rekey),
         }
         self.events.push_back(if first {
             Event::HandshakeComplete { version, suite }
@@ -237,7 +270,7 @@ impl Core {
 
     /// A rotation started: the peer must answer in time.
     fn rotation_started(&mut self) {
-        self.arm(Timer::Handshake, self.config.handshake_timeout);
+        self.arm(Slot::Rotation, self.config.handshake_timeout);
     }
 }
 
@@ -288,8 +321,8 @@ impl Connection {
             timers: Timers::default(),
             now,
         };
-        core.arm(Timer::Handshake, core.config.handshake_timeout);
-        core.arm(Timer::Idle, core.config.idle_timeout);
+        core.arm(Slot::Handshake, core.config.handshake_timeout);
+        core.active();
         Connection {
             splitter: FrameSplitter::new(core.config.max_frame_len),
             phase: start(&mut core),
@@ -361,7 +394,6 @@ impl Connection {
             return Ok(());
         }
         self.core.now = self.core.now.max(now);
-        self.core.arm(Timer::Idle, self.core.config.idle_timeout);
         let mut splitter = core::mem::replace(&mut self.splitter, FrameSplitter::new(0));
         let result = splitter.push(data, |frame| self.handle_frame(frame));
         self.splitter = splitter;
@@ -379,29 +411,31 @@ impl Connection {
         }
     }
 
-    /// Tells the connection that time `now` has come; expired timers close
-    /// it. Calling it early or repeatedly is harmless.
+    /// Tells the connection that time `now` has come; an expired deadline
+    /// closes it with [`Error::TimedOut`] naming the [`Timer`], and a
+    /// rotation that is due starts. Calling it early or repeatedly is
+    /// harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let state = self.state();
-        if state == State::Closed {
+        if self.state() == State::Closed {
             return;
         }
         self.core.now = self.core.now.max(now);
-        for timer in Timer::ALL {
-            if !self.core.timers.expired(timer, now) {
+        for slot in Slot::ALL {
+            if !self.core.timers.expired(slot, self.core.now) {
                 continue;
             }
-            if timer == Timer::Rekey {
-                self.core.timers.disarm(Timer::Rekey);
-                // A failure here has closed the connection; nothing to
-                // return it to.
-                let _ = self.transition(|phase, core| phase.start_rekey(core));
-                continue;
+            match self.core.timers.public(slot, self.core.version) {
+                Some(timer) => {
+                    self.fail_in_place(Error::TimedOut { timer });
+                    return;
+                }
+                None => {
+                    self.core.timers.disarm(slot);
+                    // A failure here has closed the connection; nothing
+                    // to return it to.
+                    let _ = self.transition(|phase, core| phase.start_rekey(core));
+                }
             }
-            self.fail_in_place(Error::TimedOut {
-                timer: timer.name(state),
-            });
-            return;
         }
     }
 
@@ -426,7 +460,11 @@ impl Connection {
     /// [`Misuse`] and leave the connection as it was, except an error in
     /// sealing (the sequence numbers of an epoch used up, which every
     /// rotation limit keeps far away), which closes it.
-    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+    ///
+    /// `now` is the current time: the deadlines the message arms (the
+    /// idle timer, the reply a client's `OPEN` or v2 `CLOSE` calls for, a
+    /// rotation it starts) count from it.
+    pub fn send(&mut self, now: Instant, message: Message) -> Result<(), Error> {
         if self.state() == State::Closed || self.closing {
             return Err(Misuse::Closed.into());
         }
@@ -457,6 +495,7 @@ impl Connection {
             }
             .into());
         }
+        self.core.now = self.core.now.max(now);
         self.queued_bytes += payload_len(&message);
         self.queue.push_back(message);
         self.flush_queue()
@@ -467,7 +506,8 @@ impl Connection {
     /// so are the peer's messages not yet polled: after `close`, the only
     /// event left to come is [`Event::Closed`]. To send what waits for
     /// keys first, use [`Connection::flush_and_close`].
-    pub fn close(&mut self) {
+    pub fn close(&mut self, now: Instant) {
+        self.core.now = self.core.now.max(now);
         if self.state() != State::Closed {
             self.core.events.retain(|e| !matches!(e, Event::Message(_)));
             self.enter_closed(None);
@@ -480,10 +520,11 @@ impl Connection {
     /// keeps reading (it needs the peer's answer to the rotation) and
     /// refuses new messages; the timers still apply. A server that answers
     /// the last `CLOSE` with `OK` ends with this.
-    pub fn flush_and_close(&mut self) {
+    pub fn flush_and_close(&mut self, now: Instant) {
         if self.state() == State::Closed {
             return;
         }
+        self.core.now = self.core.now.max(now);
         self.closing = true;
         // A failure has closed the connection, with its reason.
         let _ = self.flush_queue();
@@ -572,6 +613,9 @@ impl Connection {
         if self.state() == State::Closed {
             return Ok(());
         }
+        // A complete frame, whatever it holds: the peer is not idle (a
+        // frame that fails closes the connection anyway).
+        self.core.active();
         let frame = match Frame::decode(bytes) {
             Ok(frame) => frame,
             Err(error) => return Err(self.fail_in_place(error.into())),
@@ -585,12 +629,18 @@ impl Connection {
     fn flush_queue(&mut self) -> Result<(), Error> {
         while let Some(message) = self.queue.pop_front() {
             self.queued_bytes -= payload_len(&message);
+            let owes = self.reply_owed(&message);
             let mut waiting = None;
             let mut closes = false;
             self.transition(|phase, core| {
                 let (next, sent) = phase.transmit(core, message)?;
                 match sent {
-                    Sent::Yes => {}
+                    Sent::Yes => {
+                        if let Some(answer) = owes {
+                            core.timers
+                                .owe(answer, core.now, core.config.handshake_timeout);
+                        }
+                    }
                     Sent::Closes => closes = true,
                     Sent::Wait(message) => waiting = Some(message),
                 }
@@ -613,6 +663,20 @@ impl Connection {
             self.enter_closed(None);
         }
         Ok(())
+    }
+
+    /// The answer a message calls for from the peer, if any: a client's
+    /// `OPEN` (both versions) and v2 `CLOSE` (v1 servers never answer it).
+    fn reply_owed(&self, message: &Message) -> Option<Timer> {
+        match message {
+            Message::Open { .. } if self.core.role == Role::Client => Some(Timer::OpenReply),
+            Message::Close { .. }
+                if self.core.role == Role::Client && self.core.version == Some(Version::V2) =>
+            {
+                Some(Timer::CloseReply)
+            }
+            _ => None,
+        }
     }
 
     /// Fails in the current phase (a timer, the end of the stream, a frame

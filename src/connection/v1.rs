@@ -88,6 +88,7 @@ impl V1Client {
 
 /// A v1 server's `OK`, in plaintext.
 pub(super) fn accept_ok(core: &mut Core) {
+    core.reply_received();
     core.events.push_back(Event::Message(Message::Ok));
 }
 

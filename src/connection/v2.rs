@@ -416,6 +416,9 @@ fn accept(core: &mut Core, message: Message) -> Result<(), Error> {
     match message {
         Message::Error { message } => Err(ProtocolError::PeerError(message).into()),
         message if message.is_from_client() == (core.role == Role::Server) => {
+            if message == Message::Ok {
+                core.reply_received();
+            }
             core.events.push_back(Event::Message(message));
             Ok(())
         }

@@ -6,6 +6,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::string::ToString;
+use std::time::Instant;
 
 use super::{Receiver, Sender, TransferError};
 use crate::connection::{Connection, Event, State, Version};
@@ -87,7 +88,7 @@ impl<R: Read> Upload<R> {
     }
 
     /// Reacts to one event of the connection.
-    pub fn handle_event(&mut self, conn: &mut Connection, event: Event) {
+    pub fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
         if self.outcome.is_some() {
             return;
         }
@@ -98,11 +99,11 @@ impl<R: Read> Upload<R> {
                 if self.sender.is_finished() && conn.version() == Some(Version::V2) =>
             {
                 self.outcome = Some(Ok(()));
-                conn.close();
+                conn.close(now);
             }
             Event::Message(message) => {
                 if let Err(e) = self.sender.handle_message(&message) {
-                    self.fail(conn, e.into());
+                    self.fail(conn, now, e.into());
                 }
             }
             Event::Closed { error } => {
@@ -118,7 +119,7 @@ impl<R: Read> Upload<R> {
     /// notices completion. Returns whether it could send more right away
     /// once the caller has drained `poll_transmit` (the caller should not
     /// block waiting for input then).
-    pub fn pump(&mut self, conn: &mut Connection) -> bool {
+    pub fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool {
         if self.outcome.is_some() {
             return false;
         }
@@ -128,15 +129,15 @@ impl<R: Read> Upload<R> {
                 // Waiting for the server's OK.
                 Ok(None) => return false,
                 Err(e) => {
-                    self.fail(conn, e.into());
+                    self.fail(conn, now, e.into());
                     return false;
                 }
             };
-            if let Err(e) = conn.send(message) {
+            if let Err(e) = conn.send(now, message) {
                 // A connection closed by the peer explains itself better
                 // than the refused send does.
                 let error = conn.close_reason().cloned().unwrap_or(e);
-                self.fail(conn, error.into());
+                self.fail(conn, now, error.into());
                 return false;
             }
         }
@@ -148,7 +149,7 @@ impl<R: Read> Upload<R> {
                 && conn.state() == State::Established
             {
                 self.outcome = Some(Ok(()));
-                conn.close();
+                conn.close(now);
             }
             return false;
         }
@@ -157,8 +158,8 @@ impl<R: Read> Upload<R> {
         conn.state() == State::Established
     }
 
-    fn fail(&mut self, conn: &mut Connection, error: SessionError) {
-        conn.close();
+    fn fail(&mut self, conn: &mut Connection, now: Instant, error: SessionError) {
+        conn.close(now);
         self.outcome = Some(Err(error));
     }
 }
@@ -194,7 +195,7 @@ impl Download {
     }
 
     /// Reacts to one event of the connection.
-    pub fn handle_event(&mut self, conn: &mut Connection, event: Event) {
+    pub fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
         if self.outcome.is_some() {
             return;
         }
@@ -204,26 +205,29 @@ impl Download {
                 match self.receiver.handle_message(message) {
                     Ok(reply) => {
                         if let Some(reply) = reply {
-                            let _ = conn.send(reply);
+                            let _ = conn.send(now, reply);
                         }
                         if closing {
                             // The file is stored (and, in v2, its digest
                             // matched): v2 confirms with OK, v1 says nothing.
                             if conn.version() == Some(Version::V2) {
-                                let _ = conn.send(Message::Ok);
+                                let _ = conn.send(now, Message::Ok);
                             }
                             let path = self.receiver.final_path().map(PathBuf::from);
                             self.outcome = Some(Ok(path.unwrap_or_default()));
                             // Not `close`: mid-rotation the answer waits
                             // for new keys, and must not be dropped.
-                            conn.flush_and_close();
+                            conn.flush_and_close(now);
                         }
                     }
                     Err(e) => {
-                        let _ = conn.send(Message::Error {
-                            message: e.to_string(),
-                        });
-                        conn.flush_and_close();
+                        let _ = conn.send(
+                            now,
+                            Message::Error {
+                                message: e.to_string(),
+                            },
+                        );
+                        conn.flush_and_close(now);
                         self.outcome = Some(Err(e.into()));
                     }
                 }

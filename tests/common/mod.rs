@@ -185,45 +185,46 @@ impl Returned {
 pub trait App {
     /// Reacts to one event of the connection, right after the pair
     /// recorded it in its events.
-    fn handle_event(&mut self, conn: &mut Connection, event: Event);
+    /// `now` is the pair's virtual clock.
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event);
 
     /// Called at the start of every step, before the connection's output
     /// is drained: hands the connection what it should send now.
-    fn pump(&mut self, _conn: &mut Connection) {}
+    fn pump(&mut self, _conn: &mut Connection, _now: Instant) {}
 }
 
 impl App for Download {
-    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
-        Download::handle_event(self, conn, event);
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        Download::handle_event(self, conn, now, event);
     }
 }
 
 impl<R: Read> App for Upload<R> {
-    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
-        Upload::handle_event(self, conn, event);
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        Upload::handle_event(self, conn, now, event);
     }
 
-    fn pump(&mut self, conn: &mut Connection) {
-        Upload::pump(self, conn);
+    fn pump(&mut self, conn: &mut Connection, now: Instant) {
+        Upload::pump(self, conn, now);
     }
 }
 
 impl<A: App> App for Rc<RefCell<A>> {
-    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
-        self.borrow_mut().handle_event(conn, event);
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        self.borrow_mut().handle_event(conn, now, event);
     }
 
-    fn pump(&mut self, conn: &mut Connection) {
-        self.borrow_mut().pump(conn);
+    fn pump(&mut self, conn: &mut Connection, now: Instant) {
+        self.borrow_mut().pump(conn, now);
     }
 }
 
-/// An [`App`] made of a closure called with every event.
+/// An [`App`] made of a closure called with every event (and the time).
 pub struct OnEvent<F>(pub F);
 
-impl<F: FnMut(&mut Connection, Event)> App for OnEvent<F> {
-    fn handle_event(&mut self, conn: &mut Connection, event: Event) {
-        (self.0)(conn, event);
+impl<F: FnMut(&mut Connection, Instant, Event)> App for OnEvent<F> {
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        (self.0)(conn, now, event);
     }
 }
 
@@ -385,7 +386,10 @@ impl Pair {
         let mut refused = None;
         self.paced(messages.len(), interval, |pair, i| {
             if refused.is_none()
-                && let Err(e) = pair.conn(from).send(messages[i].clone())
+                && let Err(e) = {
+                    let now = pair.now;
+                    pair.conn(from).send(now, messages[i].clone())
+                }
             {
                 refused = Some((i, e));
             }
@@ -415,7 +419,7 @@ impl Pair {
             Role::Server => (&mut self.server, &mut self.server_app, &mut self.to_client),
         };
         if let Some(app) = app {
-            app.pump(conn);
+            app.pump(conn, self.now);
         }
         transmit(conn, link)
     }
@@ -447,7 +451,7 @@ impl Pair {
             if let Err(e) = conn.handle_input(now, &piece) {
                 errors.push(e);
             }
-            drain_events(conn, events, app);
+            drain_events(conn, now, events, app);
             transmit(conn, outbound);
         }
         moved
@@ -458,11 +462,13 @@ impl Pair {
     pub fn collect_events(&mut self) -> bool {
         let client = drain_events(
             &mut self.client,
+            self.now,
             &mut self.client_events,
             &mut self.client_app,
         );
         let server = drain_events(
             &mut self.server,
+            self.now,
             &mut self.server_events,
             &mut self.server_app,
         );
@@ -505,6 +511,7 @@ fn transmit(conn: &mut Connection, link: &mut Link) -> bool {
 /// whether there were any.
 fn drain_events(
     conn: &mut Connection,
+    now: Instant,
     events: &mut Vec<Event>,
     app: &mut Option<Box<dyn App>>,
 ) -> bool {
@@ -512,7 +519,7 @@ fn drain_events(
     while let Some(event) = conn.poll_event() {
         events.push(event.clone());
         if let Some(app) = app {
-            app.handle_event(conn, event);
+            app.handle_event(conn, now, event);
         }
         any = true;
     }
