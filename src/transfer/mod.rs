@@ -110,6 +110,15 @@ pub enum TransferError {
     /// The SHA-256 the client sent with `Close` differs from that of what
     /// arrived.
     DigestMismatch,
+    /// The stored name is taken and the receiver replaces no file (the
+    /// default of a [`Receiver`]).
+    AlreadyStored {
+        /// The stored name (see [`stored_name`]).
+        name: String,
+        /// Whether `<name>.partial` takes it (an upload of that name in
+        /// progress, or one left incomplete) rather than a stored `<name>`.
+        partial: bool,
+    },
 }
 
 impl TransferError {
@@ -154,6 +163,18 @@ impl fmt::Display for TransferError {
             TransferError::DigestMismatch => {
                 f.write_str("the SHA-256 of the stored file differs from the client's")
             }
+            TransferError::AlreadyStored {
+                name,
+                partial: false,
+            } => write!(f, "a file named {name} is already stored"),
+            TransferError::AlreadyStored {
+                name,
+                partial: true,
+            } => write!(
+                f,
+                "{name}.partial exists: an upload of that name is in progress \
+                 or was left incomplete"
+            ),
         }
     }
 }
@@ -356,6 +377,14 @@ mod tests {
                 &io::Error::from(io::ErrorKind::StorageFull),
             ),
             TransferError::InvalidChunkSize,
+            TransferError::AlreadyStored {
+                name: "report.pdf".into(),
+                partial: false,
+            },
+            TransferError::AlreadyStored {
+                name: "report.pdf".into(),
+                partial: true,
+            },
         ]
         .iter()
         .map(ToString::to_string)
@@ -366,5 +395,11 @@ mod tests {
         assert_eq!(texts[3], "the file is larger than the limit of 10 bytes");
         assert!(texts[4].starts_with("I/O error: cannot write the file: "));
         assert_eq!(texts[5], "the chunk size must be at least 1");
+        assert_eq!(texts[6], "a file named report.pdf is already stored");
+        assert_eq!(
+            texts[7],
+            "report.pdf.partial exists: an upload of that name is in progress \
+             or was left incomplete"
+        );
     }
 }
