@@ -11,11 +11,17 @@
 //! * the stored name is the last path component of the client's name,
 //!   reduced to ASCII letters, digits, `_`, `.` and `-` ([`stored_name`]);
 //!   nothing is ever written outside the storage directory;
-//! * the data goes to a temporary file in that directory, under a name no
-//!   client can produce, and is renamed to the stored name only on `Close`;
-//! * a transfer that ends without `Close` (the connection dropped, or an
-//!   error) is kept as `<name>.partial`, never under the final name: nothing
-//!   is lost and nothing incomplete looks complete.
+//! * a stored file is not someone else's to replace: by default an `Open`
+//!   whose stored name is taken, as `<name>` or as `<name>.partial` (an
+//!   upload in progress, or one left incomplete), is refused with
+//!   [`TransferError::AlreadyStored`]; otherwise it claims the name by
+//!   creating `<name>.partial`, and `Close` moves the data to the stored
+//!   name without replacing anything ([`Receiver::with_overwrite`] restores
+//!   replacing, through a temporary file no client can name);
+//! * the data appears under the stored name only on `Close`; a transfer
+//!   that ends without it (the connection dropped, or an error) is kept as
+//!   `<name>.partial`, never under the final name: nothing is lost and
+//!   nothing incomplete looks complete.
 //!
 //! Both sides compute the SHA-256 of the file ([`Sender::sha256`],
 //! [`Receiver::sha256`]), ready for v2, where `Close` carries the client's
@@ -111,7 +117,7 @@ pub enum TransferError {
     /// arrived.
     DigestMismatch,
     /// The stored name is taken and the receiver replaces no file (the
-    /// default of a [`Receiver`]).
+    /// default; see [`Receiver::with_overwrite`]).
     AlreadyStored {
         /// The stored name (see [`stored_name`]).
         name: String,
@@ -359,6 +365,32 @@ mod tests {
         assert_eq!(
             std::fs::read(dir.path().join("big.bin.partial")).unwrap(),
             [1; 40]
+        );
+    }
+
+    #[test]
+    fn a_name_already_stored_is_refused_to_the_sender() {
+        let dir = TestDir::new("refusal-stored");
+        std::fs::write(dir.path().join("taken.txt"), b"first").unwrap();
+        let mut sender = Sender::new(&b"second"[..], "/home/u/taken.txt", 4).unwrap();
+        let mut receiver = Receiver::new(dir.path());
+        let open = sender.next_message().unwrap().unwrap();
+        let e = receiver.handle_message(open).unwrap_err();
+        // What the example server does.
+        let reply = Message::Error {
+            message: e.to_string(),
+        };
+        assert_eq!(
+            sender.handle_message(&reply),
+            Err(TransferError::Refused(
+                "a file named taken.txt is already stored".into()
+            ))
+        );
+        drop(receiver);
+        assert_eq!(dir.list(), ["taken.txt"]);
+        assert_eq!(
+            std::fs::read(dir.path().join("taken.txt")).unwrap(),
+            b"first"
         );
     }
 

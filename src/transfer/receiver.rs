@@ -58,25 +58,48 @@ pub fn stored_name(file_name: &str) -> Result<String, TransferError> {
 ///
 /// Feed it the client's messages with
 /// [`handle_message`](Receiver::handle_message) and send the replies it
-/// returns. `Open` (first, and once) creates a temporary file in the
-/// directory, named `<name>~<pid>+<n>.tmp` — a name [`stored_name`] never
-/// produces, unique across the receivers of all processes — and is answered
-/// by `Ok`; `Data` is appended to it; `Close` flushes it to disk and renames
-/// it to the stored name, replacing a file of that name.
+/// returns. `Open` (first, and once) is answered by `Ok`; `Data` is
+/// appended to the file; `Close` flushes it to disk and puts it under the
+/// stored name ([`stored_name`]). How depends on the mode, chosen with
+/// [`with_overwrite`](Receiver::with_overwrite):
 ///
-/// A transfer that does not reach `Close` is kept as `<name>.partial`
-/// (replacing an older one) by [`finish_incomplete`](Receiver::finish_incomplete),
-/// which the caller calls when the connection ends, or by `Drop`. An error
-/// deletes nothing: the receiver keeps what arrived until then, refuses
-/// every later message with the same error, and `finish_incomplete` still
-/// keeps the data.
+/// * **Refusing, the default**: a stored file is not someone else's to
+///   replace. `Open` refuses a stored name that is taken, either as a
+///   complete file `<name>` or as `<name>.partial` (an upload of that name
+///   in progress, or one left incomplete, whose data is kept), with
+///   [`TransferError::AlreadyStored`], and then creates and changes
+///   nothing. Otherwise it claims the name by creating `<name>.partial`
+///   atomically (of two receivers of one name, only one can), and the data
+///   is written straight into it. `Close` links it to `<name>` without
+///   replacing anything, then removes the `.partial`; if `<name>` appeared
+///   after `Open`, `Close` fails with `AlreadyStored` and the data stays in
+///   `<name>.partial`. This needs a file system with hard links (elsewhere
+///   `Close` fails with [`TransferError::Io`], keeping the `.partial`).
+/// * **Overwriting** (`with_overwrite(true)`): any client may replace any
+///   stored file. `Open` creates a temporary file in the directory, named
+///   `<name>~<pid>+<n>.tmp` — a name [`stored_name`] never produces, unique
+///   across the receivers of all processes — and `Close` renames it to the
+///   stored name, replacing a file of that name.
 ///
-/// Nothing is ever created in the directory but the temporary file and the
-/// stored name, each a single sanitised path component; the directory
-/// itself must exist.
+/// A transfer that does not reach `Close` is kept as `<name>.partial` by
+/// [`finish_incomplete`](Receiver::finish_incomplete), which the caller
+/// calls when the connection ends, or by `Drop`: the refusing mode leaves
+/// it where it was written; the overwriting mode renames its temporary
+/// file to it, replacing an older one. An error deletes nothing: the
+/// receiver keeps what arrived until then, refuses every later message
+/// with the same error, and `finish_incomplete` still keeps the data.
+///
+/// The two modes should not share a directory: an overwriting receiver
+/// replaces `.partial` files, including one that a refusing receiver is
+/// writing.
+///
+/// Nothing is ever created in the directory but the `.partial` or
+/// temporary file and the stored name, each a single sanitised path
+/// component; the directory itself must exist.
 pub struct Receiver {
     dir: PathBuf,
     max_file_len: Option<u64>,
+    overwrite: bool,
     phase: Phase,
     stored_name: Option<String>,
     final_path: Option<PathBuf>,
@@ -90,13 +113,13 @@ enum Phase {
     /// Nothing has arrived.
     AwaitingOpen,
     /// `Open` arrived; the data goes into this file.
-    Receiving(TempFile),
+    Receiving(Incoming),
     /// `Close` arrived and the file is in place.
     Stored,
     /// A message failed; the data that arrived before, if any.
     Failed {
         error: TransferError,
-        temp: Option<TempFile>,
+        file: Option<Incoming>,
     },
     /// Ended without `Close`; the data (if any) was kept as `.partial`.
     Abandoned,
@@ -113,17 +136,78 @@ impl Phase {
     }
 }
 
-/// A temporary file being written, and the stored path it is meant for.
+/// Where an accepted upload is written (see [`Receiver`]'s modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Storage {
+    /// In `<name>.partial`, which claims the name; `Close` links it to
+    /// `<name>` without replacing.
+    Claimed,
+    /// In a temporary file, renamed on `Close` to `<name>` and on an
+    /// incomplete end to `<name>.partial`, replacing either.
+    Temporary,
+}
+
+/// A file being written, and the stored path it is meant for.
 #[derive(Debug)]
-struct TempFile {
+struct Incoming {
+    storage: Storage,
+    /// The stored name.
+    name: String,
+    /// Where the data is written.
     path: PathBuf,
+    /// Where `Close` puts it.
     target: PathBuf,
     writer: BufWriter<File>,
 }
 
-impl TempFile {
+/// `<target>.partial`.
+fn partial_path(target: &Path) -> PathBuf {
+    let mut partial = target.as_os_str().to_os_string();
+    partial.push(".partial");
+    PathBuf::from(partial)
+}
+
+impl Incoming {
+    /// Claims the stored name `name` in `dir` by creating `<name>.partial`,
+    /// unless either `<name>` or `<name>.partial` exists.
+    fn claim(dir: &Path, name: &str) -> Result<Incoming, TransferError> {
+        let target = dir.join(name);
+        // Not `exists()`: a symbolic link of that name, even a dangling
+        // one, takes it too, and an error is not an absence.
+        match fs::symlink_metadata(&target) {
+            Ok(_) => {
+                return Err(TransferError::AlreadyStored {
+                    name: name.into(),
+                    partial: false,
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(TransferError::io("cannot look up the stored name", &e)),
+        }
+        // `create_new` is the claim: it fails if the `.partial` exists (of
+        // two receivers of one name, the second), and never follows a
+        // symbolic link.
+        let path = partial_path(&target);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => Ok(Incoming {
+                storage: Storage::Claimed,
+                name: name.into(),
+                path,
+                target,
+                writer: BufWriter::new(file),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(TransferError::AlreadyStored {
+                    name: name.into(),
+                    partial: true,
+                })
+            }
+            Err(e) => Err(TransferError::io("cannot create the file", &e)),
+        }
+    }
+
     /// Creates a fresh temporary file in `dir` for the stored name `name`.
-    fn create(dir: &Path, name: &str) -> Result<TempFile, TransferError> {
+    fn temporary(dir: &Path, name: &str) -> Result<Incoming, TransferError> {
         // `name` is ASCII, so any byte index is a character boundary.
         let prefix = &name[..name.len().min(TEMP_PREFIX_LEN)];
         let mut attempts = 0;
@@ -132,7 +216,9 @@ impl TempFile {
             let path = dir.join(std::format!("{prefix}~{}+{n}.tmp", std::process::id()));
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => {
-                    return Ok(TempFile {
+                    return Ok(Incoming {
+                        storage: Storage::Temporary,
+                        name: name.into(),
                         path,
                         target: dir.join(name),
                         writer: BufWriter::new(file),
@@ -146,37 +232,67 @@ impl TempFile {
         }
     }
 
-    /// Flushes the file to disk and renames it to its stored name.
+    /// Flushes the file to disk and puts it under its stored name: a
+    /// claimed file without replacing one, a temporary file replacing it.
     fn persist(&mut self) -> Result<(), TransferError> {
         self.writer
             .flush()
             .and_then(|()| self.writer.get_ref().sync_all())
             .map_err(|e| TransferError::io("cannot write the file", &e))?;
-        fs::rename(&self.path, &self.target)
-            .map_err(|e| TransferError::io("cannot store the file under its name", &e))
+        match self.storage {
+            Storage::Temporary => fs::rename(&self.path, &self.target)
+                .map_err(|e| TransferError::io("cannot store the file under its name", &e)),
+            Storage::Claimed => {
+                // Unlike a rename, `hard_link` fails if the target exists: a
+                // file stored since `Open` is not replaced, and the data
+                // stays in the `.partial`.
+                fs::hard_link(&self.path, &self.target).map_err(|e| {
+                    if e.kind() == io::ErrorKind::AlreadyExists {
+                        TransferError::AlreadyStored {
+                            name: self.name.clone(),
+                            partial: false,
+                        }
+                    } else {
+                        TransferError::io("cannot store the file under its name", &e)
+                    }
+                })?;
+                // The file is stored, whole. Should the `.partial` link
+                // outlive this, it holds the same data, and refuses the
+                // name as an upload left incomplete would: nothing is lost.
+                let _ = fs::remove_file(&self.path);
+                Ok(())
+            }
+        }
     }
 
-    /// Keeps what was written as `<name>.partial`; `None` if the rename
-    /// failed (the data then stays under the temporary name).
+    /// Keeps what was written as `<name>.partial`: a claimed file where it
+    /// is, a temporary file renamed to it; `None` if that rename failed
+    /// (the data then stays under the temporary name).
     fn keep_partial(mut self) -> Option<PathBuf> {
         // Keep whatever made it, even if flushing the rest fails.
         let _ = self.writer.flush();
         let _ = self.writer.get_ref().sync_all();
-        let mut partial = self.target.into_os_string();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        fs::rename(&self.path, &partial).ok()?;
-        Some(partial)
+        match self.storage {
+            Storage::Claimed => Some(self.path),
+            Storage::Temporary => {
+                let partial = partial_path(&self.target);
+                fs::rename(&self.path, &partial).ok()?;
+                Some(partial)
+            }
+        }
     }
 }
 
 impl Receiver {
     /// A receiver storing into `dir`, which must exist (it is not created;
-    /// if it is missing, `Open` fails with [`TransferError::Io`]).
+    /// if it is missing, `Open` fails with [`TransferError::Io`]). It
+    /// refuses names already taken: see
+    /// [`with_overwrite`](Receiver::with_overwrite).
     pub fn new(dir: impl Into<PathBuf>) -> Receiver {
         Receiver {
             dir: dir.into(),
             max_file_len: None,
+            overwrite: false,
             phase: Phase::AwaitingOpen,
             stored_name: None,
             final_path: None,
@@ -195,6 +311,26 @@ impl Receiver {
         self
     }
 
+    /// Whether an upload may replace a stored file of the same name (see
+    /// the modes of [`Receiver`]).
+    ///
+    /// * `false`, the default: `Open` is refused with
+    ///   [`TransferError::AlreadyStored`] if `<name>` or `<name>.partial`
+    ///   exists, and otherwise creates `<name>.partial`, which claims the
+    ///   name against concurrent uploads and receives the data; `Close`
+    ///   moves it to `<name>` without replacing (failing with
+    ///   `AlreadyStored` if `<name>` appeared after `Open`), and an
+    ///   incomplete transfer leaves it in place.
+    /// * `true`: the data goes to a temporary file that `Close` renames to
+    ///   `<name>`, replacing a stored file of that name, and that an
+    ///   incomplete transfer renames to `<name>.partial`, replacing an older
+    ///   one.
+    #[must_use]
+    pub fn with_overwrite(mut self, overwrite: bool) -> Receiver {
+        self.overwrite = overwrite;
+        self
+    }
+
     /// Takes the client's next message; returns the reply to send, if any
     /// (`Ok` to `Open`; nothing to `Data` or, as in v1, to `Close`).
     ///
@@ -202,12 +338,18 @@ impl Receiver {
     ///
     /// * [`TransferError::BadFileName`] for an `Open` whose name leaves
     ///   nothing usable;
+    /// * [`TransferError::AlreadyStored`] (unless
+    ///   [`with_overwrite`](Receiver::with_overwrite)) for an `Open` whose
+    ///   stored name is taken, as a file or as a `.partial`, or a `Close`
+    ///   when a file of that name appeared after `Open`;
     /// * [`TransferError::UnexpectedMessage`] for a message out of order:
     ///   anything but `Open` first, a second `Open`, anything after
     ///   `Close`, a server's `Ok` or `Error`;
     /// * [`TransferError::TooLarge`] past [`with_max_file_len`](Receiver::with_max_file_len);
+    /// * [`TransferError::DigestMismatch`] for a `Close` whose SHA-256
+    ///   differs from that of what arrived;
     /// * [`TransferError::Io`] if the file cannot be created, written or
-    ///   renamed.
+    ///   put under its name.
     ///
     /// After an error the receiver is failed: it returns the same error for
     /// every later message, and keeps what arrived for
@@ -217,13 +359,13 @@ impl Receiver {
         if let Err(error) = &result
             && !matches!(self.phase, Phase::Failed { .. })
         {
-            let temp = match core::mem::replace(&mut self.phase, Phase::Abandoned) {
-                Phase::Receiving(temp) => Some(temp),
+            let file = match core::mem::replace(&mut self.phase, Phase::Abandoned) {
+                Phase::Receiving(file) => Some(file),
                 _ => None,
             };
             self.phase = Phase::Failed {
                 error: error.clone(),
-                temp,
+                file,
             };
         }
         result
@@ -234,33 +376,38 @@ impl Receiver {
             (Phase::Failed { error, .. }, _) => Err(error.clone()),
             (Phase::AwaitingOpen, Message::Open { file_name }) => {
                 let name = stored_name(&file_name)?;
-                self.phase = Phase::Receiving(TempFile::create(&self.dir, &name)?);
+                let file = if self.overwrite {
+                    Incoming::temporary(&self.dir, &name)?
+                } else {
+                    Incoming::claim(&self.dir, &name)?
+                };
+                self.phase = Phase::Receiving(file);
                 self.stored_name = Some(name);
                 Ok(Some(Message::Ok))
             }
-            (Phase::Receiving(temp), Message::Data(bytes)) => {
+            (Phase::Receiving(file), Message::Data(bytes)) => {
                 let len = bytes.len() as u64;
                 if let Some(limit) = self.max_file_len
                     && self.bytes_written.saturating_add(len) > limit
                 {
                     return Err(TransferError::TooLarge { limit });
                 }
-                temp.writer
+                file.writer
                     .write_all(&bytes)
                     .map_err(|e| TransferError::io("cannot write the file", &e))?;
                 self.hasher.update(&bytes);
                 self.bytes_written += len;
                 Ok(None)
             }
-            (Phase::Receiving(temp), Message::Close { sha256 }) => {
+            (Phase::Receiving(file), Message::Close { sha256 }) => {
                 let stored: [u8; 32] = self.hasher.clone().finalize().into();
                 if sha256.is_some_and(|sent| sent != stored) {
                     // What arrived is not what the client read: kept as
                     // `.partial` like any incomplete transfer.
                     return Err(TransferError::DigestMismatch);
                 }
-                temp.persist()?;
-                self.final_path = Some(temp.target.clone());
+                file.persist()?;
+                self.final_path = Some(file.target.clone());
                 self.sha256 = Some(stored);
                 self.phase = Phase::Stored;
                 Ok(None)
@@ -273,20 +420,23 @@ impl Receiver {
     }
 
     /// Ends a transfer that did not reach `Close` (the connection ended, or
-    /// a message failed): what arrived is flushed and renamed to
-    /// `<name>.partial` (replacing an older one), never to the stored name.
-    /// Returns its path, for the caller to log.
+    /// a message failed): what arrived is flushed and kept as
+    /// `<name>.partial`, never under the stored name — by default where it
+    /// was written all along, with
+    /// [`with_overwrite`](Receiver::with_overwrite) renamed to it from the
+    /// temporary file (replacing an older one). Returns its path, for the
+    /// caller to log.
     ///
-    /// Returns `None` if there is nothing to keep (no `Open` yet, the file
-    /// is already stored, or this was already done) or the rename failed
-    /// (the data then stays under its temporary name). Later messages are
-    /// refused.
+    /// Returns `None` if there is nothing to keep (no `Open` accepted, the
+    /// file is already stored, or this was already done) or the rename
+    /// failed (the data then stays under its temporary name). Later
+    /// messages are refused.
     pub fn finish_incomplete(&mut self) -> Option<PathBuf> {
         match core::mem::replace(&mut self.phase, Phase::Abandoned) {
-            Phase::Receiving(temp) => temp.keep_partial(),
-            Phase::Failed { error, temp } => {
-                self.phase = Phase::Failed { error, temp: None };
-                temp.and_then(TempFile::keep_partial)
+            Phase::Receiving(file) => file.keep_partial(),
+            Phase::Failed { error, file } => {
+                self.phase = Phase::Failed { error, file: None };
+                file.and_then(Incoming::keep_partial)
             }
             Phase::Stored => {
                 self.phase = Phase::Stored;
@@ -330,6 +480,7 @@ impl fmt::Debug for Receiver {
         f.debug_struct("Receiver")
             .field("dir", &self.dir)
             .field("max_file_len", &self.max_file_len)
+            .field("overwrite", &self.overwrite)
             .field("phase", &self.phase)
             .field("stored_name", &self.stored_name)
             .field("bytes_written", &self.bytes_written)
@@ -451,62 +602,72 @@ mod tests {
 
     #[test]
     fn the_file_appears_under_its_name_only_on_close() {
-        let dir = TestDir::new("rename-on-close");
-        let mut receiver = Receiver::new(dir.path());
-        assert_eq!(
-            receiver.handle_message(open("/home/u/report.pdf")),
-            Ok(Some(Message::Ok))
-        );
-        assert_eq!(receiver.stored_name(), Some("report.pdf"));
-        assert_eq!(
-            receiver.handle_message(Message::Data(b"hello ".to_vec())),
-            Ok(None)
-        );
-        assert_eq!(
-            receiver.handle_message(Message::Data(b"world".to_vec())),
-            Ok(None)
-        );
-        assert_eq!(receiver.bytes_written(), 11);
+        for overwrite in [false, true] {
+            let dir = TestDir::new("on-close");
+            let mut receiver = Receiver::new(dir.path()).with_overwrite(overwrite);
+            assert_eq!(
+                receiver.handle_message(open("/home/u/report.pdf")),
+                Ok(Some(Message::Ok))
+            );
+            assert_eq!(receiver.stored_name(), Some("report.pdf"));
+            assert_eq!(
+                receiver.handle_message(Message::Data(b"hello ".to_vec())),
+                Ok(None)
+            );
+            assert_eq!(
+                receiver.handle_message(Message::Data(b"world".to_vec())),
+                Ok(None)
+            );
+            assert_eq!(receiver.bytes_written(), 11);
 
-        let temps = temp_files(&dir);
-        assert_eq!(temps.len(), 1);
-        assert_eq!(dir.list(), temps, "only the temporary file before CLOSE");
-        assert!(
-            stored_name(&temps[0]).unwrap() != temps[0],
-            "a client cannot name it"
-        );
-        assert_eq!(receiver.sha256(), None);
-        assert_eq!(receiver.final_path(), None);
+            if overwrite {
+                let temps = temp_files(&dir);
+                assert_eq!(temps.len(), 1);
+                assert_eq!(dir.list(), temps, "only the temporary file before CLOSE");
+                assert!(
+                    stored_name(&temps[0]).unwrap() != temps[0],
+                    "a client cannot name it"
+                );
+            } else {
+                assert_eq!(
+                    dir.list(),
+                    ["report.pdf.partial"],
+                    "only the claim before CLOSE"
+                );
+            }
+            assert_eq!(receiver.sha256(), None);
+            assert_eq!(receiver.final_path(), None);
 
-        assert_eq!(
-            receiver.handle_message(Message::Close { sha256: None }),
-            Ok(None)
-        );
-        assert_eq!(dir.list(), ["report.pdf"]);
-        let path = dir.path().join("report.pdf");
-        assert_eq!(fs::read(&path).unwrap(), b"hello world");
-        assert_eq!(receiver.final_path(), Some(path.as_path()));
-        assert_eq!(receiver.sha256(), Some(sha256(b"hello world")));
+            assert_eq!(
+                receiver.handle_message(Message::Close { sha256: None }),
+                Ok(None)
+            );
+            assert_eq!(dir.list(), ["report.pdf"]);
+            let path = dir.path().join("report.pdf");
+            assert_eq!(fs::read(&path).unwrap(), b"hello world");
+            assert_eq!(receiver.final_path(), Some(path.as_path()));
+            assert_eq!(receiver.sha256(), Some(sha256(b"hello world")));
 
-        // Done: nothing more, and nothing to keep as partial.
-        assert_eq!(
-            receiver.handle_message(Message::Data(vec![1])),
-            Err(TransferError::UnexpectedMessage {
-                expected: "no further message",
-                got: "DATA"
-            })
-        );
-        assert_eq!(receiver.finish_incomplete(), None);
-        drop(receiver);
-        assert_eq!(dir.list(), ["report.pdf"]);
-        assert_eq!(fs::read(&path).unwrap(), b"hello world");
+            // Done: nothing more, and nothing to keep as partial.
+            assert_eq!(
+                receiver.handle_message(Message::Data(vec![1])),
+                Err(TransferError::UnexpectedMessage {
+                    expected: "no further message",
+                    got: "DATA"
+                })
+            );
+            assert_eq!(receiver.finish_incomplete(), None);
+            drop(receiver);
+            assert_eq!(dir.list(), ["report.pdf"]);
+            assert_eq!(fs::read(&path).unwrap(), b"hello world");
+        }
     }
 
     #[test]
     fn close_replaces_an_existing_file() {
         let dir = TestDir::new("replace");
         fs::write(dir.path().join("a.txt"), b"old and longer").unwrap();
-        let mut receiver = Receiver::new(dir.path());
+        let mut receiver = Receiver::new(dir.path()).with_overwrite(true);
         receiver.handle_message(open("a.txt")).unwrap();
         receiver
             .handle_message(Message::Data(b"new".to_vec()))
@@ -524,6 +685,152 @@ mod tests {
     }
 
     #[test]
+    fn an_existing_file_is_refused() {
+        let dir = TestDir::new("refuse-stored");
+        fs::write(dir.path().join("a.txt"), b"someone else's").unwrap();
+        let mut receiver = Receiver::new(dir.path());
+        let refused = TransferError::AlreadyStored {
+            name: "a.txt".into(),
+            partial: false,
+        };
+        assert_eq!(
+            receiver.handle_message(open("/x/a.txt")),
+            Err(refused.clone())
+        );
+        assert_eq!(receiver.stored_name(), None);
+        // The receiver is failed: the rest of the upload is refused too.
+        assert_eq!(
+            receiver.handle_message(Message::Data(b"mine".to_vec())),
+            Err(refused.clone())
+        );
+        assert_eq!(
+            receiver.handle_message(Message::Close { sha256: None }),
+            Err(refused)
+        );
+        assert_eq!(receiver.finish_incomplete(), None);
+        drop(receiver);
+        assert_eq!(dir.list(), ["a.txt"]);
+        assert_eq!(
+            fs::read(dir.path().join("a.txt")).unwrap(),
+            b"someone else's"
+        );
+    }
+
+    #[test]
+    fn an_existing_partial_is_refused() {
+        let dir = TestDir::new("refuse-partial");
+        let partial = dir.path().join("r.bin.partial");
+        fs::write(&partial, b"an upload in progress").unwrap();
+        let mut receiver = Receiver::new(dir.path());
+        let refused = TransferError::AlreadyStored {
+            name: "r.bin".into(),
+            partial: true,
+        };
+        assert_eq!(receiver.handle_message(open("r.bin")), Err(refused.clone()));
+        assert_eq!(
+            receiver.handle_message(Message::Data(b"mine".to_vec())),
+            Err(refused)
+        );
+        assert_eq!(receiver.finish_incomplete(), None);
+        drop(receiver);
+        assert_eq!(dir.list(), ["r.bin.partial"]);
+        assert_eq!(fs::read(&partial).unwrap(), b"an upload in progress");
+    }
+
+    #[test]
+    fn a_refusal_creates_and_modifies_nothing() {
+        let dir = TestDir::new("refuse-nothing");
+        fs::write(dir.path().join("a.txt"), b"stored").unwrap();
+        fs::write(dir.path().join("b.txt.partial"), b"in progress").unwrap();
+        let snapshot = || -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
+            dir.list()
+                .into_iter()
+                .map(|name| {
+                    let path = dir.path().join(&name);
+                    let modified = fs::metadata(&path).unwrap().modified().unwrap();
+                    (name, fs::read(&path).unwrap(), modified)
+                })
+                .collect()
+        };
+        let before = snapshot();
+        for name in ["a.txt", "b.txt"] {
+            let mut receiver = Receiver::new(dir.path());
+            assert!(matches!(
+                receiver.handle_message(open(name)),
+                Err(TransferError::AlreadyStored { .. })
+            ));
+            let _ = receiver.handle_message(Message::Data(b"x".to_vec()));
+            let _ = receiver.handle_message(Message::Close { sha256: None });
+            assert_eq!(receiver.finish_incomplete(), None);
+        }
+        // No `a.txt.partial`, no temporary file, no byte changed.
+        assert_eq!(snapshot(), before);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_takes_the_name_and_is_not_followed() {
+        use std::os::unix::fs::symlink;
+        let parent = TestDir::new("refuse-symlink");
+        let store = parent.path().join("store");
+        fs::create_dir(&store).unwrap();
+        let outside = parent.path().join("outside.txt");
+        fs::write(&outside, b"not the store's").unwrap();
+        // A dangling link takes the name, though `exists()` says no.
+        symlink(parent.path().join("nowhere"), store.join("d.txt")).unwrap();
+        symlink(&outside, store.join("o.txt.partial")).unwrap();
+        for (name, partial) in [("d.txt", false), ("o.txt", true)] {
+            let mut receiver = Receiver::new(&store);
+            assert_eq!(
+                receiver.handle_message(open(name)),
+                Err(TransferError::AlreadyStored {
+                    name: name.into(),
+                    partial,
+                })
+            );
+        }
+        assert_eq!(list(&store), ["d.txt", "o.txt.partial"]);
+        assert_eq!(fs::read(&outside).unwrap(), b"not the store's");
+        assert_eq!(parent.list(), ["outside.txt", "store"]);
+    }
+
+    #[test]
+    fn close_keeps_the_partial_when_the_name_was_stored_after_open() {
+        let dir = TestDir::new("stored-meanwhile");
+        let mut receiver = Receiver::new(dir.path());
+        receiver.handle_message(open("m.bin")).unwrap();
+        receiver
+            .handle_message(Message::Data(b"mine".to_vec()))
+            .unwrap();
+        // Something else stores a file of that name in between.
+        let path = dir.path().join("m.bin");
+        fs::write(&path, b"theirs").unwrap();
+        let refused = TransferError::AlreadyStored {
+            name: "m.bin".into(),
+            partial: false,
+        };
+        assert_eq!(
+            receiver.handle_message(Message::Close {
+                sha256: Some(sha256(b"mine"))
+            }),
+            Err(refused.clone())
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"theirs", "not replaced");
+        assert_eq!(receiver.final_path(), None);
+        assert_eq!(receiver.sha256(), None);
+        let partial = dir.path().join("m.bin.partial");
+        assert_eq!(fs::read(&partial).unwrap(), b"mine", "flushed and kept");
+        assert_eq!(
+            receiver.handle_message(Message::Close { sha256: None }),
+            Err(refused)
+        );
+        assert_eq!(receiver.finish_incomplete(), Some(partial.clone()));
+        drop(receiver);
+        assert_eq!(dir.list(), ["m.bin", "m.bin.partial"]);
+        assert_eq!(fs::read(&partial).unwrap(), b"mine");
+    }
+
+    #[test]
     fn empty_file_is_stored() {
         let dir = TestDir::new("empty");
         let mut receiver = Receiver::new(dir.path());
@@ -537,48 +844,56 @@ mod tests {
 
     #[test]
     fn unfinished_transfer_is_kept_as_partial() {
-        let dir = TestDir::new("partial");
-        fs::write(dir.path().join("r.bin.partial"), b"an older attempt").unwrap();
-        let mut receiver = Receiver::new(dir.path());
-        receiver.handle_message(open("/x/r.bin")).unwrap();
-        receiver
-            .handle_message(Message::Data(vec![1, 2, 3]))
-            .unwrap();
-
-        let partial = dir.path().join("r.bin.partial");
-        assert_eq!(receiver.finish_incomplete(), Some(partial.clone()));
-        assert_eq!(dir.list(), ["r.bin.partial"], "never under the final name");
-        assert_eq!(fs::read(&partial).unwrap(), [1, 2, 3]);
-        assert_eq!(receiver.final_path(), None);
-        assert_eq!(receiver.sha256(), None);
-
-        // Once only; later messages are refused.
-        assert_eq!(receiver.finish_incomplete(), None);
-        assert!(
+        for overwrite in [false, true] {
+            let dir = TestDir::new("partial");
+            let partial = dir.path().join("r.bin.partial");
+            if overwrite {
+                // Replaced (a refusing receiver would refuse the name).
+                fs::write(&partial, b"an older attempt").unwrap();
+            }
+            let mut receiver = Receiver::new(dir.path()).with_overwrite(overwrite);
+            receiver.handle_message(open("/x/r.bin")).unwrap();
             receiver
-                .handle_message(Message::Close { sha256: None })
-                .is_err()
-        );
-        drop(receiver);
-        assert_eq!(dir.list(), ["r.bin.partial"]);
+                .handle_message(Message::Data(vec![1, 2, 3]))
+                .unwrap();
+
+            assert_eq!(receiver.finish_incomplete(), Some(partial.clone()));
+            assert_eq!(dir.list(), ["r.bin.partial"], "never under the final name");
+            assert_eq!(fs::read(&partial).unwrap(), [1, 2, 3]);
+            assert_eq!(receiver.final_path(), None);
+            assert_eq!(receiver.sha256(), None);
+
+            // Once only; later messages are refused.
+            assert_eq!(receiver.finish_incomplete(), None);
+            assert!(
+                receiver
+                    .handle_message(Message::Close { sha256: None })
+                    .is_err()
+            );
+            drop(receiver);
+            assert_eq!(dir.list(), ["r.bin.partial"]);
+            assert_eq!(fs::read(&partial).unwrap(), [1, 2, 3]);
+        }
     }
 
     #[test]
     fn drop_keeps_an_unfinished_transfer_as_partial() {
-        let dir = TestDir::new("drop");
         let data = pseudo_random(100_000, 1);
-        {
-            let mut receiver = Receiver::new(dir.path());
-            receiver.handle_message(open("d.bin")).unwrap();
-            // More than the BufWriter holds, and a buffered rest.
-            for chunk in data.chunks(960) {
-                receiver
-                    .handle_message(Message::Data(chunk.to_vec()))
-                    .unwrap();
+        for overwrite in [false, true] {
+            let dir = TestDir::new("drop");
+            {
+                let mut receiver = Receiver::new(dir.path()).with_overwrite(overwrite);
+                receiver.handle_message(open("d.bin")).unwrap();
+                // More than the BufWriter holds, and a buffered rest.
+                for chunk in data.chunks(960) {
+                    receiver
+                        .handle_message(Message::Data(chunk.to_vec()))
+                        .unwrap();
+                }
             }
+            assert_eq!(dir.list(), ["d.bin.partial"]);
+            assert!(fs::read(dir.path().join("d.bin.partial")).unwrap() == data);
         }
-        assert_eq!(dir.list(), ["d.bin.partial"]);
-        assert!(fs::read(dir.path().join("d.bin.partial")).unwrap() == data);
     }
 
     #[test]
@@ -629,8 +944,12 @@ mod tests {
                 "OPEN",
             ),
         ];
-        for &(messages, expected, got) in cases {
-            let mut receiver = Receiver::new(dir.path());
+        for (i, &(messages, expected, got)) in cases.iter().enumerate() {
+            // A directory each: a name stored (or kept as `.partial`) by one
+            // case would be refused in the next.
+            let store = dir.path().join(std::format!("{i}"));
+            fs::create_dir(&store).unwrap();
+            let mut receiver = Receiver::new(&store);
             let (last, first) = messages.split_last().unwrap();
             for m in first {
                 receiver.handle_message(m.clone()).unwrap();
@@ -645,7 +964,10 @@ mod tests {
             );
         }
         // No CLOSE was accepted after an error: only the good "a"s stored.
-        assert!(!dir.list().iter().any(|n| n == "b" || n == "c"));
+        for i in 0..cases.len() {
+            let names = list(&dir.path().join(std::format!("{i}")));
+            assert!(!names.iter().any(|n| n.starts_with(['b', 'c'])));
+        }
     }
 
     #[test]
@@ -781,8 +1103,8 @@ mod tests {
     #[test]
     fn interleaved_receivers_of_one_name_stay_apart() {
         let dir = TestDir::new("interleaved");
-        let mut a = Receiver::new(dir.path());
-        let mut b = Receiver::new(dir.path());
+        let mut a = Receiver::new(dir.path()).with_overwrite(true);
+        let mut b = Receiver::new(dir.path()).with_overwrite(true);
         a.handle_message(open("/u1/same.bin")).unwrap();
         b.handle_message(open("/u2/same.bin")).unwrap();
         assert_eq!(temp_files(&dir).len(), 2);
@@ -799,6 +1121,56 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_receivers_of_one_name_refuse_the_second() {
+        let dir = TestDir::new("interleaved-refused");
+        let mut a = Receiver::new(dir.path());
+        let mut b = Receiver::new(dir.path());
+        a.handle_message(open("/u1/same.bin")).unwrap();
+        let in_progress = TransferError::AlreadyStored {
+            name: "same.bin".into(),
+            partial: true,
+        };
+        assert_eq!(
+            b.handle_message(open("/u2/same.bin")),
+            Err(in_progress.clone())
+        );
+        for _ in 0..100 {
+            a.handle_message(Message::Data(vec![b'a'; 100])).unwrap();
+            assert_eq!(
+                b.handle_message(Message::Data(vec![b'b'; 150])),
+                Err(in_progress.clone())
+            );
+        }
+        assert_eq!(
+            b.handle_message(Message::Close { sha256: None }),
+            Err(in_progress)
+        );
+        assert_eq!(b.finish_incomplete(), None);
+        drop(b);
+        assert_eq!(dir.list(), ["same.bin.partial"], "a's claim is left alone");
+
+        let path = dir.path().join("same.bin");
+        let a_data = vec![b'a'; 10_000];
+        a.handle_message(Message::Close {
+            sha256: Some(sha256(&a_data)),
+        })
+        .unwrap();
+        assert_eq!(a.final_path(), Some(path.as_path()));
+        assert_eq!(fs::read(&path).unwrap(), a_data);
+        assert_eq!(dir.list(), ["same.bin"]);
+
+        // Stored, the name stays taken.
+        let mut c = Receiver::new(dir.path());
+        assert_eq!(
+            c.handle_message(open("same.bin")),
+            Err(TransferError::AlreadyStored {
+                name: "same.bin".into(),
+                partial: false,
+            })
+        );
+    }
+
+    #[test]
     fn concurrent_receivers_of_one_name_never_mix() {
         let dir = TestDir::new("concurrent");
         let contents: Vec<Vec<u8>> = (0..8).map(|i| pseudo_random(50_000, i)).collect();
@@ -807,7 +1179,7 @@ mod tests {
             for content in &contents {
                 let (dir, barrier) = (dir.path(), &barrier);
                 s.spawn(move || {
-                    let mut receiver = Receiver::new(dir);
+                    let mut receiver = Receiver::new(dir).with_overwrite(true);
                     barrier.wait();
                     receiver.handle_message(open("shared.bin")).unwrap();
                     for chunk in content.chunks(512) {
@@ -829,6 +1201,58 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_receivers_of_one_name_store_exactly_one() {
+        let dir = TestDir::new("concurrent-refused");
+        let contents: Vec<Vec<u8>> = (0..8).map(|i| pseudo_random(50_000, i)).collect();
+        let barrier = std::sync::Barrier::new(contents.len());
+        let outcomes: Vec<Result<(), TransferError>> = thread::scope(|s| {
+            let handles: Vec<_> = contents
+                .iter()
+                .map(|content| {
+                    let (dir, barrier) = (dir.path(), &barrier);
+                    s.spawn(move || {
+                        let mut receiver = Receiver::new(dir);
+                        barrier.wait();
+                        receiver.handle_message(open("shared.bin"))?;
+                        for chunk in content.chunks(512) {
+                            receiver.handle_message(Message::Data(chunk.to_vec()))?;
+                        }
+                        receiver.handle_message(Message::Close {
+                            sha256: Some(sha256(content)),
+                        })?;
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let stored: Vec<usize> = (0..outcomes.len())
+            .filter(|&i| outcomes[i].is_ok())
+            .collect();
+        assert_eq!(stored.len(), 1, "{outcomes:?}");
+        for outcome in &outcomes {
+            if let Err(e) = outcome {
+                assert!(
+                    matches!(e, TransferError::AlreadyStored { name, .. } if name == "shared.bin"),
+                    "{e:?}"
+                );
+            }
+        }
+        // The one stored, whole; a refused upload that claimed the name
+        // once the winner had moved its file is kept, whole, as `.partial`.
+        let file = fs::read(dir.path().join("shared.bin")).unwrap();
+        assert!(file == contents[stored[0]]);
+        let names = dir.list();
+        if names.len() == 2 {
+            assert_eq!(names, ["shared.bin", "shared.bin.partial"]);
+            let kept = fs::read(dir.path().join("shared.bin.partial")).unwrap();
+            assert!(kept != file && contents.contains(&kept));
+        } else {
+            assert_eq!(names, ["shared.bin"]);
+        }
+    }
+
+    #[test]
     fn temporary_names_are_unique() {
         let dir = TestDir::new("unique");
         // A leftover that looks like the next temporary name is skipped.
@@ -839,7 +1263,7 @@ mod tests {
         }
         let receivers: Vec<Receiver> = (0..5)
             .map(|_| {
-                let mut r = Receiver::new(dir.path());
+                let mut r = Receiver::new(dir.path()).with_overwrite(true);
                 r.handle_message(open("t")).unwrap();
                 r
             })
