@@ -126,6 +126,33 @@ pub const DEFAULT_REKEY_AFTER_BYTES: u64 = 1 << 30;
 /// Default v2 rotation after time: 15 minutes.
 pub const DEFAULT_REKEY_AFTER: Duration = Duration::from_secs(15 * 60);
 
+/// The fewest protected frames existing v1 clients send in an epoch before
+/// they rotate (19 in their first epoch, 20 in each later one).
+pub const V1_ROTATION_MIN_FRAMES: u64 = 19;
+
+/// The default of [`Config::v1_rotation_min_bytes`]: 30,000 bytes, below
+/// the fewest existing v1 clients send in an epoch (an `OPEN` and 18
+/// DATA frames of 960-byte chunks, about 33 KB in every suite), and enough
+/// that a renegotiation (a key agreement in a group of up to
+/// [`SEED_MAX_ADHOC_GROUP_BITS`] and a PBKDF2 of 100,000 iterations) costs
+/// a server less than 1 ms of CPU per KB it receives.
+pub const DEFAULT_V1_ROTATION_MIN_BYTES: u64 = 30_000;
+
+/// The default of [`Config::rekey_min_bytes`]: 4 KiB of application
+/// records before a v2 rotation, so that a REKEY (a key pair and an
+/// agreement in a named group) costs its responder less than 1 ms of CPU
+/// per KB received.
+pub const DEFAULT_REKEY_MIN_BYTES: u64 = 4096;
+
+/// The default of [`Config::min_rotation_interval`]: 50 ms, at most 20
+/// rotations a second started by the peer.
+pub const DEFAULT_MIN_ROTATION_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The largest ad-hoc group the seed-compatible preset accepts: 2048 bits
+/// (existing v1 clients send 512-bit groups; the RFC 7919 groups, up to
+/// 4096 bits, are not ad hoc).
+pub const SEED_MAX_ADHOC_GROUP_BITS: u32 = 2048;
+
 /// The policy of one side of a connection.
 ///
 /// Fields are public: start from a preset ([`Config::seed_compatible`] or
@@ -172,9 +199,30 @@ pub struct Config {
     /// The largest modulus accepted, in bits, checked before any
     /// arithmetic.
     pub max_group_bits: u32,
+    /// Server: the largest ad-hoc group accepted, in bits, checked before
+    /// any arithmetic (its key agreement uses exponents of `bits - 2` bits,
+    /// the costliest work a client can ask for). Default 2048
+    /// ([`SEED_MAX_ADHOC_GROUP_BITS`]).
+    pub max_adhoc_group_bits: u32,
     /// Client (v1): rotate keys after this many protected frames in an
-    /// epoch; `None` never rotates.
+    /// epoch; `None` never rotates. The rotation also waits for
+    /// [`v1_rotation_min_frames`](Config::v1_rotation_min_frames) and
+    /// [`v1_rotation_min_bytes`](Config::v1_rotation_min_bytes), which a
+    /// server of ours enforces.
     pub rotate_after_frames: Option<u64>,
+    /// v1: the fewest protected frames of the client's in an epoch before
+    /// a rotation: a server refuses an earlier `ALGORITHMS`
+    /// ([`ProtocolError::RotationTooSoon`](crate::error::ProtocolError::RotationTooSoon)),
+    /// and a client of ours waits for them. Default 19
+    /// ([`V1_ROTATION_MIN_FRAMES`], what existing clients send).
+    pub v1_rotation_min_frames: u64,
+    /// v1: the fewest bytes of the client's protected frames in an epoch
+    /// before a rotation, enforced and respected like
+    /// `v1_rotation_min_frames`. v1 records carry no sequence number, so
+    /// the frames may be replays: the bound is on bytes, which cost the
+    /// client bandwidth whatever they hold. Default 30,000
+    /// ([`DEFAULT_V1_ROTATION_MIN_BYTES`]).
+    pub v1_rotation_min_bytes: u64,
     /// v2: start a rotation (REKEY) after sending this many records in an
     /// epoch.
     pub rekey_after_records: Option<u64>,
@@ -184,6 +232,22 @@ pub struct Config {
     pub rekey_after_bytes: Option<u64>,
     /// v2: start a rotation this long after the epoch began.
     pub rekey_after: Option<Duration>,
+    /// v2: the fewest bytes of application records a side sends in an
+    /// epoch before it starts a rotation: a responder refuses an earlier
+    /// REKEY ([`ProtocolError::RotationTooSoon`](crate::error::ProtocolError::RotationTooSoon)),
+    /// and every trigger of ours (records, bytes, time,
+    /// [`Connection::rotate`](crate::Connection::rotate)) waits until the
+    /// epoch has carried that much. Both sides must agree on it (or the
+    /// responder's must be the lower). Default 4096
+    /// ([`DEFAULT_REKEY_MIN_BYTES`]).
+    pub rekey_min_bytes: u64,
+    /// Both versions: a rotation the peer starts (a REKEY, a v1 client's
+    /// new `ALGORITHMS`) sooner than this after the current epoch began
+    /// is answered only once this much time has passed (it is deferred,
+    /// not refused; the peer waits within its reply deadline). A
+    /// per-connection rate cap on the work a peer can ask for. Default
+    /// 50 ms ([`DEFAULT_MIN_ROTATION_INTERVAL`]); `None` answers at once.
+    pub min_rotation_interval: Option<Duration>,
     /// The longest frame accepted or sent, in bytes, without its `\r\n`.
     pub max_frame_len: usize,
     /// The most bytes the connection queues for sending (application
@@ -217,10 +281,15 @@ impl Config {
             accept_adhoc_groups: true,
             min_group_bits: crate::dh::MIN_GROUP_BITS,
             max_group_bits: DEFAULT_MAX_GROUP_BITS,
+            max_adhoc_group_bits: SEED_MAX_ADHOC_GROUP_BITS,
             rotate_after_frames: Some(SEED_ROTATE_AFTER_FRAMES),
+            v1_rotation_min_frames: V1_ROTATION_MIN_FRAMES,
+            v1_rotation_min_bytes: DEFAULT_V1_ROTATION_MIN_BYTES,
             rekey_after_records: Some(DEFAULT_REKEY_AFTER_RECORDS),
             rekey_after_bytes: Some(DEFAULT_REKEY_AFTER_BYTES),
             rekey_after: Some(DEFAULT_REKEY_AFTER),
+            rekey_min_bytes: DEFAULT_REKEY_MIN_BYTES,
+            min_rotation_interval: Some(DEFAULT_MIN_ROTATION_INTERVAL),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             max_buffered: DEFAULT_MAX_BUFFERED,
             handshake_timeout: Some(Duration::from_secs(30)),

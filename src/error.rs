@@ -95,6 +95,15 @@ pub enum ProtocolError {
         /// The field.
         field: &'static str,
     },
+    /// The peer started a key rotation before the epoch carried what the
+    /// local policy requires (`Config::v1_rotation_min_frames` and
+    /// `v1_rotation_min_bytes`, or v2's `rekey_min_bytes`).
+    RotationTooSoon {
+        /// Protected frames the peer sent in the epoch.
+        frames: u64,
+        /// Bytes of those frames.
+        bytes: u64,
+    },
 }
 
 /// Wrong use of the API by the application.
@@ -417,6 +426,7 @@ impl Error {
                 | ProtocolError::UnknownServerKey,
             ) => ErrorKind::Policy,
             Error::Protocol(ProtocolError::BadFinished) => ErrorKind::Crypto,
+            Error::Protocol(ProtocolError::RotationTooSoon { .. }) => ErrorKind::LimitExceeded,
             Error::Protocol(ProtocolError::InvalidBase64 { .. }) => ErrorKind::Malformed,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::TimedOut { .. } => ErrorKind::TimedOut,
@@ -620,6 +630,10 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidBase64 { frame, field } => {
                 write!(f, "field {field:?} of {frame} is not valid base64")
             }
+            ProtocolError::RotationTooSoon { frames, bytes } => write!(
+                f,
+                "key rotation refused: too soon, after {frames} protected frames ({bytes} bytes) in the epoch"
+            ),
         }
     }
 }

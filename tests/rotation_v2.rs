@@ -12,8 +12,12 @@ use securex::error::RecordError;
 use securex::suite::Offer;
 use securex::{Config, Error, Event, Message, State};
 
+/// v2 with rotation after `records` records, without the rotation limits
+/// (these tests rotate after a few small records on a clock that stands
+/// still; `tests/limits.rs` tests the limits).
 fn config(records: Option<u64>) -> Config {
     let mut c = Config::default();
+    common::without_rotation_limits(&mut c);
     c.rekey_after_records = records;
     c
 }

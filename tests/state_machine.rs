@@ -21,8 +21,19 @@ use securex::{Config, Connection, Error, Event, Message, Role, State};
 use serde_json::{Map, Value};
 use sha2::Digest;
 
+/// v2 without the rotation limits (these tests rotate after a few small
+/// records on a clock that stands still).
 fn v2() -> Config {
-    Config::default()
+    let mut c = Config::default();
+    common::without_rotation_limits(&mut c);
+    c
+}
+
+/// The seed preset without the rotation limits.
+fn seed() -> Config {
+    let mut c = Config::seed_compatible();
+    common::without_rotation_limits(&mut c);
+    c
 }
 
 /// Rewrites the JSON of frame `index` of a link with `edit`.
@@ -153,7 +164,7 @@ fn a_v1_fallback_accepts_only_a_suite_of_the_offer_sent() {
     client.versions = vec![Version::V2, Version::V1];
     client.offer = Offer::all();
     client.legacy_suites = false;
-    let mut server = Config::seed_compatible();
+    let mut server = seed();
     server.versions = vec![Version::V1];
     server.offer = Offer::all();
     let mut pair = Pair::new(client, server, 34);
@@ -181,7 +192,7 @@ fn a_v1_fallback_rotates_with_the_offer_of_its_first_hello() {
     client.versions = vec![Version::V2, Version::V1];
     client.offer = Offer::all();
     client.legacy_suites = false;
-    let mut server = Config::seed_compatible();
+    let mut server = seed();
     server.versions = vec![Version::V1];
     server.offer = Offer::all();
     let mut pair = Pair::new(client, server, 37);
@@ -281,7 +292,7 @@ fn a_close_completed_mid_input_is_reported_once_and_ends_the_input() {
 /// assertions (fuzz builds), a spurious `TooLong` in release.
 #[test]
 fn a_frame_limit_of_usize_max_survives_a_read_that_ends_in_cr() {
-    let mut config = Config::default();
+    let mut config = v2();
     config.max_frame_len = usize::MAX;
     let now = std::time::Instant::now();
     let mut server = Connection::server(config, review_rng(1), now);
@@ -293,7 +304,7 @@ fn a_frame_limit_of_usize_max_survives_a_read_that_ends_in_cr() {
 /// A server whose `OK` waits for its own rotation, after
 /// `flush_and_close`; returns the pair and the client's REKEY_ACK.
 fn server_flushing_mid_rotation(server: Config, seed: u64) -> (Pair, Vec<u8>) {
-    let mut pair = Pair::new(Config::default(), server, seed);
+    let mut pair = Pair::new(v2(), server, seed);
     pair.drive();
     pair.collect_events();
     pair.server.rotate(pair.now).unwrap();
@@ -313,7 +324,7 @@ fn server_flushing_mid_rotation(server: Config, seed: u64) -> (Pair, Vec<u8>) {
 /// `close_reason`), against "input after the close is ignored".
 #[test]
 fn input_after_a_flushed_close_mid_input_is_ignored_even_when_too_long() {
-    let mut server = Config::default();
+    let mut server = v2();
     server.max_frame_len = 16 * 1024;
     let (mut pair, ack) = server_flushing_mid_rotation(server, 83);
     let input = [&ack[..], &[b'x'; 20 * 1024][..]].concat();
@@ -331,7 +342,7 @@ fn input_after_a_flushed_close_mid_input_is_ignored_even_when_too_long() {
 #[test]
 fn a_flushed_close_mid_input_still_delivers_the_peers_earlier_messages() {
     let (mut pair, ack) = {
-        let mut pair = Pair::new(Config::default(), Config::default(), 84);
+        let mut pair = Pair::new(v2(), v2(), 84);
         pair.drive();
         pair.collect_events();
         pair.server.rotate(pair.now).unwrap();
@@ -366,9 +377,9 @@ fn a_flushed_close_mid_input_still_delivers_the_peers_earlier_messages() {
 /// fit" (src/manual/security.rs, Limits).
 #[test]
 fn send_refuses_a_v1_message_whose_frame_would_exceed_the_limit() {
-    let mut client = Config::seed_compatible();
+    let mut client = seed();
     client.max_frame_len = 64 * 1024;
-    let mut pair = Pair::new(client, Config::seed_compatible(), 86);
+    let mut pair = Pair::new(client, seed(), 86);
     pair.drive();
     assert_eq!(pair.client.state(), State::Established);
     let open = Message::Open {

@@ -44,10 +44,21 @@ pub fn server_with(config: Config, now: Instant) -> Connection {
     Connection::server(config, ChaCha20Rng::from_seed(SERVER_SEED), now)
 }
 
+/// Lifts the bounds on rotations (the fewest frames and bytes before one,
+/// the interval between them), so that a few small messages can rotate.
+pub fn without_rotation_limits(config: &mut Config) {
+    config.v1_rotation_min_frames = 0;
+    config.v1_rotation_min_bytes = 0;
+    config.rekey_min_bytes = 0;
+    config.min_rotation_interval = None;
+}
+
 /// The seed-compatible config speaking only `version` and offering only
-/// `suite` (every suite if `None`).
+/// `suite` (every suite if `None`), rotating as soon as it is asked to
+/// (the servers the targets fuzz keep their rotation limits).
 pub fn client_config(version: Version, suite: Option<CipherSuite>) -> Config {
     let mut config = Config::seed_compatible();
+    without_rotation_limits(&mut config);
     config.versions = vec![version];
     if let Some(suite) = suite {
         config.offer = Offer {

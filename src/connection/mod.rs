@@ -424,17 +424,20 @@ impl Connection {
             if !self.core.timers.expired(slot, self.core.now) {
                 continue;
             }
-            match self.core.timers.public(slot, self.core.version) {
-                Some(timer) => {
-                    self.fail_in_place(Error::TimedOut { timer });
-                    return;
-                }
-                None => {
-                    self.core.timers.disarm(slot);
-                    // A failure here has closed the connection; nothing
-                    // to return it to.
-                    let _ = self.transition(|phase, core| phase.start_rekey(core));
-                }
+            if let Some(timer) = self.core.timers.public(slot, self.core.version) {
+                self.fail_in_place(Error::TimedOut { timer });
+                return;
+            }
+            self.core.timers.disarm(slot);
+            // A failure here has closed the connection; nothing to return
+            // it to.
+            let _ = match slot {
+                Slot::Deferred => self.transition(|phase, core| phase.run_deferred(core)),
+                _ => self.transition(|phase, core| phase.start_rekey(core)),
+            };
+            // Messages may have waited for the new keys.
+            if self.flush_queue().is_err() {
+                return;
             }
         }
     }
@@ -530,11 +533,17 @@ impl Connection {
         let _ = self.flush_queue();
     }
 
-    /// Starts a key rotation now, at time `now` (the rotation's reply
-    /// deadline counts from it): in v2 either role sends `REKEY`; a v1
-    /// client sends a new `ALGORITHMS`. Rotations also start by
-    /// themselves, as [`Config`] says; this is for an application that
-    /// wants fresh keys at a moment of its choosing.
+    /// Starts a key rotation at time `now` (the rotation's reply deadline
+    /// counts from it): in v2 either role sends `REKEY`; a v1 client sends
+    /// a new `ALGORITHMS`. Rotations also start by themselves, as
+    /// [`Config`] says; this is for an application that wants fresh keys
+    /// at a moment of its choosing.
+    ///
+    /// The peer refuses a rotation that comes before the epoch carried
+    /// enough traffic (`Config::rekey_min_bytes` in v2,
+    /// `Config::v1_rotation_min_frames` and `v1_rotation_min_bytes` in
+    /// v1): until then, the rotation is only noted, and starts with the
+    /// first message sent once the epoch allows it.
     ///
     /// Does nothing while a rotation is already under way. [`Misuse`]
     /// errors leave the connection as it was: before the handshake is

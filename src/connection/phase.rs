@@ -144,9 +144,9 @@ impl Phase {
             Phase::V1ClientRotating(hello) => hello.on_rotation_frame(core, frame),
             Phase::ServerAwaitHello => server::on_hello_frame(core, frame, bytes),
             Phase::ServerAwaitFinished(handshake) => handshake.on_server_frame(core, frame),
-            Phase::V1Server(server) => server.on_frame(core, frame),
-            Phase::V2Established(verified) => verified.on_frame(core, frame),
-            Phase::V2Rekeying(rekeying) => rekeying.on_frame(core, frame),
+            Phase::V1Server(server) => server.on_frame(core, frame, bytes.len()),
+            Phase::V2Established(verified) => verified.on_frame(core, frame, bytes.len()),
+            Phase::V2Rekeying(rekeying) => rekeying.on_frame(core, frame, bytes.len()),
             closed @ Phase::Closed(_) => Ok(closed),
         }
     }
@@ -169,17 +169,27 @@ impl Phase {
     /// phase stays as it is.
     pub(super) fn start_rekey(self, core: &mut Core) -> Result<Phase, Failed> {
         match self {
-            Phase::V2Established(verified) => verified.start_rekey(core),
+            Phase::V2Established(verified) => verified.request_rekey(core),
             other => Ok(other),
         }
     }
 
     /// The application asked for a rotation (the caller has checked that
-    /// the phase can start one).
+    /// the phase can start one): now, or as soon as the epoch has carried
+    /// what the limits require.
     pub(super) fn rotate(self, core: &mut Core) -> Result<Phase, Failed> {
         match self {
-            Phase::V2Established(verified) => verified.start_rekey(core),
-            Phase::V1Client(client) => Ok(client.rotate(core)),
+            Phase::V2Established(verified) => verified.request_rekey(core),
+            Phase::V1Client(client) => Ok(client.request_rotation(core)),
+            other => Ok(other),
+        }
+    }
+
+    /// A rotation the peer asked for too early has come due.
+    pub(super) fn run_deferred(self, core: &mut Core) -> Result<Phase, Failed> {
+        match self {
+            Phase::V1Server(server) => server.run_deferred(core),
+            Phase::V2Established(verified) => verified.run_deferred(core),
             other => Ok(other),
         }
     }

@@ -14,6 +14,7 @@ use super::v1::V1Server;
 use super::v2::{self, Channel, Handshake, Inner};
 use super::{Core, Role, State, Version, unexpected};
 use crate::dh::{Group, KeyPair, NamedGroup};
+use crate::error::DhError;
 use crate::error::{Error, ProtocolError};
 use crate::record::V1Protector;
 use crate::schedule::V1Secrets;
@@ -41,7 +42,9 @@ pub(super) fn on_hello_frame(core: &mut Core, frame: Frame, bytes: &[u8]) -> Res
         // existing servers do, and answers in v1.
         None | Some(v2::VERSION) => {
             let protector = answer_v1(core, &hello, true).map_err(Failed::plain)?;
-            Ok(Phase::V1Server(Box::new(V1Server::new(protector))))
+            Ok(Phase::V1Server(Box::new(V1Server::new(
+                protector, core.now,
+            ))))
         }
         Some(version) => Err(Failed::plain(
             ProtocolError::VersionRefused { version }.into(),
@@ -63,13 +66,26 @@ pub(super) fn answer_v1(
     }
     let offer = Offer::from_wire_names(&hello.ciphers, &hello.modes, &hello.hash);
     let suite = offer.choose_v1(&core.config.offer)?;
-    let group = Group::from_pem(
+    // Ad-hoc groups beyond the limit (all of them, if refused) are
+    // refused before any arithmetic on them.
+    let config = &core.config;
+    let adhoc_limit = if config.accept_adhoc_groups {
+        config.max_adhoc_group_bits
+    } else {
+        0
+    };
+    let group = Group::from_pem_with_adhoc_limit(
         &decode_b64(&hello.params, "ALGORITHMS", "params")?,
-        core.config.max_group_bits,
-    )?;
-    if group.bits() < core.config.min_group_bits
-        || (group.named_group().is_none() && !core.config.accept_adhoc_groups)
-    {
+        config.max_group_bits,
+        adhoc_limit,
+    )
+    .map_err(|e| match e {
+        DhError::GroupTooLarge { bits, .. } if bits <= config.max_group_bits => {
+            Error::from(ProtocolError::GroupRefused { bits })
+        }
+        other => other.into(),
+    })?;
+    if group.bits() < config.min_group_bits {
         return Err(ProtocolError::GroupRefused { bits: group.bits() }.into());
     }
     let client_key =
@@ -102,10 +118,17 @@ fn answer_v2(core: &mut Core, hello: &Algorithms, hello_bytes: &[u8]) -> Result<
     let named = first
         .filter(|g| config.groups.contains(g))
         .ok_or_else(not_accepted)?;
-    let group = Group::from_pem(
+    // v2 accepts only named groups: an ad-hoc one is refused before any
+    // arithmetic on it.
+    let group = Group::from_pem_with_adhoc_limit(
         &decode_b64(&hello.params, "ALGORITHMS", "params")?,
         config.max_group_bits,
-    )?;
+        0,
+    )
+    .map_err(|e| match e {
+        DhError::GroupTooLarge { limit: 0, .. } => Error::from(not_accepted()),
+        other => other.into(),
+    })?;
     if group.named_group() != Some(named) {
         return Err(not_accepted().into());
     }

@@ -11,7 +11,9 @@
 //! * `Reply`: from a client's `OPEN` (and, in v2, `CLOSE`) until the
 //!   server's answer; several may be owed, answered in order;
 //! * `Idle`: re-armed by every complete frame sent or received;
-//! * `Rekey`: v2, when to start a rotation (not an error).
+//! * `Rekey`: v2, when to start a rotation (not an error);
+//! * `Deferred`: when a rotation the peer asked for too early is answered
+//!   (`Config::min_rotation_interval`; not an error).
 
 use alloc::collections::VecDeque;
 use core::time::Duration;
@@ -28,16 +30,21 @@ pub(super) enum Slot {
     Reply,
     Idle,
     Rekey,
+    Deferred,
 }
+
+/// How many slots there are.
+const SLOTS: usize = 6;
 
 impl Slot {
     /// Every slot, in the order `handle_timeout` looks at them.
-    pub(super) const ALL: [Slot; 5] = [
+    pub(super) const ALL: [Slot; SLOTS] = [
         Slot::Handshake,
         Slot::Rotation,
         Slot::Reply,
         Slot::Idle,
         Slot::Rekey,
+        Slot::Deferred,
     ];
 
     fn index(self) -> usize {
@@ -47,6 +54,7 @@ impl Slot {
             Slot::Reply => 2,
             Slot::Idle => 3,
             Slot::Rekey => 4,
+            Slot::Deferred => 5,
         }
     }
 }
@@ -54,7 +62,7 @@ impl Slot {
 /// The deadlines, one per slot, and the replies owed by the peer.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Timers {
-    deadlines: [Option<Instant>; 5],
+    deadlines: [Option<Instant>; SLOTS],
     /// Answers the peer owes to our application messages, oldest first
     /// (`OpenReply`, `CloseReply`); the `Reply` slot is the oldest's.
     owed: VecDeque<Timer>,
@@ -67,12 +75,17 @@ impl Timers {
         self.deadlines[slot.index()] = after.and_then(|d| now.checked_add(d));
     }
 
+    /// Starts `slot` to expire at `deadline`.
+    pub(super) fn arm_at(&mut self, slot: Slot, deadline: Instant) {
+        self.deadlines[slot.index()] = Some(deadline);
+    }
+
     pub(super) fn disarm(&mut self, slot: Slot) {
         self.deadlines[slot.index()] = None;
     }
 
     pub(super) fn disarm_all(&mut self) {
-        self.deadlines = [None; 5];
+        self.deadlines = [None; SLOTS];
         self.owed.clear();
     }
 
@@ -106,8 +119,8 @@ impl Timers {
         }
     }
 
-    /// The public name of an expired slot (`Rekey` is not an error and
-    /// has none); `version` tells the two rotations apart.
+    /// The public name of an expired slot (`Rekey` and `Deferred` are not
+    /// errors and have none); `version` tells the two rotations apart.
     pub(super) fn public(&self, slot: Slot, version: Option<Version>) -> Option<Timer> {
         match slot {
             Slot::Handshake => Some(Timer::Handshake),
@@ -115,7 +128,7 @@ impl Timers {
             Slot::Rotation => Some(Timer::RekeyAck),
             Slot::Reply => Some(self.owed.front().copied().unwrap_or(Timer::OpenReply)),
             Slot::Idle => Some(Timer::Idle),
-            Slot::Rekey => None,
+            Slot::Rekey | Slot::Deferred => None,
         }
     }
 }

@@ -3,16 +3,18 @@
 //! protects client-to-server messages only.
 
 use alloc::boxed::Box;
+use std::time::Instant;
 
 use super::client::{self, ClientHello};
 use super::phase::{Failed, Phase, Sent};
 use super::server;
+use super::timer::Slot;
 use super::{Core, Event, State, unexpected};
 use crate::error::{Error, ProtocolError};
 use crate::message::Message;
 use crate::record::V1Protector;
 use crate::suite::Offer;
-use crate::wire::{ErrorFrame, Frame, SecureX};
+use crate::wire::{Algorithms, ErrorFrame, Frame, SecureX};
 
 /// An established v1 client: its protector, how much it has sealed, and
 /// the offer its first hello made (every rotation makes the same one: a
@@ -20,9 +22,12 @@ use crate::wire::{ErrorFrame, Frame, SecureX};
 /// out of its v2 hello).
 pub(super) struct V1Client {
     protector: V1Protector,
-    /// Protected frames sent in this epoch.
+    /// Protected frames sent in this epoch, and their bytes.
     sent_in_epoch: u64,
+    sent_bytes: u64,
     offer: Offer,
+    /// The application asked for a rotation the epoch cannot start yet.
+    rotation_wanted: bool,
 }
 
 impl V1Client {
@@ -30,7 +35,27 @@ impl V1Client {
         V1Client {
             protector,
             sent_in_epoch: 0,
+            sent_bytes: 0,
             offer,
+            rotation_wanted: false,
+        }
+    }
+
+    /// Whether this epoch has carried what a server of ours requires
+    /// before a rotation.
+    fn may_rotate(&self, core: &Core) -> bool {
+        self.sent_in_epoch >= core.config.v1_rotation_min_frames
+            && self.sent_bytes >= core.config.v1_rotation_min_bytes
+    }
+
+    /// The application asks for a rotation: now if the epoch allows it,
+    /// else as soon as it does.
+    pub(super) fn request_rotation(mut self: Box<Self>, core: &mut Core) -> Phase {
+        if self.may_rotate(core) {
+            self.rotate(core)
+        } else {
+            self.rotation_wanted = true;
+            Phase::V1Client(self)
         }
     }
 
@@ -59,21 +84,24 @@ impl V1Client {
         core: &mut Core,
         message: Message,
     ) -> Result<(Phase, Sent), Failed> {
-        // Never in a fresh epoch: a limit of 0 would otherwise rotate
-        // for ever without sending anything.
-        let used_up = self.sent_in_epoch > 0
-            && core
-                .config
-                .rotate_after_frames
-                .is_some_and(|n| self.sent_in_epoch >= n);
-        if used_up {
+        // The frame limit never rotates a fresh epoch: a limit of 0 would
+        // otherwise rotate for ever without sending anything.
+        let used_up = self.rotation_wanted
+            || (self.sent_in_epoch > 0
+                && core
+                    .config
+                    .rotate_after_frames
+                    .is_some_and(|n| self.sent_in_epoch >= n));
+        if used_up && self.may_rotate(core) {
             return Ok((self.rotate(core), Sent::Wait(message)));
         }
-        self.sent_in_epoch += 1;
         let sealed = self
             .protector
             .seal_random(&mut *core.rng, &message.to_v1_json());
-        core.push_frame(&Frame::SecureX(sealed));
+        let frame = Frame::SecureX(sealed).encode();
+        self.sent_in_epoch += 1;
+        self.sent_bytes = self.sent_bytes.saturating_add(frame.len() as u64);
+        core.push_encoded(&frame);
         Ok((Phase::V1Client(self), Sent::Yes))
     }
 
@@ -86,42 +114,105 @@ impl V1Client {
     }
 }
 
+/// A renegotiation: new keys from the client's new `ALGORITHMS`.
+fn renegotiate(core: &mut Core, hello: &Algorithms) -> Result<Phase, Failed> {
+    let protector = server::answer_v1(core, hello, false).map_err(Failed::plain)?;
+    Ok(Phase::V1Server(Box::new(V1Server::new(
+        protector, core.now,
+    ))))
+}
+
 /// A v1 server's `OK`, in plaintext.
 pub(super) fn accept_ok(core: &mut Core) {
     core.reply_received();
     core.events.push_back(Event::Message(Message::Ok));
 }
 
-/// An established v1 server: the protector of the current epoch.
+/// An established v1 server: the protector of the current epoch, what
+/// the client sent in it, and a rotation it asked for too early to answer
+/// yet (see `Config::min_rotation_interval`).
 pub(super) struct V1Server {
     protector: V1Protector,
+    /// Protected frames received in this epoch, and their bytes.
+    frames: u64,
+    bytes: u64,
+    /// When this epoch began.
+    started: Instant,
+    /// A renegotiation waiting for its time; nothing else may arrive
+    /// meanwhile (existing clients wait for the `EXCHANGE`).
+    deferred: Option<Box<Algorithms>>,
 }
 
 impl V1Server {
-    pub(super) fn new(protector: V1Protector) -> V1Server {
-        V1Server { protector }
+    pub(super) fn new(protector: V1Protector, started: Instant) -> V1Server {
+        V1Server {
+            protector,
+            frames: 0,
+            bytes: 0,
+            started,
+            deferred: None,
+        }
     }
 
-    /// One frame from the client: records, or a new `ALGORITHMS` (a
-    /// rotation, at any time). Failures are told in plaintext.
+    /// One frame from the client (`len` bytes as received): records, or a
+    /// new `ALGORITHMS` (a rotation), once the epoch has carried what
+    /// `Config::v1_rotation_min_frames` and `v1_rotation_min_bytes`
+    /// require; at most one at a time, and no sooner than
+    /// `Config::min_rotation_interval` after the epoch began (an earlier
+    /// one waits for its time). Failures are told in plaintext.
     pub(super) fn on_frame(
-        self: Box<Self>,
+        mut self: Box<Self>,
         core: &mut Core,
         frame: Frame,
+        len: usize,
     ) -> Result<Phase, Failed> {
+        if self.deferred.is_some() {
+            // Only one rotation in flight: the client must wait for its
+            // EXCHANGE.
+            return Err(Failed::plain(unexpected(&frame, State::Rotating)));
+        }
         match frame {
             Frame::Algorithms(hello) => {
-                let protector = server::answer_v1(core, &hello, false).map_err(Failed::plain)?;
-                Ok(Phase::V1Server(Box::new(V1Server::new(protector))))
+                let config = &core.config;
+                if self.frames < config.v1_rotation_min_frames
+                    || self.bytes < config.v1_rotation_min_bytes
+                {
+                    let error = ProtocolError::RotationTooSoon {
+                        frames: self.frames,
+                        bytes: self.bytes,
+                    };
+                    return Err(Failed::plain(error.into()));
+                }
+                match config
+                    .min_rotation_interval
+                    .and_then(|d| self.started.checked_add(d))
+                {
+                    Some(due) if due > core.now => {
+                        self.deferred = Some(Box::new(hello));
+                        core.timers.arm_at(Slot::Deferred, due);
+                        Ok(Phase::V1Server(self))
+                    }
+                    _ => renegotiate(core, &hello),
+                }
             }
             Frame::SecureX(record) => {
                 self.on_record(core, &record).map_err(Failed::plain)?;
+                self.frames += 1;
+                self.bytes = self.bytes.saturating_add(len as u64);
                 Ok(Phase::V1Server(self))
             }
             Frame::Error(ErrorFrame { message }) => {
                 Err(Failed::plain(ProtocolError::PeerError(message).into()))
             }
             other => Err(Failed::plain(unexpected(&other, State::Established))),
+        }
+    }
+
+    /// The deferred renegotiation's time has come.
+    pub(super) fn run_deferred(mut self: Box<Self>, core: &mut Core) -> Result<Phase, Failed> {
+        match self.deferred.take() {
+            Some(hello) => renegotiate(core, &hello),
+            None => Ok(Phase::V1Server(self)),
         }
     }
 

@@ -10,8 +10,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rand_core::CryptoRng;
 
+use std::time::Instant;
+
 use super::finished::{self, PeerVerified};
 use super::phase::{Failed, Phase, Sent};
+use super::timer::Slot;
 use super::{Core, Event, Role, State, Version, payload_len, unexpected};
 use crate::config::{Config, TDES_MAX_BYTES_PER_KEY};
 use crate::dh::{Group, KeyPair, NamedGroup};
@@ -45,6 +48,11 @@ pub(super) struct Channel {
     /// Application records and bytes sealed in this epoch.
     sent_records: u64,
     sent_bytes: u64,
+    /// Bytes of the application records' frames sent and received in this
+    /// epoch, and the records received (for `Config::rekey_min_bytes`).
+    sent_frame_bytes: u64,
+    received_frame_bytes: u64,
+    received_records: u64,
 }
 
 impl Channel {
@@ -70,6 +78,9 @@ impl Channel {
             group,
             sent_records: 0,
             sent_bytes: 0,
+            sent_frame_bytes: 0,
+            received_frame_bytes: 0,
+            received_records: 0,
         })
     }
 
@@ -84,11 +95,29 @@ impl Channel {
         Ok(record_frame(record).encode())
     }
 
-    /// Seals `inner` into the connection's output.
-    pub(super) fn seal_into(&mut self, core: &mut Core, inner: &Inner) -> Result<(), Error> {
+    /// Seals `inner` into the connection's output; returns the frame's
+    /// length.
+    pub(super) fn seal_into(&mut self, core: &mut Core, inner: &Inner) -> Result<usize, Error> {
         let frame = self.seal(&mut *core.rng, inner)?;
         core.push_encoded(&frame);
-        Ok(())
+        Ok(frame.len())
+    }
+
+    /// Whether this side may start a rotation: the epoch has carried
+    /// `Config::rekey_min_bytes` of application records (never more than
+    /// a 3DES key may protect).
+    fn may_rekey(&self, config: &Config) -> bool {
+        let mut min = config.rekey_min_bytes;
+        if self.suite().cipher() == Cipher::TripleDes {
+            min = min.min(TDES_MAX_BYTES_PER_KEY / 2);
+        }
+        self.sent_frame_bytes >= min
+    }
+
+    /// An application record of `len` bytes was received.
+    fn received(&mut self, len: usize) {
+        self.received_records += 1;
+        self.received_frame_bytes = self.received_frame_bytes.saturating_add(len as u64);
     }
 
     /// Opens a record and decodes what it carries.
@@ -106,6 +135,7 @@ impl Channel {
         }
         let fresh = self.sent_records == 0;
         !fresh
+            && self.may_rekey(config)
             && (config
                 .rekey_after_records
                 .is_some_and(|n| self.sent_records >= n)
@@ -247,6 +277,7 @@ impl Handshake {
         self: Box<Self>,
         frame: Frame,
         peer_is_client: bool,
+        now: Instant,
     ) -> Result<Box<Verified>, Failed> {
         let Frame::Record(record) = frame else {
             return Err(Failed::silent(unexpected(&frame, State::Handshaking)));
@@ -257,6 +288,9 @@ impl Handshake {
         Ok(Box::new(Verified {
             channel,
             _proof: proof,
+            started: now,
+            rekey_wanted: false,
+            deferred: None,
         }))
     }
 
@@ -267,7 +301,7 @@ impl Handshake {
         core: &mut Core,
         frame: Frame,
     ) -> Result<Phase, Failed> {
-        let mut verified = self.verify_peer(frame, false)?;
+        let mut verified = self.verify_peer(frame, false, core.now)?;
         // The server is verified from here on: a failure may be told.
         let ours = Inner::Finished(verified.channel.secrets.finished(true));
         if let Err(error) = verified.channel.seal_into(core, &ours) {
@@ -283,7 +317,7 @@ impl Handshake {
         core: &mut Core,
         frame: Frame,
     ) -> Result<Phase, Failed> {
-        let verified = self.verify_peer(frame, true)?;
+        let verified = self.verify_peer(frame, true, core.now)?;
         core.established(Version::V2, verified.channel.suite(), true);
         Ok(Phase::V2Established(verified))
     }
@@ -295,15 +329,31 @@ impl Handshake {
 pub(super) struct Verified {
     channel: Channel,
     _proof: PeerVerified,
+    /// When this epoch began.
+    started: Instant,
+    /// A rotation was asked for (by the rekey timer or the application)
+    /// before the epoch allowed one; it starts as soon as it does.
+    rekey_wanted: bool,
+    /// The peer's REKEY, come sooner than `Config::min_rotation_interval`
+    /// after the epoch began: answered when that time comes. Nothing else
+    /// may arrive meanwhile (the peer waits for its REKEY_ACK).
+    deferred: Option<Vec<u8>>,
 }
 
 impl Verified {
-    /// One frame from the peer: only records, in this epoch.
+    /// One frame from the peer (`len` bytes as received): only records,
+    /// in this epoch.
     pub(super) fn on_frame(
         mut self: Box<Self>,
         core: &mut Core,
         frame: Frame,
+        len: usize,
     ) -> Result<Phase, Failed> {
+        if self.deferred.is_some() {
+            // The peer waits for REKEY_ACK: nothing may come meanwhile.
+            let error = unexpected(&frame, State::Rotating);
+            return Err(Failed::sealed(error, self));
+        }
         let Frame::Record(record) = frame else {
             let error = unexpected(&frame, State::Established);
             return Err(Failed::sealed(error, self));
@@ -313,11 +363,14 @@ impl Verified {
             Err(error) => return Err(Failed::sealed(error, self)),
         };
         match inner {
-            Inner::Rekey(public) => self.answer_rekey(core, &public),
-            Inner::App(message) => match accept(core, message) {
-                Ok(()) => Ok(Phase::V2Established(self)),
-                Err(error) => Err(Failed::sealed(error, self)),
-            },
+            Inner::Rekey(public) => self.on_peer_rekey(core, public),
+            Inner::App(message) => {
+                self.channel.received(len);
+                match accept(core, message) {
+                    Ok(()) => Ok(Phase::V2Established(self)),
+                    Err(error) => Err(Failed::sealed(error, self)),
+                }
+            }
             other => {
                 let error = ProtocolError::UnexpectedMessage {
                     message: other.type_name(),
@@ -328,23 +381,84 @@ impl Verified {
         }
     }
 
+    /// The peer's REKEY: refused if its epoch carried less than
+    /// `Config::rekey_min_bytes` of application records, deferred if it
+    /// came sooner than `Config::min_rotation_interval` after the epoch
+    /// began, else answered now.
+    fn on_peer_rekey(
+        mut self: Box<Self>,
+        core: &mut Core,
+        public: Vec<u8>,
+    ) -> Result<Phase, Failed> {
+        let channel = &self.channel;
+        if channel.received_frame_bytes < core.config.rekey_min_bytes {
+            let error = ProtocolError::RotationTooSoon {
+                frames: channel.received_records,
+                bytes: channel.received_frame_bytes,
+            };
+            return Err(Failed::sealed(error.into(), self));
+        }
+        match core
+            .config
+            .min_rotation_interval
+            .and_then(|d| self.started.checked_add(d))
+        {
+            Some(due) if due > core.now => {
+                self.deferred = Some(public);
+                core.timers.arm_at(Slot::Deferred, due);
+                Ok(Phase::V2Established(self))
+            }
+            _ => self.answer_rekey(core, &public),
+        }
+    }
+
+    /// The deferred REKEY's time has come.
+    pub(super) fn run_deferred(mut self: Box<Self>, core: &mut Core) -> Result<Phase, Failed> {
+        match self.deferred.take() {
+            Some(public) => self.answer_rekey(core, &public),
+            None => Ok(Phase::V2Established(self)),
+        }
+    }
+
+    /// A rotation is asked for (the rekey timer, or the application):
+    /// started now if the epoch allows one, else as soon as it does.
+    pub(super) fn request_rekey(mut self: Box<Self>, core: &mut Core) -> Result<Phase, Failed> {
+        if self.deferred.is_some() {
+            // The peer's rotation is about to happen.
+            return Ok(Phase::V2Established(self));
+        }
+        if self.channel.may_rekey(&core.config) {
+            self.start_rekey(core)
+        } else {
+            self.rekey_wanted = true;
+            Ok(Phase::V2Established(self))
+        }
+    }
+
     /// Sends an application message, first starting a rotation if the
-    /// epoch is used up (the message then waits for the new keys).
+    /// epoch is used up or one is wanted (the message then waits for the
+    /// new keys).
     pub(super) fn transmit(
         mut self: Box<Self>,
         core: &mut Core,
         message: Message,
     ) -> Result<(Phase, Sent), Failed> {
         let len = payload_len(&message);
-        if self.channel.rekey_due(&core.config, len) {
+        let wanted = self.rekey_wanted && self.channel.may_rekey(&core.config);
+        if self.deferred.is_none() && (wanted || self.channel.rekey_due(&core.config, len)) {
             return Ok((self.start_rekey(core)?, Sent::Wait(message)));
         }
         let closes = matches!(message, Message::Error { .. });
-        if let Err(error) = self.channel.seal_into(core, &Inner::App(message)) {
-            return Err(Failed::sealed(error, self));
-        }
+        let frame_len = match self.channel.seal_into(core, &Inner::App(message)) {
+            Ok(frame_len) => frame_len,
+            Err(error) => return Err(Failed::sealed(error, self)),
+        };
         self.channel.sent_records += 1;
         self.channel.sent_bytes = self.channel.sent_bytes.saturating_add(len as u64);
+        self.channel.sent_frame_bytes = self
+            .channel
+            .sent_frame_bytes
+            .saturating_add(frame_len as u64);
         Ok((
             Phase::V2Established(self),
             if closes { Sent::Closes } else { Sent::Yes },
@@ -353,7 +467,7 @@ impl Verified {
 
     /// Seals an application message (an alert) without any bookkeeping.
     pub(super) fn seal_app(&mut self, core: &mut Core, message: Message) -> Result<(), Error> {
-        self.channel.seal_into(core, &Inner::App(message))
+        self.channel.seal_into(core, &Inner::App(message)).map(drop)
     }
 
     /// Starts a rotation: a fresh key pair, a REKEY record; what the
@@ -406,6 +520,9 @@ impl Verified {
         Phase::V2Established(Box::new(Verified {
             channel,
             _proof: self._proof,
+            started: core.now,
+            rekey_wanted: false,
+            deferred: None,
         }))
     }
 }
@@ -443,12 +560,13 @@ impl Rekeying {
         self.verified
     }
 
-    /// One frame from the peer: records of the current epoch, the answer
-    /// to our REKEY among them.
+    /// One frame from the peer (`len` bytes as received): records of the
+    /// current epoch, the answer to our REKEY among them.
     pub(super) fn on_frame(
         mut self: Box<Self>,
         core: &mut Core,
         frame: Frame,
+        len: usize,
     ) -> Result<Phase, Failed> {
         let Frame::Record(record) = frame else {
             let error = unexpected(&frame, State::Rotating);
@@ -464,11 +582,14 @@ impl Rekeying {
             // ignores the server's REKEY (its own will be answered); a
             // server abandons its own and answers the client's.
             Inner::Rekey(_) if core.role == Role::Client => Ok(Phase::V2Rekeying(self)),
-            Inner::Rekey(public) => self.verified.answer_rekey(core, &public),
-            Inner::App(message) => match accept(core, message) {
-                Ok(()) => Ok(Phase::V2Rekeying(self)),
-                Err(error) => Err(Failed::sealed(error, self.verified)),
-            },
+            Inner::Rekey(public) => self.verified.on_peer_rekey(core, public),
+            Inner::App(message) => {
+                self.verified.channel.received(len);
+                match accept(core, message) {
+                    Ok(()) => Ok(Phase::V2Rekeying(self)),
+                    Err(error) => Err(Failed::sealed(error, self.verified)),
+                }
+            }
             Inner::Finished(_) => {
                 let error = ProtocolError::UnexpectedMessage {
                     message: "FINISHED",

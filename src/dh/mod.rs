@@ -137,7 +137,24 @@ impl Group {
     /// groups anything but `(p - 1) / 2`, for ad-hoc groups see
     /// [the module documentation](self#the-subgroup-order-q)).
     pub fn from_pem(pem: &[u8], max_bits: u32) -> Result<Group, DhError> {
-        Group::from_raw(encoding::decode_params_pem(pem, max_bits)?, max_bits)
+        Group::from_pem_with_adhoc_limit(pem, max_bits, max_bits)
+    }
+
+    /// As [`Group::from_pem`], and refuses an ad-hoc group (not one of the
+    /// RFC 7919 groups) of more than `max_adhoc_bits` bits with
+    /// [`DhError::GroupTooLarge`] before any arithmetic on it: its
+    /// validation and key agreement are the costliest work a peer can ask
+    /// for (exponents of `bits - 2` bits). `0` refuses every ad-hoc group.
+    pub fn from_pem_with_adhoc_limit(
+        pem: &[u8],
+        max_bits: u32,
+        max_adhoc_bits: u32,
+    ) -> Result<Group, DhError> {
+        Group::from_raw_limited(
+            encoding::decode_params_pem(pem, max_bits)?,
+            max_bits,
+            max_adhoc_bits,
+        )
     }
 
     /// Encodes the group as PEM: `X9.42 DH PARAMETERS` (p, g, q) when q is
@@ -152,6 +169,16 @@ impl Group {
     /// modulus and generator, else a proper divisor of `p - 1` of at least
     /// [`MIN_SUBGROUP_ORDER_BITS`] bits with `g^q = 1 (mod p)`.
     pub(crate) fn from_raw(raw: RawParams, max_bits: u32) -> Result<Group, DhError> {
+        Group::from_raw_limited(raw, max_bits, max_bits)
+    }
+
+    /// As [`Group::from_raw`], with ad-hoc groups limited to
+    /// `max_adhoc_bits` bits.
+    fn from_raw_limited(
+        raw: RawParams,
+        max_bits: u32,
+        max_adhoc_bits: u32,
+    ) -> Result<Group, DhError> {
         let bits = bit_len(&raw.p);
         if bits > max_bits {
             return Err(DhError::GroupTooLarge {
@@ -186,6 +213,12 @@ impl Group {
                 && BoxedUint::from_str_radix_with_precision_vartime(n.p_hex(), 16, precision)
                     .is_ok_and(|np| np == *p.as_ref())
         });
+        if named.is_none() && bits > max_adhoc_bits {
+            return Err(DhError::GroupTooLarge {
+                bits,
+                limit: max_adhoc_bits,
+            });
+        }
         let monty = BoxedMontyParams::new_vartime(p.clone());
         let half = p_minus_1.shr(1);
         let q = match (named, q) {

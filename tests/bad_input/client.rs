@@ -39,6 +39,7 @@ fn fallback(c: &mut Config) {
 /// A server that speaks only v1 (it answers a v2 hello in v1).
 fn v1_only(c: &mut Config) {
     *c = Config::seed_compatible();
+    crate::common::without_rotation_limits(c);
     c.versions = vec![Version::V1];
 }
 

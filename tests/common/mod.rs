@@ -228,6 +228,17 @@ impl<F: FnMut(&mut Connection, Instant, Event)> App for OnEvent<F> {
     }
 }
 
+/// Lifts the bounds on rotations the peer starts (the fewest frames and
+/// bytes before one, the interval between them), for tests of other things
+/// that rotate after a few small messages on a clock that stands still.
+/// `tests/limits.rs` tests the bounds themselves.
+pub fn without_rotation_limits(c: &mut Config) {
+    c.v1_rotation_min_frames = 0;
+    c.v1_rotation_min_bytes = 0;
+    c.rekey_min_bytes = 0;
+    c.min_rotation_interval = None;
+}
+
 /// A client and a server joined in memory.
 pub struct Pair {
     pub client: Connection,
@@ -270,9 +281,13 @@ impl Pair {
         }
     }
 
-    /// A seed-compatible pair.
+    /// A seed-compatible pair, without the rotation limits
+    /// ([`without_rotation_limits`]): its tests rotate after a few small
+    /// records on a clock that stands still.
     pub fn seed(seed: u64) -> Pair {
-        Pair::new(Config::seed_compatible(), Config::seed_compatible(), seed)
+        let mut config = Config::seed_compatible();
+        without_rotation_limits(&mut config);
+        Pair::new(config.clone(), config, seed)
     }
 
     /// Virtual time since the pair was made.
