@@ -190,12 +190,28 @@
 //! | [`max_buffered`](crate::config::Config::max_buffered) | 4 MiB | `send` beyond it fails with `Misuse::BufferFull`, the connection stays open |
 //! | [`max_group_bits`](crate::config::Config::max_group_bits) | 8192 | checked before any arithmetic on a received group |
 //! | [`min_group_bits`](crate::config::Config::min_group_bits) | 2048 (seed preset: 512) | smaller groups refused |
+//! | [`max_adhoc_group_bits`](crate::config::Config::max_adhoc_group_bits) | 2048 | a larger ad-hoc group (v1) is refused before any arithmetic; v2 refuses every ad-hoc group before any; the RFC 7919 groups are not ad hoc |
 //! | rotation | 2^24 records, 1 GiB, 15 min; 3DES 4 MiB | see [`v2_wire`](super::v2_wire#rotation) |
-//! | [`handshake_timeout`](crate::config::Config::handshake_timeout), [`idle_timeout`](crate::config::Config::idle_timeout) | 30 s, 300 s | expiry closes the connection |
+//! | [`v1_rotation_min_frames`](crate::config::Config::v1_rotation_min_frames), [`v1_rotation_min_bytes`](crate::config::Config::v1_rotation_min_bytes) | 19 frames, 32,000 bytes | a v1 server refuses an earlier renegotiation (existing clients send 19 frames and 34 KB and more); our client waits for them |
+//! | [`rekey_min_bytes`](crate::config::Config::rekey_min_bytes) | 4096 | a REKEY before that many bytes of application records in the epoch is refused; ours wait for them |
+//! | [`min_rotation_interval`](crate::config::Config::min_rotation_interval) | 50 ms | a rotation the peer starts sooner after the epoch began is deferred to then (at most 20 a second, one in flight) |
+//! | [`handshake_timeout`](crate::config::Config::handshake_timeout) | 30 s | the first handshake, from the connection's creation, and every answer the peer owes (a rotation's, the OK to OPEN and, in v2, to CLOSE): [`Timer`](crate::Timer) |
+//! | [`idle_timeout`](crate::config::Config::idle_timeout) | 300 s | no complete frame sent or received |
+//!
+//! Only complete frames meet a deadline: a peer that trickles bytes keeps
+//! nothing open beyond the handshake or idle deadline.
+//!
+//! With these bounds, the costliest input a hostile seed-compatible
+//! client can send (an epoch of 19 records and 32,000 bytes, then an
+//! `ALGORITHMS` in a 2048-bit ad-hoc safe-prime group with its q) buys
+//! the server less than 1 ms of CPU per KB received, and a v2 REKEY flood
+//! less still: `cargo bench --bench hostile` measures both (README.md
+//! gives the figures).
 //!
 //! A handshake costs the server two exponentiations and a subgroup check
 //! before the client proves anything: there is no protection against
-//! floods of hellos beyond what the application adds (rate limits).
+//! floods of hellos beyond what the application adds (connection limits,
+//! such as the example server's `--max-connections`).
 //!
 //! # What is not protected
 //!

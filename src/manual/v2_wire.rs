@@ -177,6 +177,24 @@
 //! 4 MiB, half the 2^20-block Sweet32 bound). Only application records and
 //! bytes count.
 //!
+//! Each REKEY costs its responder a key pair and an agreement, so a
+//! rotation is bounded twice over:
+//!
+//! * **after enough traffic**: a side sends REKEY only once it has sent at
+//!   least [`rekey_min_bytes`](crate::config::Config::rekey_min_bytes)
+//!   (default 4096) of application-record frames (the JSON as sent, without
+//!   `\r\n`) in the epoch; until then a rotation that is due (by time,
+//!   records, bytes, or [`Connection::rotate`](crate::Connection::rotate))
+//!   waits. A responder refuses an earlier REKEY with
+//!   [`ProtocolError::RotationTooSoon`](crate::error::ProtocolError::RotationTooSoon)
+//!   and a sealed ERROR. Both sides must use the same bound (or the
+//!   responder a lower one);
+//! * **at a capped rate**: a REKEY that arrives sooner than
+//!   [`min_rotation_interval`](crate::config::Config::min_rotation_interval)
+//!   (default 50 ms) after the responder's epoch began is answered when
+//!   that time comes, not refused; until then any other frame from the
+//!   peer is refused (the initiator waits for REKEY_ACK).
+//!
 //! * The **initiator** draws a key pair in the handshake's group and sends
 //!   REKEY in the current epoch. Until the answer, what the application
 //!   sends is queued in order, and records from the peer still open in the
