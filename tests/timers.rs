@@ -283,6 +283,7 @@ fn a_client_trickling_a_byte_a_second_is_dropped_at_the_handshake_deadline() {
     let mut fed = 0;
     while pair.server.state() != State::Closed {
         assert!(fed + 2 < hello.len(), "the hello was complete");
+        assert_eq!(pair.server.buffered_input_len(), fed);
         pair.now += Duration::from_secs(1);
         pair.server
             .handle_input(pair.now, &hello[fed..fed + 1])
@@ -298,6 +299,8 @@ fn a_client_trickling_a_byte_a_second_is_dropped_at_the_handshake_deadline() {
         })
     );
     assert_eq!(pair.server.poll_timeout(), None);
+    // It holds none of the bytes it was fed.
+    assert_eq!(pair.server.buffered_input_len(), 0);
 }
 
 /// Once established, only complete frames count as activity: a peer that
@@ -321,6 +324,7 @@ fn an_established_peer_trickling_bytes_of_a_frame_it_never_ends_is_idle() {
         pair.server.close_reason(),
         Some(&Error::TimedOut { timer: Timer::Idle })
     );
+    assert_eq!(pair.server.buffered_input_len(), 0);
 }
 
 #[test]

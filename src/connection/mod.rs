@@ -373,6 +373,12 @@ impl Connection {
         self.queued_bytes + self.core.outgoing.len()
     }
 
+    /// Bytes of a frame received in part, held until its `\r\n` arrives
+    /// (at most `Config::max_frame_len`; none once closed).
+    pub fn buffered_input_len(&self) -> usize {
+        self.splitter.buffered()
+    }
+
     /// Application messages waiting for keys (not yet turned into frames).
     pub fn queued_messages(&self) -> usize {
         self.queue.len()
@@ -396,7 +402,10 @@ impl Connection {
         self.core.now = self.core.now.max(now);
         let mut splitter = core::mem::replace(&mut self.splitter, FrameSplitter::new(0));
         let result = splitter.push(data, |frame| self.handle_frame(frame));
-        self.splitter = splitter;
+        // A closed connection keeps nothing of its input.
+        if self.state() != State::Closed {
+            self.splitter = splitter;
+        }
         match result {
             Ok(()) => Ok(()),
             // A frame's failure has closed the connection already, with
@@ -728,6 +737,7 @@ impl Connection {
 
     fn enter_closed(&mut self, error: Option<Error>) {
         self.phase = Phase::Closed(error.clone());
+        self.splitter = FrameSplitter::new(0);
         self.queue.clear();
         self.queued_bytes = 0;
         self.closing = false;
