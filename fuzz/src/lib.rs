@@ -34,8 +34,18 @@ pub const CLIENT_SEED: [u8; 32] = [0xc1; 32];
 /// The server's RNG seed.
 pub const SERVER_SEED: [u8; 32] = [0x5e; 32];
 
-/// A seed-compatible server with the seeded RNG.
+/// A seed-compatible server with the seeded RNG, its rotation limits
+/// lifted: the established starts replay a prelude that rotates right
+/// after the handshake, on a clock that stands still.
 pub fn server(now: Instant) -> Connection {
+    let mut config = Config::seed_compatible();
+    without_rotation_limits(&mut config);
+    server_with(config, now)
+}
+
+/// A seed-compatible server with every default bound: the fresh starts
+/// fuzz the rotation limits too.
+pub fn strict_server(now: Instant) -> Connection {
     server_with(Config::seed_compatible(), now)
 }
 
@@ -432,9 +442,10 @@ impl Run {
     /// one that was given the peer's bytes of [`pair_at`] and, for a
     /// rotation, called `rotate(now)`), every output so far checked.
     pub fn new(role: Role, start: Start, now: Instant) -> Run {
-        let conn = match role {
-            Role::Client => client_with(start.client_config(), now),
-            Role::Server => server(now),
+        let conn = match (role, start) {
+            (Role::Client, _) => client_with(start.client_config(), now),
+            (Role::Server, Start::Established { .. }) => server(now),
+            (Role::Server, _) => strict_server(now),
         };
         let mut run = Run::wrap(conn, now);
         if let Start::Established { .. } = start {
