@@ -248,8 +248,10 @@ pub struct Config {
     /// new `ALGORITHMS`) sooner than this after the current epoch began
     /// is answered only once this much time has passed (it is deferred,
     /// not refused; the peer waits within its reply deadline). A
-    /// per-connection rate cap on the work a peer can ask for. Default
-    /// 50 ms ([`DEFAULT_MIN_ROTATION_INTERVAL`]); `None` answers at once.
+    /// per-connection rate cap on the work a peer can ask for. Keep it
+    /// well below the peer's `handshake_timeout`, which bounds how long
+    /// it waits for the answer. Default 50 ms
+    /// ([`DEFAULT_MIN_ROTATION_INTERVAL`]); `None` answers at once.
     pub min_rotation_interval: Option<Duration>,
     /// The longest frame accepted or sent, in bytes, without its `\r\n`.
     pub max_frame_len: usize,
