@@ -4,8 +4,11 @@
 //! cargo run --release --example server -- --listen 127.0.0.1:5000 --dir files [--seed-compatible]
 //! ```
 //!
-//! One thread per client; one log line per connection with the suite and
-//! the outcome. A failing client never stops the server.
+//! Two threads per client (see `common::drive`); one log line per
+//! connection with the suite and the outcome. A failing client never stops
+//! the server. `--timeout SECS` (default 30) is the reply deadline: a
+//! client that does not complete its handshake within it, or takes none of
+//! our bytes for that long, is dropped.
 
 mod common;
 
@@ -87,6 +90,9 @@ fn main() {
             }
         };
         let (config, dir) = (config.clone(), args.dir.clone());
-        thread::spawn(move || eprintln!("{}", common::serve(stream, config, &dir)));
+        thread::spawn(move || {
+            let line = common::serve(stream, config, &dir, common::DEFAULT_MAX_FILE_SIZE);
+            eprintln!("{line}");
+        });
     }
 }
