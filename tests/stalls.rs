@@ -9,8 +9,12 @@
 //!
 //! The file is large (48 MiB) so that it cannot fit in the sockets'
 //! buffers once nothing reads them: the client's writes must block. The
-//! tests kill a client that runs too long, so a regression fails instead
-//! of hanging.
+//! deadline counts from the last moment the client's writes made
+//! progress, which the test sees in the kernel's queues of the proxy's
+//! port (`/proc/net/tcp`): the client must give up within `--timeout`
+//! (plus a margin) of it. The tests kill a client that runs too long, so
+//! a regression fails instead of hanging (the four proxied cases hang
+//! with a driver that blocks in `write_all`).
 //!
 //! `cargo test` builds the examples before it runs this test, which runs
 //! those binaries (run `cargo build --examples` first when filtering with
@@ -31,9 +35,9 @@ use common::programs::{
 /// The client's `--timeout`, in seconds.
 const TIMEOUT: u64 = 3;
 
-/// What the client may take beyond its deadline, counted from the moment
-/// it last wrote anything (process start-up for a silent server; a busy
-/// machine): a deadline check, not a speed test.
+/// What the client may take beyond its deadline, counted from its start
+/// (silent server) or from the last progress of its writes (process
+/// start-up, a busy machine): a deadline check, not a speed test.
 const MARGIN: Duration = Duration::from_secs(3);
 
 /// How long after the stall the sockets' buffers may take to fill up
