@@ -44,7 +44,12 @@ fn run() -> Result<(), String> {
     let server_store = store.clone();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
-        common::serve(stream, Config::default(), &server_store)
+        common::serve(
+            stream,
+            Config::default(),
+            &server_store,
+            common::DEFAULT_MAX_FILE_SIZE,
+        )
     });
 
     let started = Instant::now();

@@ -4,14 +4,43 @@
 //! cargo run --release --example server -- --listen 127.0.0.1:5000 --dir files [--seed-compatible]
 //! ```
 //!
-//! One thread per client; one log line per connection with the suite and
-//! the outcome. A failing client never stops the server.
+//! Two threads per client (see `common::drive`); one log line per
+//! connection with the suite and the outcome. A failing client never stops
+//! the server.
+//!
+//! What one client can hold, and for how long:
+//!
+//! * `--max-connections N` (default 64): connections served at once
+//!   (including those that wait, 2 s at most, for the client's end of
+//!   stream after theirs). Past it a
+//!   new connection is refused at once, with a plaintext `ERROR` frame
+//!   (`server busy: ...`), and closed; so at most 2 N + 1 threads.
+//! * `--timeout SECS` (default 30): the reply deadline. A client must
+//!   complete its handshake (and answer what it owes) within it, or it is
+//!   dropped (told why in an `ERROR` frame, if its socket takes it): one
+//!   that connects and says nothing, or trickles bytes without completing
+//!   frames, holds its slot for `SECS`, no more. A client that takes none
+//!   of our bytes for `SECS` is dropped too.
+//!   Without a complete frame either way, a connection ends after 300 s
+//!   (the library's idle timeout).
+//! * `--max-file-size BYTES` (default 4294967296, 4 GiB): a larger file is
+//!   refused with `ERROR` once it passes the limit; what arrived is kept as
+//!   `<name>.partial`.
+//! * Memory: per connection, the driver holds at most 64 KiB of input and
+//!   one batch of the connection's output (tiny on a server); the library
+//!   bounds a partial frame by `max_frame_len` (1 MiB) and its output by
+//!   `max_buffered` (4 MiB).
 
 mod common;
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
+
+use securex::wire::{ErrorFrame, Frame};
 
 use clap::Parser;
 
@@ -31,6 +60,52 @@ struct Args {
     /// FILE.pub.
     #[arg(long, value_name = "FILE")]
     static_key: Option<PathBuf>,
+    /// Connections served at once; past it a new connection is refused at
+    /// once with an ERROR frame (server busy).
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
+    /// The largest file accepted, in bytes; a larger one is refused and
+    /// kept as <name>.partial.
+    #[arg(long, value_name = "BYTES", default_value_t = common::DEFAULT_MAX_FILE_SIZE)]
+    max_file_size: u64,
+}
+
+/// A connection slot: taken in the accept loop, given back on drop.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Refuses a connection at once: a plaintext `ERROR` frame, then close.
+fn refuse(stream: TcpStream, message: String) -> String {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "?".into());
+    let mut frame = Frame::Error(ErrorFrame {
+        message: message.clone(),
+    })
+    .encode();
+    frame.extend_from_slice(b"\r\n");
+    // Never block the accept loop: a fresh socket's buffer takes the frame
+    // whole, or the peer does not get it.
+    let _ = stream.set_nonblocking(true);
+    let _ = (&stream).write(&frame);
+    let _ = stream.shutdown(Shutdown::Write);
+    // Read what the client has sent already (its hello), so that closing
+    // does not reset the connection before it reads our answer.
+    let mut buf = [0u8; 4096];
+    for _ in 0..16 {
+        match (&stream).read(&mut buf) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    format!("peer={peer} refused: {message}")
 }
 
 fn main() {
@@ -78,6 +153,7 @@ fn main() {
         );
         config.static_key = Some(securex::config::StaticKey::new(key));
     }
+    let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(s) => s,
@@ -86,7 +162,31 @@ fn main() {
                 continue;
             }
         };
-        let (config, dir) = (config.clone(), args.dir.clone());
-        thread::spawn(move || eprintln!("{}", common::serve(stream, config, &dir)));
+        // Only this loop takes slots: no race between the check and the
+        // increment.
+        let busy = active.load(Ordering::SeqCst);
+        if busy >= args.max_connections {
+            let plural = if busy == 1 { "" } else { "s" };
+            let message =
+                format!("server busy: {busy} connection{plural} in progress, try again later");
+            eprintln!("{}", refuse(stream, message));
+            continue;
+        }
+        active.fetch_add(1, Ordering::SeqCst);
+        let slot = Slot(Arc::clone(&active));
+        let (config, dir, max_file) = (config.clone(), args.dir.clone(), args.max_file_size);
+        let spawned = thread::Builder::new()
+            .name("securex-conn".into())
+            .spawn(move || {
+                let line = common::serve(stream, config, &dir, max_file);
+                // The slot is free before the line says the connection
+                // is over.
+                drop(slot);
+                eprintln!("{line}");
+            });
+        // On failure the closure, its stream and its slot are dropped.
+        if let Err(e) = spawned {
+            eprintln!("cannot start a thread for a connection: {e}");
+        }
     }
 }

@@ -1,14 +1,15 @@
-//! What the example programs share: flags to `Config`, the blocking
-//! `std::net` loop that drives a `Connection`, and the two ends of a file
-//! transfer. The library does no I/O; this is all the I/O there is.
+//! What the example programs share: flags to `Config`, the `std::net`
+//! driver of a `Connection` (see [`drive`]: never blocked past the
+//! connection's next deadline, its buffers bounded), and the two ends of a
+//! file transfer. The library does no I/O; this is all the I/O there is.
 
 #![allow(dead_code)]
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver as Channel, RecvTimeoutError, SyncSender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,12 @@ pub struct PolicyFlags {
     /// both sides must use the same (v2).
     #[arg(long)]
     pub psk_file: Option<PathBuf>,
+    /// Seconds the peer may take to answer (the handshake, OPEN, CLOSE, a
+    /// key rotation) and to take any of our bytes when we have some to
+    /// write (1 to 86400).
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
 }
 
 fn parse_cipher(s: &str) -> Result<Cipher, String> {
@@ -69,6 +76,7 @@ impl PolicyFlags {
         if let Some(path) = &self.psk_file {
             config.psk = Some(read_psk(path)?);
         }
+        config.handshake_timeout = Some(Duration::from_secs(self.timeout));
         Ok(config)
     }
 }
@@ -160,8 +168,8 @@ pub trait Application {
     fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event);
     /// Feeds the connection; true if there is more to send right away.
     fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool;
-    /// Whether the work is over (successfully or not).
-    fn finished(&self) -> bool;
+    /// Whether the work is over and failed.
+    fn failed(&self) -> bool;
 }
 
 impl<R: Read> Application for Upload<R> {
@@ -171,8 +179,8 @@ impl<R: Read> Application for Upload<R> {
     fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool {
         Upload::pump(self, conn, now)
     }
-    fn finished(&self) -> bool {
-        self.outcome().is_some()
+    fn failed(&self) -> bool {
+        matches!(self.outcome(), Some(Err(_)))
     }
 }
 
@@ -183,74 +191,414 @@ impl Application for Download {
     fn pump(&mut self, _: &mut Connection, _: Instant) -> bool {
         false
     }
-    fn finished(&self) -> bool {
-        self.outcome().is_some()
+    fn failed(&self) -> bool {
+        matches!(self.outcome(), Some(Err(_)))
+    }
+}
+
+/// The `--timeout` default, in seconds: the library's reply deadline.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+/// The most bytes one `read` takes: the reader thread's buffer.
+pub const READ_BUF: usize = 16 * 1024;
+
+/// Reads waiting between the reader thread and the connection. Input held
+/// by the driver is then at most `(INPUT_QUEUE + 2) * READ_BUF` bytes per
+/// connection (queued, in the reader's buffer, being handled); past that
+/// the reader stops reading and TCP pushes back on the peer.
+pub const INPUT_QUEUE: usize = 2;
+
+/// The most bytes handed to one `write`: between writes the driver takes
+/// the input that arrived and runs the timers.
+const WRITE_SLICE: usize = 64 * 1024;
+
+/// The longest one `write` blocks. A blocking `write` that times out
+/// after taking some bytes returns their count, without saying when the
+/// peer made room for them: bounding each call bounds that uncertainty
+/// (the write bound is met within this much).
+const WRITE_WAIT: Duration = Duration::from_millis(100);
+
+/// How long a connection that ended waits for the peer's end of the
+/// stream after its own (so that closing never resets a connection whose
+/// last bytes the peer has not read yet), and how long the last words of
+/// a failed connection may take (at most the write bound).
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// The reader thread only reads: a small stack is plenty.
+const READER_STACK: usize = 128 * 1024;
+
+/// The driver's bounds for one connection, besides the connection's own
+/// deadlines.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long the peer may take none of our bytes while we have some to
+    /// write (the connection cannot see that; the driver must).
+    pub write_stall: Duration,
+    /// Who the peer is, for messages: `server` or `client`.
+    pub peer: &'static str,
+}
+
+impl Limits {
+    /// The bounds that go with `config`: the write bound is its reply
+    /// deadline (`handshake_timeout`, else the default).
+    pub fn new(config: &Config, peer: &'static str) -> Limits {
+        Limits {
+            write_stall: config
+                .handshake_timeout
+                .unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT_SECS)),
+            peer,
+        }
+    }
+}
+
+/// Why [`drive`] gave up, besides what the connection reports.
+#[derive(Debug)]
+pub enum DriveError {
+    /// The peer took none of our bytes for the write bound.
+    Stalled { peer: &'static str, after: Duration },
+    /// The socket failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for DriveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriveError::Stalled { peer, after } => write!(
+                f,
+                "timed out: the {peer} took none of our bytes for {}",
+                seconds(*after)
+            ),
+            DriveError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// `5 s`, `0.5 s`.
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
     }
 }
 
 enum Input {
     Data(Vec<u8>),
+    /// The end of the stream, or a read error (the connection treats both
+    /// as the peer gone).
     Eof,
 }
 
-/// Runs `conn` over `stream` until `app` is finished: a reader thread
-/// feeds the bytes it reads through a channel, this thread writes
-/// everything the connection produces and hands it the time.
+/// Runs `conn` over `stream` until `app` is finished, then shuts the
+/// socket down; never blocks longer than the connection's next deadline
+/// or the write bound.
+///
+/// Two threads: a reader thread reads (blocking, at most [`READ_BUF`]
+/// bytes at a time) into a channel of [`INPUT_QUEUE`] reads, and ends when
+/// the socket is shut down or the channel dropped, both of which happen
+/// before this returns. This thread hands the input and the time to the
+/// connection, calls `handle_timeout` when `poll_timeout` says, and writes
+/// what the connection produces: partially (`write`, slices of 64 KiB),
+/// with a write timeout recomputed before each call from the next
+/// deadline (and at most 100 ms, so that progress is timed to that),
+/// taking new output from the connection only once the last is
+/// written. So the driver holds at most `(INPUT_QUEUE + 2) * READ_BUF`
+/// bytes of input and one `poll_transmit` of output (the connection's
+/// output, bounded by `Config::max_buffered`; an upload keeps it near
+/// 256 KiB) per connection, besides what the connection itself holds
+/// (`max_frame_len` of a partial frame, `max_buffered` of output).
+///
+/// A peer that takes none of our bytes for `limits.write_stall` fails
+/// with [`DriveError::Stalled`] (the connection is closed). Once the
+/// connection is over, what it still produced goes out (a failed
+/// connection's last words for at most [`LINGER`]), the write side is
+/// shut down and, unless the peer timed out, the peer's end of the stream
+/// awaited for at most [`LINGER`].
 pub fn drive(
     stream: &TcpStream,
     conn: &mut Connection,
     app: &mut impl Application,
-) -> io::Result<()> {
-    let (tx, rx) = mpsc::channel();
-    let mut reader = stream.try_clone()?;
-    thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    let _ = tx.send(Input::Eof);
-                    return;
-                }
-                Ok(n) => {
-                    if tx.send(Input::Data(buf[..n].to_vec())).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    let mut writer = stream;
+    limits: Limits,
+) -> Result<(), DriveError> {
+    let (tx, rx) = mpsc::sync_channel(INPUT_QUEUE);
+    thread::scope(|scope| {
+        let reader = thread::Builder::new()
+            .name("securex-reader".into())
+            .stack_size(READER_STACK)
+            .spawn_scoped(scope, move || read_loop(stream, tx));
+        let result = match reader {
+            Ok(_) => Driver::new(stream, conn, &rx, limits).run(app),
+            Err(e) => Err(DriveError::Io(e)),
+        };
+        // The end: shutting the socket down ends the reader's read, and
+        // dropping the channel its wait to send; the scope joins it.
+        let _ = stream.shutdown(Shutdown::Both);
+        drop(rx);
+        result
+    })
+}
+
+/// The reader thread: reads until the end of the stream or an error.
+fn read_loop(mut stream: &TcpStream, tx: SyncSender<Input>) {
+    let mut buf = vec![0u8; READ_BUF];
     loop {
-        let mut more = app.pump(conn, Instant::now());
-        while let Some(bytes) = conn.poll_transmit() {
-            writer.write_all(&bytes)?;
+        let input = match stream.read(&mut buf) {
+            Ok(0) => Input::Eof,
+            Ok(n) => Input::Data(buf[..n].to_vec()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => Input::Eof,
+        };
+        let last = matches!(input, Input::Eof);
+        if tx.send(input).is_err() || last {
+            return;
         }
-        while let Some(event) = conn.poll_event() {
-            app.handle_event(conn, Instant::now(), event);
-            more = true;
+    }
+}
+
+/// The state of [`drive`]'s own thread.
+struct Driver<'a> {
+    stream: &'a TcpStream,
+    conn: &'a mut Connection,
+    input: &'a Channel<Input>,
+    limits: Limits,
+    /// Output taken from the connection, written up to `written`.
+    out: Vec<u8>,
+    written: usize,
+    /// When the peer last took some of our bytes, or when `out` was
+    /// taken: the write bound counts from it.
+    progress: Instant,
+    /// The peer's end of the stream was read.
+    eof: bool,
+    /// A write failed (the peer reset the connection, say): nothing more
+    /// is written, and the input is read for at most [`LINGER`] more, in
+    /// case it explains why.
+    broken: Option<(io::Error, Instant)>,
+}
+
+impl<'a> Driver<'a> {
+    fn new(
+        stream: &'a TcpStream,
+        conn: &'a mut Connection,
+        input: &'a Channel<Input>,
+        limits: Limits,
+    ) -> Driver<'a> {
+        Driver {
+            stream,
+            conn,
+            input,
+            limits,
+            out: Vec::new(),
+            written: 0,
+            progress: Instant::now(),
+            eof: false,
+            broken: None,
         }
-        if app.finished() {
-            // What the last events produced (an ERROR, say) still goes out.
-            while let Some(bytes) = conn.poll_transmit() {
-                writer.write_all(&bytes)?;
+    }
+
+    fn pending(&self) -> bool {
+        self.written < self.out.len()
+    }
+
+    /// Takes the connection's next output once ours is written.
+    fn refill(&mut self, now: Instant) -> bool {
+        if !self.pending() {
+            self.out = self.conn.poll_transmit().unwrap_or_default();
+            self.written = 0;
+            self.progress = now;
+        }
+        self.pending()
+    }
+
+    fn run(mut self, app: &mut impl Application) -> Result<(), DriveError> {
+        // Until the connection is over: an application that is finished
+        // may still wait for it to flush (a server's answer to CLOSE
+        // waits for the keys of a rotation under way), timers running.
+        while self.conn.state() != State::Closed {
+            // What arrived first, then the timers: an answer that came
+            // while we were writing counts before its deadline.
+            self.take_input();
+            let now = Instant::now();
+            if self.conn.poll_timeout().is_some_and(|t| t <= now) {
+                self.conn.handle_timeout(now);
             }
+            let mut more = app.pump(self.conn, now);
+            while let Some(event) = self.conn.poll_event() {
+                app.handle_event(self.conn, now, event);
+                more = true;
+            }
+            if let Some(at) = self.broken.as_ref().map(|(_, at)| *at) {
+                // Nothing more can be written; what the peer still says
+                // (its ERROR, its end of stream) may explain why.
+                self.out.clear();
+                self.written = 0;
+                let _ = self.conn.poll_transmit();
+                let until = at + LINGER.min(self.limits.write_stall);
+                if self.conn.state() != State::Closed && now < until {
+                    self.wait_input(Some(until));
+                    continue;
+                }
+                self.conn.close(now);
+                return match self.broken.take() {
+                    // The application's failure says more.
+                    Some(_) if app.failed() => Ok(()),
+                    Some((e, _)) => Err(DriveError::Io(e)),
+                    None => Ok(()),
+                };
+            }
+            if self.refill(now) {
+                self.write(None)?;
+            } else if !more && self.conn.state() != State::Closed {
+                self.wait_input(None);
+            }
+        }
+        // Events of the last input (`Closed`, say).
+        while let Some(event) = self.conn.poll_event() {
+            app.handle_event(self.conn, Instant::now(), event);
+        }
+        self.finish(app.failed())
+    }
+
+    /// The connection is over: writes what it still produced, shuts down
+    /// our side, and waits briefly for the peer's.
+    fn finish(mut self, failed: bool) -> Result<(), DriveError> {
+        let closed_at = Instant::now();
+        let reason = self.conn.close_reason().cloned();
+        let failed = failed || reason.is_some();
+        // A failed connection's last words (its alert) are best effort;
+        // a successful one's (a v1 CLOSE) must all go out, at the pace
+        // the write bound allows.
+        let give_up = failed.then(|| closed_at + LINGER.min(self.limits.write_stall));
+        while self.broken.is_none() && self.refill(Instant::now()) {
+            if !self.write(give_up)? {
+                break;
+            }
+        }
+        if let Some((e, _)) = self.broken.take()
+            && !failed
+        {
+            return Err(DriveError::Io(e));
+        }
+        let _ = self.stream.shutdown(Shutdown::Write);
+        // A peer that timed out will not close its end in time either.
+        if matches!(reason, Some(securex::Error::TimedOut { .. })) {
             return Ok(());
         }
-        let input = if more {
-            rx.try_recv().map_err(|_| RecvTimeoutError::Timeout)
-        } else {
-            let wait = conn
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()))
-                .unwrap_or(Duration::from_secs(3600));
-            rx.recv_timeout(wait)
+        let until = Instant::now() + LINGER.min(self.limits.write_stall);
+        while !self.eof {
+            let wait = until.saturating_duration_since(Instant::now());
+            match self.input.recv_timeout(wait) {
+                Ok(Input::Data(_)) => {}
+                Ok(Input::Eof) | Err(RecvTimeoutError::Disconnected) => self.eof = true,
+                Err(RecvTimeoutError::Timeout) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes some of `out`, blocking at most until the connection's next
+    /// deadline, the write bound, or `give_up`; false once `give_up` has
+    /// passed.
+    fn write(&mut self, give_up: Option<Instant>) -> Result<bool, DriveError> {
+        let now = Instant::now();
+        let stalled_at = self.progress + self.limits.write_stall;
+        if now >= stalled_at {
+            self.conn.close(now);
+            return Err(DriveError::Stalled {
+                peer: self.limits.peer,
+                after: self.limits.write_stall,
+            });
+        }
+        let mut until = stalled_at;
+        if let Some(t) = give_up {
+            if now >= t {
+                return Ok(false);
+            }
+            until = until.min(t);
+        }
+        if let Some(t) = self.conn.poll_timeout() {
+            until = until.min(t);
+        }
+        // A zero timeout is an error for the setter: 1 ms at least.
+        let wait = until
+            .saturating_duration_since(now)
+            .clamp(Duration::from_millis(1), WRITE_WAIT);
+        self.stream
+            .set_write_timeout(Some(wait))
+            .map_err(DriveError::Io)?;
+        let end = self.out.len().min(self.written + WRITE_SLICE);
+        let mut stream = self.stream;
+        match stream.write(&self.out[self.written..end]) {
+            Ok(0) => Err(DriveError::Io(io::ErrorKind::WriteZero.into())),
+            Ok(n) => {
+                self.written += n;
+                self.progress = Instant::now();
+                Ok(true)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(true)
+            }
+            Err(e) => {
+                self.broken = Some((e, Instant::now()));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Hands the connection what has arrived, without waiting (a few
+    /// reads at most, so that writing goes on under a flood).
+    fn take_input(&mut self) {
+        for _ in 0..=INPUT_QUEUE {
+            match self.input.try_recv() {
+                Ok(input) => self.feed(input),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => return self.feed(Input::Eof),
+            }
+        }
+    }
+
+    /// Waits for input until the connection's next deadline (or `until`).
+    fn wait_input(&mut self, until: Option<Instant>) {
+        let deadline = match (self.conn.poll_timeout(), until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let input = match deadline {
+            Some(t) => self
+                .input
+                .recv_timeout(t.saturating_duration_since(Instant::now())),
+            None => self
+                .input
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
         };
         match input {
-            Ok(Input::Data(bytes)) => {
-                let _ = conn.handle_input(Instant::now(), &bytes);
+            Ok(input) => self.feed(input),
+            Err(RecvTimeoutError::Disconnected) => self.feed(Input::Eof),
+            // The timers run at the top of the loop.
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+
+    fn feed(&mut self, input: Input) {
+        match input {
+            Input::Data(bytes) => {
+                // A failure closes the connection and is reported as its
+                // `Closed` event.
+                let _ = self.conn.handle_input(Instant::now(), &bytes);
             }
-            Ok(Input::Eof) | Err(RecvTimeoutError::Disconnected) => conn.handle_eof(),
-            Err(RecvTimeoutError::Timeout) => conn.handle_timeout(Instant::now()),
+            Input::Eof => {
+                if !self.eof {
+                    self.eof = true;
+                    self.conn.handle_eof();
+                }
+            }
         }
     }
 }
@@ -261,6 +609,21 @@ pub struct Sent {
     pub bytes: u64,
     pub suite: String,
     pub rotations: u32,
+}
+
+/// Connects to `addr`, trying each of its addresses for at most `timeout`.
+fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, String> {
+    let addrs = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let mut last = format!("cannot connect to {addr}: no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    Err(last)
 }
 
 /// Sends the file at `path` to `addr` (v1: complete once `CLOSE` is
@@ -278,41 +641,44 @@ pub fn send_file(
         .ok_or_else(|| format!("{} names no file", path.display()))?;
     let sender = Sender::new(io::BufReader::new(file), name.clone(), chunk_size)
         .map_err(|e| e.to_string())?;
-    let stream = TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let limits = Limits::new(&config, "server");
+    let stream = connect(addr, limits.write_stall)?;
     stream.set_nodelay(true).ok();
     let mut conn = Connection::client(config, os_rng(), Instant::now());
     let mut upload = Upload::new(sender);
-    drive(&stream, &mut conn, &mut upload)
-        .map_err(|e| format!("connection to {addr} failed: {e}"))?;
+    match drive(&stream, &mut conn, &mut upload, limits) {
+        Ok(()) => {}
+        Err(e @ DriveError::Stalled { .. }) => return Err(e.to_string()),
+        Err(e) => return Err(format!("connection to {addr} failed: {e}")),
+    }
     match upload.outcome() {
-        Some(Ok(())) => {
-            // Let the server read everything before we go: half-close, then
-            // wait briefly for its end of the stream.
-            let _ = stream.shutdown(Shutdown::Write);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = io::copy(&mut &stream, &mut io::sink());
-            Ok(Sent {
-                name,
-                bytes: upload.sender().bytes_read(),
-                suite: conn.suite().map(|s| s.to_string()).unwrap_or_default(),
-                rotations: conn.epoch(),
-            })
-        }
+        Some(Ok(())) => Ok(Sent {
+            name,
+            bytes: upload.sender().bytes_read(),
+            suite: conn.suite().map(|s| s.to_string()).unwrap_or_default(),
+            rotations: conn.epoch(),
+        }),
         Some(Err(e)) => Err(e.to_string()),
         None => Err("the transfer did not finish".into()),
     }
 }
 
-/// Serves one client on `stream`, storing into `dir`; returns the log line.
-pub fn serve(stream: TcpStream, config: Config, dir: &Path) -> String {
+/// The `--max-file-size` default: 4 GiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 << 30;
+
+/// Serves one client on `stream`, storing into `dir` files of at most
+/// `max_file_len` bytes; returns the log line. The socket is shut down
+/// when this returns.
+pub fn serve(stream: TcpStream, config: Config, dir: &Path, max_file_len: u64) -> String {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "?".into());
+    stream.set_nodelay(true).ok();
+    let limits = Limits::new(&config, "client");
     let mut conn = Connection::server(config, os_rng(), Instant::now());
-    let mut download = Download::new(Receiver::new(dir));
-    let io_result = drive(&stream, &mut conn, &mut download);
-    let _ = stream.shutdown(Shutdown::Both);
+    let mut download = Download::new(Receiver::new(dir).with_max_file_len(max_file_len));
+    let io_result = drive(&stream, &mut conn, &mut download, limits);
     let suite = conn
         .suite()
         .map(|s| s.to_string())
@@ -325,6 +691,7 @@ pub fn serve(stream: TcpStream, config: Config, dir: &Path) -> String {
         ),
         (io_result, failure) => {
             let why = match (io_result, failure) {
+                (Err(e @ DriveError::Stalled { .. }), _) => e.to_string(),
                 (Err(e), _) => format!("I/O error: {e}"),
                 (Ok(()), Some(Err(e))) => e.to_string(),
                 (Ok(()), _) => "unfinished".into(),
