@@ -44,12 +44,7 @@ fn run() -> Result<(), String> {
     let server_store = store.clone();
     let server = thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
-        common::serve(
-            stream,
-            Config::default(),
-            &server_store,
-            common::DEFAULT_MAX_FILE_SIZE,
-        )
+        common::serve(stream, Config::default(), &common::Store::new(server_store))
     });
 
     let started = Instant::now();

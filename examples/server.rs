@@ -26,6 +26,10 @@
 //! * `--max-file-size BYTES` (default 4294967296, 4 GiB): a larger file is
 //!   refused with `ERROR` once it passes the limit; what arrived is kept as
 //!   `<name>.partial`.
+//! * A file already stored under the name a client sends, or the
+//!   `.partial` of another upload of it (in progress or left incomplete),
+//!   is not replaced: that `OPEN` is refused with an `ERROR` saying so.
+//!   `--overwrite` lets clients replace them.
 //! * Memory: per connection, the driver holds at most 64 KiB of input and
 //!   one batch of the connection's output (tiny on a server); the library
 //!   bounds a partial frame by `max_frame_len` (1 MiB) and its output by
@@ -69,6 +73,11 @@ struct Args {
     /// kept as <name>.partial.
     #[arg(long, value_name = "BYTES", default_value_t = common::DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
+    /// Let a client replace a stored file of the same name (or the
+    /// .partial of another upload). By default such an upload is refused
+    /// with ERROR.
+    #[arg(long)]
+    overwrite: bool,
 }
 
 /// A connection slot: taken in the accept loop, given back on drop.
@@ -174,11 +183,16 @@ fn main() {
         }
         active.fetch_add(1, Ordering::SeqCst);
         let slot = Slot(Arc::clone(&active));
-        let (config, dir, max_file) = (config.clone(), args.dir.clone(), args.max_file_size);
+        let config = config.clone();
+        let store = common::Store {
+            dir: args.dir.clone(),
+            max_file_len: args.max_file_size,
+            overwrite: args.overwrite,
+        };
         let spawned = thread::Builder::new()
             .name("securex-conn".into())
             .spawn(move || {
-                let line = common::serve(stream, config, &dir, max_file);
+                let line = common::serve(stream, config, &store);
                 // The slot is free before the line says the connection
                 // is over.
                 drop(slot);

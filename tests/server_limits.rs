@@ -245,3 +245,44 @@ fn silent_and_trickling_peers_are_dropped_within_the_deadline() {
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(std::fs::read(tmp.store().join("after.bin")).unwrap(), data);
 }
+
+/// A stored file is not another client's to replace: the second upload of
+/// a name is refused in both versions, in words, and the first copy stays;
+/// `--overwrite` lets it replace.
+#[test]
+fn a_stored_file_is_replaced_only_with_overwrite() {
+    for (label, server_flags) in [("refuse", &[][..]), ("overwrite", &["--overwrite"][..])] {
+        let tmp = TempDir::new("limits", label);
+        let flags: Vec<&str> = ["--seed-compatible"]
+            .into_iter()
+            .chain(server_flags.iter().copied())
+            .collect();
+        let server = ExampleServer::start(&tmp.store(), &flags);
+        for (version, client_flags) in [("v2", &[][..]), ("v1", &["--seed-compatible"][..])] {
+            let name = format!("{version}.bin");
+            let first = random_bytes(5000, 6);
+            let second = random_bytes(7000, 7);
+            let path = tmp.0.join(&name);
+            std::fs::write(&path, &first).unwrap();
+            let run = run_client(&server.addr, client_flags, &path, KILL_AFTER);
+            assert_eq!(run.code, Some(0), "{label} {version}: {run:?}");
+            std::fs::write(&path, &second).unwrap();
+            let run = run_client(&server.addr, client_flags, &path, KILL_AFTER);
+            let stored = std::fs::read(tmp.store().join(&name)).unwrap();
+            if server_flags.is_empty() {
+                // The server refuses OPEN, which both versions answer.
+                assert_eq!(run.code, Some(1), "{version}: {run:?}");
+                assert_eq!(run.stderr.lines().count(), 1, "{version}: {run:?}");
+                assert!(
+                    run.stderr
+                        .contains(&format!("a file named {name} is already stored")),
+                    "{version}: {run:?}"
+                );
+                assert_eq!(stored, first, "{version}");
+            } else {
+                assert_eq!(run.code, Some(0), "{version}: {run:?}");
+                assert_eq!(stored, second, "{version}");
+            }
+        }
+    }
+}

@@ -666,10 +666,32 @@ pub fn send_file(
 /// The `--max-file-size` default: 4 GiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 << 30;
 
-/// Serves one client on `stream`, storing into `dir` files of at most
-/// `max_file_len` bytes; returns the log line. The socket is shut down
-/// when this returns.
-pub fn serve(stream: TcpStream, config: Config, dir: &Path, max_file_len: u64) -> String {
+/// How the server stores what clients send.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The directory (it must exist).
+    pub dir: PathBuf,
+    /// The largest file accepted, in bytes (`--max-file-size`).
+    pub max_file_len: u64,
+    /// Replace a stored file (or another upload's `.partial`) of the same
+    /// name (`--overwrite`); by default such an `OPEN` is refused.
+    pub overwrite: bool,
+}
+
+impl Store {
+    /// The defaults: at most 4 GiB per file, nothing replaced.
+    pub fn new(dir: impl Into<PathBuf>) -> Store {
+        Store {
+            dir: dir.into(),
+            max_file_len: DEFAULT_MAX_FILE_SIZE,
+            overwrite: false,
+        }
+    }
+}
+
+/// Serves one client on `stream`, storing as `store` says; returns the
+/// log line. The socket is shut down when this returns.
+pub fn serve(stream: TcpStream, config: Config, store: &Store) -> String {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -677,7 +699,10 @@ pub fn serve(stream: TcpStream, config: Config, dir: &Path, max_file_len: u64) -
     stream.set_nodelay(true).ok();
     let limits = Limits::new(&config, "client");
     let mut conn = Connection::server(config, os_rng(), Instant::now());
-    let mut download = Download::new(Receiver::new(dir).with_max_file_len(max_file_len));
+    let receiver = Receiver::new(&store.dir)
+        .with_max_file_len(store.max_file_len)
+        .with_overwrite(store.overwrite);
+    let mut download = Download::new(receiver);
     let io_result = drive(&stream, &mut conn, &mut download, limits);
     let suite = conn
         .suite()
