@@ -342,3 +342,67 @@ fn a_rekey_sooner_than_the_interval_is_deferred_not_refused() {
     assert_eq!(pair.client.state(), State::Established);
     assert!(pair.returned.is_empty(), "{:?}", pair.returned);
 }
+
+/// In larger groups a REKEY costs more: the bound scales with the square
+/// of the group's size (16 KiB in ffdhe4096), on both sides alike.
+#[test]
+fn the_rekey_bound_scales_with_the_group() {
+    let group = |mut c: Config| {
+        c.groups = vec![securex::dh::NamedGroup::Ffdhe4096];
+        c
+    };
+    // A peer that rotates after 8 KiB is refused in ffdhe4096.
+    let mut pair = Pair::new(group(v2_loose()), group(Config::default()), 13);
+    pair.drive();
+    pair.client
+        .send(pair.now, Message::Data(vec![1; 8192]))
+        .unwrap();
+    pair.client.rotate(pair.now).unwrap();
+    pair.drive();
+    assert!(too_soon(pair.server_error()), "{:?}", pair.server_error());
+    // Two peers with the defaults: the rotation waits for 16 KiB.
+    let mut pair = Pair::new(group(Config::default()), group(Config::default()), 14);
+    pair.drive();
+    pair.client
+        .send(pair.now, Message::Data(vec![1; 8192]))
+        .unwrap();
+    pair.client.rotate(pair.now).unwrap();
+    pair.wait(Duration::from_secs(1));
+    assert_eq!(pair.client.epoch(), 0);
+    pair.client
+        .send(pair.now, Message::Data(vec![2; 12_000]))
+        .unwrap();
+    pair.client
+        .send(pair.now, Message::Data(vec![3; 10]))
+        .unwrap();
+    pair.wait(Duration::from_secs(1));
+    assert_eq!(pair.client.epoch(), 1);
+    assert_eq!(pair.server.epoch(), 1);
+    assert!(pair.returned.is_empty(), "{:?}", pair.returned);
+}
+
+/// With 3DES, the rotation its byte limit forces comes before a large
+/// `rekey_min_bytes`: both sides cap the bound alike, so two peers with
+/// the same config never refuse each other.
+#[test]
+fn peers_with_the_same_config_never_refuse_a_3des_rotation() {
+    use securex::suite::{Cipher, Hash, Mode, Offer};
+    let mut c = Config::default();
+    c.legacy_suites = true;
+    c.offer = Offer {
+        ciphers: vec![Cipher::TripleDes],
+        modes: vec![Mode::Cbc],
+        hashes: vec![Hash::Sha256],
+    };
+    c.rekey_min_bytes = 8 << 20;
+    let mut pair = Pair::new(c.clone(), c, 21);
+    pair.drive();
+    for i in 0..100u8 {
+        pair.client
+            .send(pair.now, Message::Data(vec![i; 64 * 1024]))
+            .unwrap();
+        pair.wait(Duration::from_millis(100));
+    }
+    assert_eq!(pair.server_error(), None);
+    assert!(pair.server.epoch() >= 1, "{}", pair.server.epoch());
+}

@@ -746,6 +746,22 @@ impl Connection {
     }
 }
 
+/// When a rotation the peer starts in an epoch that began at `started`
+/// may be answered, if not now (`Config::min_rotation_interval`). An
+/// interval too long to represent defers to the farthest instant it can,
+/// never to "now".
+fn rotation_due(core: &Core, started: Instant) -> Option<Instant> {
+    let interval = core.config.min_rotation_interval?;
+    let due = started
+        .checked_add(interval)
+        .or_else(|| {
+            core.now
+                .checked_add(core::time::Duration::from_secs(1 << 32))
+        })
+        .unwrap_or(core.now);
+    (due > core.now).then_some(due)
+}
+
 /// The error for a frame that `state` does not expect.
 fn unexpected(frame: &Frame, state: State) -> Error {
     ProtocolError::UnexpectedFrame {

@@ -183,16 +183,13 @@ impl V1Server {
                     };
                     return Err(Failed::plain(error.into()));
                 }
-                match config
-                    .min_rotation_interval
-                    .and_then(|d| self.started.checked_add(d))
-                {
-                    Some(due) if due > core.now => {
+                match super::rotation_due(core, self.started) {
+                    Some(due) => {
                         self.deferred = Some(Box::new(hello));
                         core.timers.arm_at(Slot::Deferred, due);
                         Ok(Phase::V1Server(self))
                     }
-                    _ => renegotiate(core, &hello),
+                    None => renegotiate(core, &hello),
                 }
             }
             Frame::SecureX(record) => {

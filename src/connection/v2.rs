@@ -103,15 +103,25 @@ impl Channel {
         Ok(frame.len())
     }
 
-    /// Whether this side may start a rotation: the epoch has carried
-    /// `Config::rekey_min_bytes` of application records (never more than
-    /// a 3DES key may protect).
-    fn may_rekey(&self, config: &Config) -> bool {
-        let mut min = config.rekey_min_bytes;
+    /// The bytes of application records a side must send in an epoch
+    /// before it starts a rotation, the same for both sides:
+    /// `Config::rekey_min_bytes` for ffdhe2048, scaled by the square of the
+    /// group's size for larger groups (whose exponentiations cost about
+    /// that much more), and never more than half of what a 3DES key may
+    /// protect.
+    fn rekey_min(&self, config: &Config) -> u64 {
+        let bits = u64::from(self.group.bits());
+        let mut min = config.rekey_min_bytes.saturating_mul(bits * bits) / (2048 * 2048);
         if self.suite().cipher() == Cipher::TripleDes {
             min = min.min(TDES_MAX_BYTES_PER_KEY / 2);
         }
-        self.sent_frame_bytes >= min
+        min
+    }
+
+    /// Whether this side may start a rotation: the epoch has carried
+    /// [`Channel::rekey_min`] of application records.
+    fn may_rekey(&self, config: &Config) -> bool {
+        self.sent_frame_bytes >= self.rekey_min(config)
     }
 
     /// An application record of `len` bytes was received.
@@ -391,24 +401,20 @@ impl Verified {
         public: Vec<u8>,
     ) -> Result<Phase, Failed> {
         let channel = &self.channel;
-        if channel.received_frame_bytes < core.config.rekey_min_bytes {
+        if channel.received_frame_bytes < channel.rekey_min(&core.config) {
             let error = ProtocolError::RotationTooSoon {
                 frames: channel.received_records,
                 bytes: channel.received_frame_bytes,
             };
             return Err(Failed::sealed(error.into(), self));
         }
-        match core
-            .config
-            .min_rotation_interval
-            .and_then(|d| self.started.checked_add(d))
-        {
-            Some(due) if due > core.now => {
+        match super::rotation_due(core, self.started) {
+            Some(due) => {
                 self.deferred = Some(public);
                 core.timers.arm_at(Slot::Deferred, due);
                 Ok(Phase::V2Established(self))
             }
-            _ => self.answer_rekey(core, &public),
+            None => self.answer_rekey(core, &public),
         }
     }
 
