@@ -29,7 +29,9 @@ struct Args {
     connect: String,
     #[command(flatten)]
     policy: common::PolicyFlags,
-    /// Rotate keys after this many protected frames (default: 20).
+    /// v1: rotate keys after this many protected frames (default with
+    /// --seed-compatible: 20). A rotation also waits for 19 frames and
+    /// 32,000 bytes in the epoch, the least a server of ours accepts.
     #[arg(long)]
     rotate_after: Option<u64>,
     /// Bytes of file per DATA message (default: 960 with

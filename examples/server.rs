@@ -168,6 +168,9 @@ fn main() {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("accept failed: {e}");
+                // Out of descriptors, say: let connections end before
+                // trying again, rather than spin.
+                thread::sleep(std::time::Duration::from_millis(100));
                 continue;
             }
         };

@@ -197,10 +197,11 @@ pub struct Config {
     /// clients send a fresh 512-bit group per process). Off means only the
     /// RFC 7919 groups.
     pub accept_adhoc_groups: bool,
-    /// Server: the smallest modulus accepted, in bits.
+    /// Server: the smallest modulus accepted, in bits. Default 2048 (the
+    /// seed-compatible preset: 512, what existing clients send).
     pub min_group_bits: u32,
     /// The largest modulus accepted, in bits, checked before any
-    /// arithmetic.
+    /// arithmetic. Default 8192.
     pub max_group_bits: u32,
     /// Server: the largest ad-hoc group accepted, in bits, checked before
     /// any arithmetic (its key agreement uses exponents of `bits - 2` bits,
@@ -227,16 +228,21 @@ pub struct Config {
     /// ([`DEFAULT_V1_ROTATION_MIN_BYTES`]).
     pub v1_rotation_min_bytes: u64,
     /// v2: start a rotation (REKEY) after sending this many records in an
-    /// epoch.
+    /// epoch. Default 2^24 ([`DEFAULT_REKEY_AFTER_RECORDS`]).
     pub rekey_after_records: Option<u64>,
     /// v2: start a rotation after sending this many bytes of application
     /// data in an epoch. With 3DES the connection never lets a key protect
-    /// more than [`TDES_MAX_BYTES_PER_KEY`], whatever this says.
+    /// more than [`TDES_MAX_BYTES_PER_KEY`], whatever this says. Default
+    /// 1 GiB ([`DEFAULT_REKEY_AFTER_BYTES`]).
     pub rekey_after_bytes: Option<u64>,
-    /// v2: start a rotation this long after the epoch began.
+    /// v2: start a rotation this long after the epoch began. Default 15
+    /// minutes ([`DEFAULT_REKEY_AFTER`]).
     pub rekey_after: Option<Duration>,
     /// v2: the fewest bytes of application records a side sends in an
-    /// epoch before it starts a rotation: a responder refuses an earlier
+    /// epoch before it starts a rotation, in ffdhe2048 (scaled by the
+    /// square of the group's size in larger ones: 2.25 times in ffdhe3072,
+    /// 4 times in ffdhe4096; at most half a 3DES key's limit): a responder
+    /// refuses an earlier
     /// REKEY ([`ProtocolError::RotationTooSoon`](crate::error::ProtocolError::RotationTooSoon)),
     /// and every trigger of ours (records, bytes, time,
     /// [`Connection::rotate`](crate::Connection::rotate)) waits until the
@@ -254,14 +260,22 @@ pub struct Config {
     /// ([`DEFAULT_MIN_ROTATION_INTERVAL`]); `None` answers at once.
     pub min_rotation_interval: Option<Duration>,
     /// The longest frame accepted or sent, in bytes, without its `\r\n`.
+    /// Default 1 MiB ([`DEFAULT_MAX_FRAME_LEN`]).
     pub max_frame_len: usize,
     /// The most bytes the connection queues for sending (application
     /// messages waiting for keys plus frames not yet polled); `send` beyond
     /// it fails with `Misuse::BufferFull` and the connection stays open.
+    /// Default 4 MiB ([`DEFAULT_MAX_BUFFERED`]).
     pub max_buffered: usize,
-    /// How long the peer may take to complete a handshake or a rotation.
+    /// The reply deadline: how long the peer may take to complete the
+    /// first handshake (from the connection's creation) and to deliver
+    /// each answer it owes (a rotation's, the server's OK to `OPEN` and,
+    /// in v2, to `CLOSE`; when several are owed, each counts from the
+    /// answer before it). See [`Timer`](crate::Timer). Default 30 s.
     pub handshake_timeout: Option<Duration>,
-    /// How long the connection may go without input.
+    /// How long the connection may go without a complete frame sent or
+    /// received ([`Timer::Idle`](crate::Timer::Idle)); bytes that do not
+    /// complete a frame do not count. Default 300 s.
     pub idle_timeout: Option<Duration>,
 }
 

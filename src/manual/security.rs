@@ -193,7 +193,7 @@
 //! | [`max_adhoc_group_bits`](crate::config::Config::max_adhoc_group_bits) | 2048 | a larger ad-hoc group (v1) is refused before any arithmetic; v2 refuses every ad-hoc group before any; the RFC 7919 groups are not ad hoc |
 //! | rotation | 2^24 records, 1 GiB, 15 min; 3DES 4 MiB | see [`v2_wire`](super::v2_wire#rotation) |
 //! | [`v1_rotation_min_frames`](crate::config::Config::v1_rotation_min_frames), [`v1_rotation_min_bytes`](crate::config::Config::v1_rotation_min_bytes) | 19 frames, 32,000 bytes | a v1 server refuses an earlier renegotiation (existing clients send 19 frames and 34 KB and more); our client waits for them |
-//! | [`rekey_min_bytes`](crate::config::Config::rekey_min_bytes) | 4096 | a REKEY before that many bytes of application records in the epoch is refused; ours wait for them |
+//! | [`rekey_min_bytes`](crate::config::Config::rekey_min_bytes) | 4096 (ffdhe2048; 9216 in ffdhe3072, 16384 in ffdhe4096) | a REKEY before that many bytes of application records in the epoch is refused; ours wait for them |
 //! | [`min_rotation_interval`](crate::config::Config::min_rotation_interval) | 50 ms | a rotation the peer starts sooner after the epoch began is deferred to then (at most 20 a second, one in flight) |
 //! | [`handshake_timeout`](crate::config::Config::handshake_timeout) | 30 s | the first handshake, from the connection's creation, and every answer the peer owes (a rotation's, the OK to OPEN and, in v2, to CLOSE): [`Timer`](crate::Timer) |
 //! | [`idle_timeout`](crate::config::Config::idle_timeout) | 300 s | no complete frame sent or received |
@@ -204,14 +204,20 @@
 //! With these bounds, the costliest input a hostile seed-compatible
 //! client can send (an epoch of 19 records and 32,000 bytes, then an
 //! `ALGORITHMS` in a 2048-bit ad-hoc safe-prime group with its q) buys
-//! the server less than 1 ms of CPU per KB received, and a v2 REKEY flood
-//! less still: `cargo bench --bench hostile` measures both (README.md
-//! gives the figures).
+//! the server less than 1 ms of CPU per KB received (0.77 ms), and a v2
+//! REKEY flood less still, in every group (0.29 to 0.39 ms): `cargo bench
+//! --bench hostile` measures them (README.md gives the figures).
 //!
-//! A handshake costs the server two exponentiations and a subgroup check
-//! before the client proves anything: there is no protection against
-//! floods of hellos beyond what the application adds (connection limits,
-//! such as the example server's `--max-connections`).
+//! The first handshake is not bounded per KB: before the client proves
+//! anything, a v2 hello costs the server two short exponentiations and a
+//! subgroup check (about a millisecond in ffdhe2048), and a v1 hello a
+//! PBKDF2 of 100,000 iterations (about 20 ms) plus, in an ad-hoc group with
+//! its q, four exponentiations of the group's full size (about 29 ms in
+//! all for 2048 bits, some 10 ms per KB of hello). There is no protection
+//! against floods of hellos beyond what the application adds: the example
+//! server bounds the connections served at once (`--max-connections`)
+//! and how long each may take to complete its handshake (`--timeout`),
+//! not their rate.
 //!
 //! # What is not protected
 //!

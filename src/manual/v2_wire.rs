@@ -183,7 +183,10 @@
 //! * **after enough traffic**: a side sends REKEY only once it has sent at
 //!   least [`rekey_min_bytes`](crate::config::Config::rekey_min_bytes)
 //!   (default 4096) of application-record frames (the JSON as sent, without
-//!   `\r\n`) in the epoch; until then a rotation that is due (by time,
+//!   `\r\n`) in the epoch, in ffdhe2048; in larger groups, whose
+//!   exponentiations cost more, that times the square of the group's size
+//!   over 2048 (9216 in ffdhe3072, 16384 in ffdhe4096), and with 3DES never
+//!   more than 2 MiB; until then a rotation that is due (by time,
 //!   records, bytes, or [`Connection::rotate`](crate::Connection::rotate))
 //!   waits. A responder refuses an earlier REKEY with
 //!   [`ProtocolError::RotationTooSoon`](crate::error::ProtocolError::RotationTooSoon)

@@ -36,19 +36,27 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// assert_eq!(stored_name("/home/u/report.pdf").unwrap(), "report.pdf");
 /// assert_eq!(stored_name("C:\\dir\\a b$c.txt").unwrap(), "abc.txt");
 /// assert!(stored_name("/home/u/..").is_err());
+/// assert!(stored_name("report.pdf.partial").is_err());
 /// ```
 ///
 /// # Errors
 ///
 /// [`TransferError::BadFileName`] (carrying `file_name`) if what remains is
-/// empty, `.`, `..` or longer than [`MAX_NAME_LEN`].
+/// empty, `.`, `..`, longer than [`MAX_NAME_LEN`], or ends in `.partial`
+/// (the name of an incomplete upload: a file stored under it would pass
+/// for one, and block its name).
 pub fn stored_name(file_name: &str) -> Result<String, TransferError> {
     let last = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
     let name: String = last
         .chars()
         .filter(|&c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
         .collect();
-    if name.is_empty() || name == "." || name == ".." || name.len() > MAX_NAME_LEN {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.len() > MAX_NAME_LEN
+        || name.ends_with(".partial")
+    {
         return Err(TransferError::BadFileName(file_name.into()));
     }
     Ok(name)
