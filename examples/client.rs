@@ -7,13 +7,15 @@
 //! Exits 0 only when the transfer completed; otherwise prints one line
 //! saying what went wrong and exits 1 (2 for a bad flag or key file).
 //!
-//! It never hangs: `--timeout SECS` (default 30) bounds the connect, each
+//! It never stalls: `--timeout SECS` (default 30) bounds the connect, each
 //! answer the server owes (the handshake, OPEN, CLOSE in v2, a key
 //! rotation), and any wait for the server to take some of our bytes. A
 //! server that goes silent, stops reading, or a path that stalls, fails
 //! the transfer within that time, with a line that says what timed out
 //! (`timed out waiting for the handshake to complete`, `timed out: the
-//! server took none of our bytes for 30 s`).
+//! server took none of our bytes for 30 s`). What it bounds is a wait
+//! without progress, not a slow rate: a server that keeps taking a few
+//! bytes before each deadline keeps the transfer going.
 
 mod common;
 
