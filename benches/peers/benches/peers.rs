@@ -45,7 +45,7 @@
 //!   each side).
 //!
 //! Run with `cargo bench --manifest-path benches/peers/Cargo.toml` (about
-//! 6 minutes, with the heap bench); pass a filter to run a part, e.g.
+//! 4 minutes, with the heap bench); pass a filter to run a part, e.g.
 //! `-- transfer_64MiB`.
 
 #[path = "common/mod.rs"]
