@@ -22,9 +22,9 @@
 #
 #   bash benches/loopback.sh            # builds the release examples first
 #
-# CARGO_TARGET_DIR is honoured. Takes about 2 minutes, 90 s of it the
-# seed preset's 32 MiB: its 1747 rotations (one every 20 frames) each
-# wait for the server's min_rotation_interval (50 ms).
+# CARGO_TARGET_DIR is honoured. Takes about 2 minutes, 55 s of it the
+# seed preset's 32 MiB: its 1747 rotations (one every 20 frames), each two
+# PBKDF2 runs in sequence.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -148,8 +148,15 @@ pub const DEFAULT_V1_ROTATION_MIN_BYTES: u64 = 32_000;
 pub const DEFAULT_REKEY_MIN_BYTES: u64 = 4096;
 
 /// The default of [`Config::min_rotation_interval`]: 50 ms, at most 20
-/// rotations a second started by the peer.
+/// v2 rotations a second started by the peer.
 pub const DEFAULT_MIN_ROTATION_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The default of [`Config::v1_rotation_min_interval`]: 10 ms, at most 100
+/// renegotiations a second. A v1 client must run PBKDF2 itself for every
+/// epoch (its records must verify), which already keeps it to a few dozen
+/// a second; this is the backstop, set so that no honest client, ours at
+/// full speed included, ever waits for it.
+pub const DEFAULT_V1_ROTATION_MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The largest ad-hoc group the seed-compatible preset accepts: 2048 bits
 /// (existing v1 clients send 512-bit groups; the RFC 7919 groups, up to
@@ -250,15 +257,20 @@ pub struct Config {
     /// responder's must be the lower). Default 4096
     /// ([`DEFAULT_REKEY_MIN_BYTES`]).
     pub rekey_min_bytes: u64,
-    /// Both versions: a rotation the peer starts (a REKEY, a v1 client's
-    /// new `ALGORITHMS`) sooner than this after the current epoch began
-    /// is answered only once this much time has passed (it is deferred,
+    /// v2: a REKEY the peer sends sooner than this after the current epoch
+    /// began is answered only once this much time has passed (it is deferred,
     /// not refused; the peer waits within its reply deadline). A
     /// per-connection rate cap on the work a peer can ask for. Keep it
     /// well below the peer's `handshake_timeout`, which bounds how long
     /// it waits for the answer. Default 50 ms
     /// ([`DEFAULT_MIN_ROTATION_INTERVAL`]); `None` answers at once.
     pub min_rotation_interval: Option<Duration>,
+    /// Server (v1): a renegotiation sooner than this after the current
+    /// epoch began is answered only once this much time has passed
+    /// (deferred like a REKEY, see
+    /// [`min_rotation_interval`](Config::min_rotation_interval)). Default
+    /// 10 ms ([`DEFAULT_V1_ROTATION_MIN_INTERVAL`]).
+    pub v1_rotation_min_interval: Option<Duration>,
     /// The longest frame accepted or sent, in bytes, without its `\r\n`.
     /// Default 1 MiB ([`DEFAULT_MAX_FRAME_LEN`]).
     pub max_frame_len: usize,
@@ -309,6 +321,7 @@ impl Config {
             rekey_after: Some(DEFAULT_REKEY_AFTER),
             rekey_min_bytes: DEFAULT_REKEY_MIN_BYTES,
             min_rotation_interval: Some(DEFAULT_MIN_ROTATION_INTERVAL),
+            v1_rotation_min_interval: Some(DEFAULT_V1_ROTATION_MIN_INTERVAL),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             max_buffered: DEFAULT_MAX_BUFFERED,
             handshake_timeout: Some(Duration::from_secs(30)),

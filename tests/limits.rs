@@ -13,7 +13,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::Pair;
 use rand_core::SeedableRng;
-use securex::config::{DEFAULT_MIN_ROTATION_INTERVAL, DEFAULT_V1_ROTATION_MIN_BYTES};
+use securex::config::{
+    DEFAULT_MIN_ROTATION_INTERVAL, DEFAULT_V1_ROTATION_MIN_BYTES, DEFAULT_V1_ROTATION_MIN_INTERVAL,
+};
 use securex::dh::{Group, KeyPair, NamedGroup};
 use securex::error::ProtocolError;
 use securex::wire::Frame;
@@ -129,7 +131,7 @@ fn a_renegotiation_without_records_buys_nothing() {
     assert!(too_soon(pair.server.close_reason().cloned()));
 }
 
-/// A renegotiation sooner than `min_rotation_interval` after the epoch
+/// A renegotiation sooner than `v1_rotation_min_interval` after the epoch
 /// began waits for its time (the client waits for its `EXCHANGE`).
 #[test]
 fn a_v1_renegotiation_sooner_than_the_interval_is_deferred_not_refused() {
@@ -148,9 +150,9 @@ fn a_v1_renegotiation_sooner_than_the_interval_is_deferred_not_refused() {
     assert_eq!(pair.server.epoch(), 0);
     assert_eq!(
         pair.server.poll_timeout(),
-        Some(epoch_start + DEFAULT_MIN_ROTATION_INTERVAL)
+        Some(epoch_start + DEFAULT_V1_ROTATION_MIN_INTERVAL)
     );
-    pair.wait(DEFAULT_MIN_ROTATION_INTERVAL);
+    pair.wait(DEFAULT_V1_ROTATION_MIN_INTERVAL);
     assert_eq!(pair.server.epoch(), 1);
     assert_eq!(pair.client.state(), State::Established);
     assert_eq!(pair.server_messages(), [chunk(0), chunk(1)]);

@@ -61,6 +61,7 @@ pub fn without_rotation_limits(config: &mut Config) {
     config.v1_rotation_min_bytes = 0;
     config.rekey_min_bytes = 0;
     config.min_rotation_interval = None;
+    config.v1_rotation_min_interval = None;
 }
 
 /// The seed-compatible config speaking only `version` and offering only

@@ -747,11 +747,15 @@ impl Connection {
 }
 
 /// When a rotation the peer starts in an epoch that began at `started`
-/// may be answered, if not now (`Config::min_rotation_interval`). An
-/// interval too long to represent defers to the farthest instant it can,
-/// never to "now".
-fn rotation_due(core: &Core, started: Instant) -> Option<Instant> {
-    let interval = core.config.min_rotation_interval?;
+/// may be answered, if not now (`interval`: `Config::min_rotation_interval`
+/// or `v1_rotation_min_interval`). An interval too long to represent
+/// defers to the farthest instant it can, never to "now".
+fn rotation_due(
+    core: &Core,
+    started: Instant,
+    interval: Option<core::time::Duration>,
+) -> Option<Instant> {
+    let interval = interval?;
     let due = started
         .checked_add(interval)
         .or_else(|| {

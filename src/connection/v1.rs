@@ -130,7 +130,7 @@ pub(super) fn accept_ok(core: &mut Core) {
 
 /// An established v1 server: the protector of the current epoch, what
 /// the client sent in it, and a rotation it asked for too early to answer
-/// yet (see `Config::min_rotation_interval`).
+/// yet (see `Config::v1_rotation_min_interval`).
 pub(super) struct V1Server {
     protector: V1Protector,
     /// Protected frames received in this epoch, and their bytes.
@@ -158,7 +158,7 @@ impl V1Server {
     /// new `ALGORITHMS` (a rotation), once the epoch has carried what
     /// `Config::v1_rotation_min_frames` and `v1_rotation_min_bytes`
     /// require; at most one at a time, and no sooner than
-    /// `Config::min_rotation_interval` after the epoch began (an earlier
+    /// `Config::v1_rotation_min_interval` after the epoch began (an earlier
     /// one waits for its time). Failures are told in plaintext.
     pub(super) fn on_frame(
         mut self: Box<Self>,
@@ -183,7 +183,7 @@ impl V1Server {
                     };
                     return Err(Failed::plain(error.into()));
                 }
-                match super::rotation_due(core, self.started) {
+                match super::rotation_due(core, self.started, config.v1_rotation_min_interval) {
                     Some(due) => {
                         self.deferred = Some(Box::new(hello));
                         core.timers.arm_at(Slot::Deferred, due);

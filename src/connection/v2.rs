@@ -408,7 +408,7 @@ impl Verified {
             };
             return Err(Failed::sealed(error.into(), self));
         }
-        match super::rotation_due(core, self.started) {
+        match super::rotation_due(core, self.started, core.config.min_rotation_interval) {
             Some(due) => {
                 self.deferred = Some(public);
                 core.timers.arm_at(Slot::Deferred, due);

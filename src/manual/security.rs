@@ -194,7 +194,7 @@
 //! | rotation | 2^24 records, 1 GiB, 15 min; 3DES 4 MiB | see [`v2_wire`](super::v2_wire#rotation) |
 //! | [`v1_rotation_min_frames`](crate::config::Config::v1_rotation_min_frames), [`v1_rotation_min_bytes`](crate::config::Config::v1_rotation_min_bytes) | 19 frames, 32,000 bytes | a v1 server refuses an earlier renegotiation (existing clients send 19 frames and 34 KB and more); our client waits for them |
 //! | [`rekey_min_bytes`](crate::config::Config::rekey_min_bytes) | 4096 (ffdhe2048; 9216 in ffdhe3072, 16384 in ffdhe4096) | a REKEY before that many bytes of application records in the epoch is refused; ours wait for them |
-//! | [`min_rotation_interval`](crate::config::Config::min_rotation_interval) | 50 ms | a rotation the peer starts sooner after the epoch began is deferred to then (at most 20 a second, one in flight) |
+//! | [`min_rotation_interval`](crate::config::Config::min_rotation_interval), [`v1_rotation_min_interval`](crate::config::Config::v1_rotation_min_interval) | 50 ms (v2), 10 ms (v1) | a rotation the peer starts sooner after the epoch began is deferred to then (at most 20, or 100, a second; one in flight) |
 //! | [`handshake_timeout`](crate::config::Config::handshake_timeout) | 30 s | the first handshake, from the connection's creation, and every answer the peer owes (a rotation's, the OK to OPEN and, in v2, to CLOSE): [`Timer`](crate::Timer) |
 //! | [`idle_timeout`](crate::config::Config::idle_timeout) | 300 s | no complete frame sent or received |
 //!

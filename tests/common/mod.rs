@@ -237,6 +237,7 @@ pub fn without_rotation_limits(c: &mut Config) {
     c.v1_rotation_min_bytes = 0;
     c.rekey_min_bytes = 0;
     c.min_rotation_interval = None;
+    c.v1_rotation_min_interval = None;
 }
 
 /// A client and a server joined in memory.
