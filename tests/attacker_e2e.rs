@@ -24,14 +24,13 @@
 
 mod common;
 
-use common::programs::{TempDir, examples_dir, random_bytes};
-use std::io::{BufRead, BufReader, Read, Write};
+use common::programs::{ClientRun, ExampleServer, TempDir, random_bytes, run_client};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -40,126 +39,6 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The size of the file sent in every case: 13 DATA records of 16 KiB.
 const FILE_LEN: usize = 200_000;
-
-/// A running example server on a free port, its log collected; killed on
-/// drop.
-struct Server {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let mut child = Command::new(examples_dir().join("server"))
-            .args(["--listen", "127.0.0.1:0", "--dir"])
-            .arg(dir)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the example server");
-        // The first line says where it listens.
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let addr = line
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        // Keep draining its log so that it never blocks on a full pipe.
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&log);
-        thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Server { child, addr, log }
-    }
-
-    /// The log line of the first connection it served: waits up to `limit`
-    /// for the connection to end.
-    fn connection_log(&self, limit: Duration) -> Option<String> {
-        let start = Instant::now();
-        loop {
-            let line = self
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.starts_with("peer="))
-                .cloned();
-            if line.is_some() || start.elapsed() > limit {
-                return line;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// What a client run did.
-struct ClientRun {
-    /// The exit code; `None` if it was killed (hung, or by a signal).
-    code: Option<i32>,
-    hung: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl ClientRun {
-    fn succeeded(&self) -> bool {
-        self.code == Some(0)
-    }
-}
-
-/// Runs the example client, killing it after `CLIENT_TIMEOUT`.
-fn run_client(addr: &str, file: &Path) -> ClientRun {
-    let mut child = Command::new(examples_dir().join("client"))
-        .args(["--connect", addr])
-        .arg(file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the example client");
-    // Read both pipes on their own threads so that the client never blocks.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let (code, hung) = loop {
-        if let Some(status) = child.try_wait().expect("wait for the client") {
-            break (status.code(), false);
-        }
-        if start.elapsed() > CLIENT_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break (None, true);
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    ClientRun {
-        code,
-        hung,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
 
 // ---------------------------------------------------------------------------
 // The attacker.
@@ -461,12 +340,15 @@ fn run(case: &str, to_server: Plan, to_client: Plan) -> Outcome {
     let data = random_bytes(FILE_LEN, 0x5ec0_0e2e);
     let path = tmp.0.join(FILE_NAME);
     std::fs::write(&path, &data).unwrap();
-    let server = Server::start(&tmp.store());
+    let server = ExampleServer::start(&tmp.store(), &[]);
     let (proxy, proxy_log) = start_proxy(&server.addr, to_server, to_client);
-    let client = run_client(&proxy, &path);
+    let client = run_client(&proxy, &[], &path, CLIENT_TIMEOUT);
     // Let the server finish its side of the connection (store the file or
     // keep the partial) before looking at the store.
-    let server_log = server.connection_log(Duration::from_secs(3));
+    let server_log = server
+        .connection_logs(1, Duration::from_secs(3))
+        .into_iter()
+        .next();
     let mut store: Vec<String> = std::fs::read_dir(tmp.store())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -500,7 +382,7 @@ fn assert_attack_fails(case: &str, outcome: &Outcome, fate: &[&str]) {
     );
     assert!(!outcome.client.hung, "the client hung\n{report}");
     assert!(
-        !outcome.client.succeeded(),
+        outcome.client.code != Some(0),
         "SECURITY: the client reported success under attack\n{report}"
     );
     assert!(
@@ -523,7 +405,7 @@ fn the_proxy_relays_a_transfer_faithfully() {
     let outcome = run("control", Plan::relay(), Plan::relay());
     let report = outcome.report("control");
     println!("{report}");
-    assert!(outcome.client.succeeded(), "{report}");
+    assert!(outcome.client.code == Some(0), "{report}");
     assert_eq!(outcome.store, [FILE_NAME], "{report}");
     assert!(
         std::fs::read(outcome.store_dir.join(FILE_NAME)).unwrap() == outcome.data,

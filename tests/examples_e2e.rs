@@ -8,50 +8,12 @@
 
 mod common;
 
-use common::programs::{TempDir, examples_dir, random_bytes};
-use std::io::{BufRead, BufReader};
+use common::programs::{ExampleServer as Server, TempDir, examples_dir, random_bytes};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use securex::suite::CipherSuite;
-
-/// A running example server on a free port; killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(dir: &Path, flags: &[&str]) -> Server {
-        let mut child = Command::new(examples_dir().join("server"))
-            .args(["--listen", "127.0.0.1:0", "--dir"])
-            .arg(dir)
-            .args(flags)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the example server");
-        // The first line says where it listens.
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let addr = line
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        // Keep draining its log so that it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in stderr.lines() {});
-        Server { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client(addr: &str, flags: &[&str], file: &Path) -> Output {
     Command::new(examples_dir().join("client"))
