@@ -16,8 +16,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use crate::wire::base64;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FrameError;
@@ -128,12 +127,10 @@ impl Message {
             }
             "DATA" => {
                 let data: DataFields = fields(text, "DATA")?;
-                let bytes = BASE64
-                    .decode(data.data)
-                    .map_err(|_| FrameError::InvalidFields {
-                        frame: "DATA",
-                        detail: String::from("field `data` is not base64"),
-                    })?;
+                let bytes = base64::decode(data.data).ok_or_else(|| FrameError::InvalidFields {
+                    frame: "DATA",
+                    detail: String::from("field `data` is not base64"),
+                })?;
                 Message::Data(bytes)
             }
             "CLOSE" => Message::Close { sha256: None },
@@ -197,7 +194,7 @@ impl<'a> From<&'a Message> for V1Inner<'a> {
         match m {
             Message::Open { file_name } => V1Inner::Open { file_name },
             Message::Data(d) => V1Inner::Data {
-                data: BASE64.encode(d),
+                data: base64::encode(d),
             },
             // v1's CLOSE carries no digest.
             Message::Close { .. } => V1Inner::Close,

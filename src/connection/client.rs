@@ -5,8 +5,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use crate::wire::base64;
 
 use super::phase::{Failed, Phase};
 use super::v1::V1Client;
@@ -48,8 +47,8 @@ pub(super) fn send_algorithms(core: &mut Core, offer: Offer) -> ClientHello {
         ciphers,
         modes,
         hash,
-        BASE64.encode(group.to_pem()),
-        BASE64.encode(key.public_key().to_pem()),
+        base64::encode(group.to_pem()),
+        base64::encode(key.public_key().to_pem()),
     )));
     ClientHello {
         key,
@@ -83,14 +82,14 @@ fn send_algorithms_v2(core: &mut Core) -> ClientHello {
         ciphers,
         modes,
         hash,
-        BASE64.encode(group.to_pem()),
-        BASE64.encode(key.public_key().to_pem()),
+        base64::encode(group.to_pem()),
+        base64::encode(key.public_key().to_pem()),
     );
     hello.version = Some(v2::VERSION);
-    hello.nonce = Some(BASE64.encode(nonce));
+    hello.nonce = Some(base64::encode(nonce));
     hello.groups = Some(groups.iter().map(|g| g.wire_name().into()).collect());
     hello.psk_id = core.config.psk.as_ref().map(|psk| psk.id().into());
-    hello.server_key = pinned.map(|k| BASE64.encode(k.fingerprint()));
+    hello.server_key = pinned.map(|k| base64::encode(k.fingerprint()));
     let bytes = Frame::Algorithms(hello).encode();
     core.push_encoded(&bytes);
     ClientHello {
@@ -246,9 +245,7 @@ pub(super) fn decode_b64(
     frame: &'static str,
     field: &'static str,
 ) -> Result<Vec<u8>, Error> {
-    BASE64
-        .decode(value)
-        .map_err(|_| ProtocolError::InvalidBase64 { frame, field }.into())
+    base64::decode(value).ok_or_else(|| ProtocolError::InvalidBase64 { frame, field }.into())
 }
 
 /// Checks that a v2 hello carries a nonce of the right length.

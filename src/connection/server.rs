@@ -5,8 +5,7 @@
 use alloc::boxed::Box;
 use alloc::string::ToString;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use crate::wire::base64;
 
 use super::client::{decode_b64, decode_nonce};
 use super::phase::{Failed, Phase};
@@ -94,7 +93,7 @@ pub(super) fn answer_v1(
     let z = key.agree(&client_key)?;
     let protector = V1Protector::new(suite, V1Secrets::derive(z.as_bytes(), suite.cipher()));
     core.push_frame(&Frame::Exchange(Exchange::v1(
-        BASE64.encode(key.public_key().to_pem()),
+        base64::encode(key.public_key().to_pem()),
         suite.to_string(),
     )));
     core.established(Version::V1, suite, first);
@@ -160,9 +159,9 @@ fn answer_v2(core: &mut Core, hello: &Algorithms, hello_bytes: &[u8]) -> Result<
     let z = key.agree(&client_key)?;
     let mut nonce = [0u8; v2::NONCE_LEN];
     core.rng.fill_bytes(&mut nonce);
-    let mut exchange = Exchange::v1(BASE64.encode(key.public_key().to_pem()), suite.to_string());
+    let mut exchange = Exchange::v1(base64::encode(key.public_key().to_pem()), suite.to_string());
     exchange.version = Some(v2::VERSION);
-    exchange.nonce = Some(BASE64.encode(nonce));
+    exchange.nonce = Some(base64::encode(nonce));
     exchange.group = Some(named.wire_name().into());
     let exchange_bytes = Frame::Exchange(exchange).encode();
     let th = hash(suite.hash(), &[hello_bytes, &exchange_bytes]);

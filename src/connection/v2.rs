@@ -6,8 +6,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use crate::wire::base64;
 use rand_core::CryptoRng;
 
 use std::time::Instant;
@@ -223,19 +222,16 @@ fn record_frame(record: V2Record) -> Frame {
     Frame::Record(Record {
         epoch: record.epoch,
         seq: record.seq,
-        payload: BASE64.encode(&record.ciphertext),
-        iv: (!record.iv.is_empty()).then(|| BASE64.encode(&record.iv)),
+        payload: base64::encode(&record.ciphertext),
+        iv: (!record.iv.is_empty()).then(|| base64::encode(&record.iv)),
         hash: (!record.mac.is_empty()).then(|| base16ct::lower::encode_string(&record.mac)),
     })
 }
 
 /// A frame's record, its binary fields decoded.
 fn frame_record(record: &Record) -> Result<V2Record, Error> {
-    let base64 = |field, value: &str| {
-        BASE64
-            .decode(value)
-            .map_err(|_| RecordError::InvalidBase64 { field })
-    };
+    let base64 =
+        |field, value: &str| base64::decode(value).ok_or(RecordError::InvalidBase64 { field });
     Ok(V2Record {
         epoch: record.epoch,
         seq: record.seq,

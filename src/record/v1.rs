@@ -22,12 +22,11 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::wire::base64;
 use aes::Aes128;
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::aead::consts::U16;
 use aes_gcm::{AesGcm, KeyInit, Nonce};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use cipher::block_padding::{Padding, Pkcs7};
 use cipher::common::InnerInit;
 use cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit};
@@ -144,8 +143,8 @@ impl V1Protector {
         };
         let mac = self.mac(&ciphertext);
         Ok(SecureX {
-            payload: BASE64.encode(&ciphertext),
-            iv: BASE64.encode(iv),
+            payload: base64::encode(&ciphertext),
+            iv: base64::encode(iv),
             hash: base16ct::lower::encode_string(&mac),
         })
     }
@@ -157,12 +156,9 @@ impl V1Protector {
     /// bad MAC (checked in constant time before any decryption), bad
     /// padding.
     pub fn open(&self, frame: &SecureX) -> Result<Vec<u8>, RecordError> {
-        let ciphertext = BASE64
-            .decode(&frame.payload)
-            .map_err(|_| RecordError::InvalidBase64 { field: "payload" })?;
-        let iv = BASE64
-            .decode(&frame.iv)
-            .map_err(|_| RecordError::InvalidBase64 { field: "iv" })?;
+        let ciphertext = base64::decode(&frame.payload)
+            .ok_or(RecordError::InvalidBase64 { field: "payload" })?;
+        let iv = base64::decode(&frame.iv).ok_or(RecordError::InvalidBase64 { field: "iv" })?;
         let mac = base16ct::mixed::decode_vec(&frame.hash)
             .ok()
             .filter(|m| m.len() == self.suite.hash().output_len())

@@ -99,8 +99,12 @@ impl FrameSplitter {
     }
 }
 
+/// Where the first `\r\n` of `data` starts: the first `\n` (found with
+/// SIMD) that follows a `\r`.
 fn find_delimiter(data: &[u8]) -> Option<usize> {
-    data.windows(DELIMITER.len()).position(|w| w == DELIMITER)
+    memchr::memchr_iter(b'\n', data)
+        .find(|&i| i > 0 && data.get(i - 1) == Some(&b'\r'))
+        .map(|i| i - 1)
 }
 
 #[cfg(test)]
@@ -139,6 +143,17 @@ mod tests {
         }
         let bytes: Vec<&[u8]> = stream.chunks(1).collect();
         assert_eq!(split(64, &bytes).unwrap(), whole);
+    }
+
+    #[test]
+    fn only_a_newline_after_a_carriage_return_ends_a_frame() {
+        let stream: &[u8] = b"\na\nb\r\r\nc\n\r\n";
+        let whole = split(64, &[stream]).unwrap();
+        assert_eq!(whole, vec![b"\na\nb\r".to_vec(), b"c\n".to_vec()]);
+        for cut in 0..=stream.len() {
+            let (a, b) = stream.split_at(cut);
+            assert_eq!(split(64, &[a, b]).unwrap(), whole, "cut at {cut}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! compact, ASCII-only JSON (non-ASCII characters escaped as `\uXXXX`,
 //! since existing peers decode every TCP read on its own).
 
+pub(crate) mod base64;
 pub mod codec;
 pub(crate) mod frame;
 
