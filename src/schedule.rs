@@ -140,8 +140,8 @@ pub mod v2 {
     use core::fmt;
 
     use hkdf::Hkdf;
-    use hmac::{Hmac, KeyInit, Mac};
-    use sha2::{Digest, Sha256, Sha512};
+
+    use sha2::{Sha256, Sha512};
     use zeroize::Zeroizing;
 
     use crate::suite::{CipherSuite, Hash, Mode};
@@ -187,17 +187,7 @@ pub mod v2 {
 
     /// H(parts...) with the suite's hash.
     pub fn hash(h: Hash, parts: &[&[u8]]) -> Vec<u8> {
-        fn run<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
-            let mut d = D::new();
-            for p in parts {
-                d.update(p);
-            }
-            d.finalize().to_vec()
-        }
-        match h {
-            Hash::Sha256 => run::<Sha256>(parts),
-            Hash::Sha512 => run::<Sha512>(parts),
-        }
+        h.digest(parts).as_slice().to_vec()
     }
 
     /// A pseudorandom key, with the suite's hash.
@@ -319,21 +309,8 @@ pub mod v2 {
         }
     }
 
-    // Cannot fail: HMAC takes keys of any length.
-    #[allow(clippy::expect_used)]
     fn hmac(h: Hash, key: &[u8], data: &[u8]) -> Vec<u8> {
-        match h {
-            Hash::Sha256 => {
-                let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
-                m.update(data);
-                m.finalize().into_bytes().to_vec()
-            }
-            Hash::Sha512 => {
-                let mut m = <Hmac<Sha512> as KeyInit>::new_from_slice(key).expect("any key length");
-                m.update(data);
-                m.finalize().into_bytes().to_vec()
-            }
-        }
+        h.hmac(key, &[data]).as_slice().to_vec()
     }
 }
 

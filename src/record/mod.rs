@@ -8,6 +8,7 @@
 //! * [`v2`]: the hardened records: sequence numbers and epochs bound into
 //!   AES-GCM or encrypt-then-HMAC.
 
+pub(crate) mod cipher;
 pub mod v1;
 pub mod v2;
 

@@ -28,16 +28,14 @@ use aes_gcm::aead::AeadInOut;
 use aes_gcm::aead::consts::U16;
 use aes_gcm::{AesGcm, KeyInit, Nonce};
 use cipher::block_padding::{Padding, Pkcs7};
-use cipher::common::InnerInit;
-use cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit};
-use des::TdesEde3;
 use rand_core::CryptoRng;
-use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
+
+use super::cipher::Padded;
 
 use crate::error::RecordError;
 use crate::schedule::V1Secrets;
-use crate::suite::{Cipher, CipherSuite, Hash, Mode};
+use crate::suite::{CipherSuite, Mode};
 use crate::wire::SecureX;
 
 /// AES-128-GCM with the 16-byte nonces of existing peers.
@@ -47,10 +45,10 @@ const AES_BLOCK: usize = 16;
 
 /// A keyed block cipher in the suite's mode.
 enum Keyed {
-    AesGcm(V1AesGcm),
-    AesCbc(Aes128),
-    TdesCbc(TdesEde3),
-    TdesEcb(TdesEde3),
+    /// GCM with v1's 16-byte nonces, used as counter mode.
+    Gcm(V1AesGcm),
+    /// CBC or ECB, shared with v2.
+    Padded(Padded),
 }
 
 /// Seals and opens the v1 records of one key epoch.
@@ -81,17 +79,11 @@ impl V1Protector {
             "v1 secrets derived for another cipher"
         );
         let key = secrets.dangerously_expose_key();
-        let keyed = match (suite.cipher(), suite.mode()) {
-            (Cipher::Aes128, Mode::Gcm) => {
-                Keyed::AesGcm(V1AesGcm::new_from_slice(key).expect("16-byte key"))
-            }
-            (Cipher::Aes128, _) => Keyed::AesCbc(Aes128::new_from_slice(key).expect("16-byte key")),
-            (Cipher::TripleDes, Mode::Cbc) => {
-                Keyed::TdesCbc(TdesEde3::new_from_slice(key).expect("24-byte key"))
-            }
-            (Cipher::TripleDes, _) => {
-                Keyed::TdesEcb(TdesEde3::new_from_slice(key).expect("24-byte key"))
-            }
+        let keyed = match suite.mode() {
+            Mode::Gcm => Keyed::Gcm(V1AesGcm::new_from_slice(key).expect("16-byte key")),
+            mode => Keyed::Padded(
+                Padded::new(suite.cipher(), mode, key).expect("a key of the cipher's length"),
+            ),
         };
         V1Protector {
             suite,
@@ -125,21 +117,19 @@ impl V1Protector {
     pub fn seal(&self, iv: &[u8], inner: &[u8]) -> Result<SecureX, RecordError> {
         self.check_iv(iv)?;
         let ciphertext = match &self.keyed {
-            Keyed::AesGcm(gcm) => {
+            Keyed::Gcm(gcm) => {
                 let mut buf = pad_to_aes_blocks(inner);
                 gcm_keystream(gcm, iv, &mut buf)?;
                 buf
             }
-            Keyed::AesCbc(aes) => cbc::Encryptor::<Aes128>::inner_iv_slice_init(aes.clone(), iv)
-                .map_err(|_| self.iv_error(iv))?
-                .encrypt_padded_vec::<Pkcs7>(inner),
-            Keyed::TdesCbc(tdes) => {
-                cbc::Encryptor::<TdesEde3>::inner_iv_slice_init(tdes.clone(), iv)
-                    .map_err(|_| self.iv_error(iv))?
-                    .encrypt_padded_vec::<Pkcs7>(inner)
+            Keyed::Padded(padded) => {
+                let mut buf = inner.to_vec();
+                buf.resize(padded.padded_len(inner.len()), 0);
+                if !padded.encrypt(iv, &mut buf, inner.len()) {
+                    return Err(self.iv_error(iv));
+                }
+                buf
             }
-            Keyed::TdesEcb(tdes) => ecb::Encryptor::<TdesEde3>::inner_init(tdes.clone())
-                .encrypt_padded_vec::<Pkcs7>(inner),
         };
         let mac = self.mac(&ciphertext);
         Ok(SecureX {
@@ -175,25 +165,20 @@ impl V1Protector {
             return Err(RecordError::BadMac);
         }
         let unpadded = match &self.keyed {
-            Keyed::AesGcm(gcm) => {
+            Keyed::Gcm(gcm) => {
                 // GCM without its tag is counter mode, its own inverse.
                 let mut buf = ciphertext;
                 gcm_keystream(gcm, &iv, &mut buf)?;
                 unpad_aes_blocks(buf)
             }
-            Keyed::AesCbc(aes) => cbc::Decryptor::<Aes128>::inner_iv_slice_init(aes.clone(), &iv)
-                .map_err(|_| self.iv_error(&iv))?
-                .decrypt_padded_vec::<Pkcs7>(&ciphertext)
-                .map_err(|_| RecordError::BadPadding),
-            Keyed::TdesCbc(tdes) => {
-                cbc::Decryptor::<TdesEde3>::inner_iv_slice_init(tdes.clone(), &iv)
-                    .map_err(|_| self.iv_error(&iv))?
-                    .decrypt_padded_vec::<Pkcs7>(&ciphertext)
-                    .map_err(|_| RecordError::BadPadding)
+            Keyed::Padded(padded) => {
+                let mut buf = ciphertext;
+                let len = padded
+                    .decrypt(&iv, &mut buf)
+                    .ok_or(RecordError::BadPadding)?;
+                buf.truncate(len);
+                Ok(buf)
             }
-            Keyed::TdesEcb(tdes) => ecb::Decryptor::<TdesEde3>::inner_init(tdes.clone())
-                .decrypt_padded_vec::<Pkcs7>(&ciphertext)
-                .map_err(|_| RecordError::BadPadding),
         }?;
         Ok(unpadded)
     }
@@ -219,18 +204,11 @@ impl V1Protector {
     /// HASH(C ‖ derived).
     fn mac(&self, ciphertext: &[u8]) -> Vec<u8> {
         let derived = self.secrets.dangerously_expose_derived();
-        match self.suite.hash() {
-            Hash::Sha256 => Sha256::new()
-                .chain_update(ciphertext)
-                .chain_update(derived)
-                .finalize()
-                .to_vec(),
-            Hash::Sha512 => Sha512::new()
-                .chain_update(ciphertext)
-                .chain_update(derived)
-                .finalize()
-                .to_vec(),
-        }
+        self.suite
+            .hash()
+            .digest(&[ciphertext, derived])
+            .as_slice()
+            .to_vec()
     }
 }
 

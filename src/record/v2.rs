@@ -102,20 +102,14 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use aes::Aes128;
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, KeyInit, Nonce, Tag};
-use cipher::block_padding::Pkcs7;
-use cipher::common::InnerInit;
-use cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit};
-use des::TdesEde3;
-use hmac::{Hmac, Mac};
 use rand_core::CryptoRng;
-use sha2::{Sha256, Sha512};
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
+use super::cipher::{HashOutput, Padded};
 use crate::error::RecordError;
-use crate::suite::{Cipher, CipherSuite, Hash, Mode};
+use crate::suite::{CipherSuite, Mode};
 
 /// The record type at the start of every header.
 pub const HEADER_LABEL: &[u8; 19] = b"securex v2 SECURE_X";
@@ -131,6 +125,9 @@ pub const GCM_IV_LEN: usize = 12;
 
 /// The longest MAC key: SHA-512's output.
 const MAX_MAC_KEY_LEN: usize = 64;
+
+/// The longest IV: AES-CBC's.
+const MAX_IV_LEN: usize = 16;
 
 /// The record header: [`HEADER_LABEL`] ‖ epoch (big-endian) ‖ seq
 /// (big-endian). The GCM additional data, and the start of the HMAC input.
@@ -160,12 +157,32 @@ pub struct V2Record {
     pub mac: Vec<u8>,
 }
 
-/// The suite's block cipher, keyed. Each zeroizes its key schedule on drop.
+/// What sealing in place produces besides the ciphertext: the header
+/// fields, the IV and the MAC (both empty for GCM).
+pub(crate) struct Sealed {
+    pub(crate) epoch: u32,
+    pub(crate) seq: u64,
+    iv: [u8; MAX_IV_LEN],
+    iv_len: usize,
+    mac: Option<HashOutput>,
+}
+
+impl Sealed {
+    /// The CBC IV; empty for GCM and ECB.
+    pub(crate) fn iv(&self) -> &[u8] {
+        &self.iv[..self.iv_len]
+    }
+
+    /// The HMAC; empty for GCM.
+    pub(crate) fn mac(&self) -> &[u8] {
+        self.mac.as_ref().map_or(&[], HashOutput::as_slice)
+    }
+}
+
+/// The suite's cipher, keyed. Each zeroizes its key schedule on drop.
 enum Keyed {
-    AesGcm(Aes128Gcm),
-    AesCbc(Aes128),
-    TdesCbc(TdesEde3),
-    TdesEcb(TdesEde3),
+    Gcm(Aes128Gcm),
+    Padded(Padded),
 }
 
 /// Keys of one direction of one epoch (derived by the v2 key schedule).
@@ -212,25 +229,15 @@ impl V2DirectionKeys {
         )?;
         check_len("static_iv", static_iv, if gcm { GCM_IV_LEN } else { 0 })?;
 
-        let bad_key = || RecordError::InvalidKeyLength {
+        let keyed = match suite.mode() {
+            Mode::Gcm => Aes128Gcm::new_from_slice(enc_key).ok().map(Keyed::Gcm),
+            mode => Padded::new(suite.cipher(), mode, enc_key).map(Keyed::Padded),
+        };
+        let keyed = keyed.ok_or(RecordError::InvalidKeyLength {
             key: "enc_key",
             expected: suite.cipher().key_len(),
             actual: enc_key.len(),
-        };
-        let keyed = match (suite.cipher(), suite.mode()) {
-            (Cipher::Aes128, Mode::Gcm) => {
-                Keyed::AesGcm(Aes128Gcm::new_from_slice(enc_key).map_err(|_| bad_key())?)
-            }
-            (Cipher::Aes128, _) => {
-                Keyed::AesCbc(Aes128::new_from_slice(enc_key).map_err(|_| bad_key())?)
-            }
-            (Cipher::TripleDes, Mode::Cbc) => {
-                Keyed::TdesCbc(TdesEde3::new_from_slice(enc_key).map_err(|_| bad_key())?)
-            }
-            (Cipher::TripleDes, _) => {
-                Keyed::TdesEcb(TdesEde3::new_from_slice(enc_key).map_err(|_| bad_key())?)
-            }
-        };
+        })?;
         let mut keys = V2DirectionKeys {
             suite,
             keyed,
@@ -257,6 +264,14 @@ impl V2DirectionKeys {
         }
     }
 
+    /// The length of the ciphertext of `len` bytes of plaintext.
+    fn ciphertext_len(&self, len: usize) -> usize {
+        match &self.keyed {
+            Keyed::Gcm(_) => len + GCM_TAG_LEN,
+            Keyed::Padded(padded) => padded.padded_len(len),
+        }
+    }
+
     fn mac_key(&self) -> &[u8] {
         &self.mac_key[..self.mac_key_len]
     }
@@ -271,127 +286,98 @@ impl V2DirectionKeys {
         nonce
     }
 
-    /// HMAC-H(mac_key, header ‖ len(IV) ‖ IV ‖ C), the MAC of a record.
-    fn mac(&self, epoch: u32, seq: u64, iv: &[u8], c: &[u8]) -> Vec<u8> {
-        match self.suite.hash() {
-            Hash::Sha256 => keyed_hmac::<Hmac<Sha256>>(self.mac_key(), epoch, seq, iv, c)
-                .finalize()
-                .into_bytes()
-                .to_vec(),
-            Hash::Sha512 => keyed_hmac::<Hmac<Sha512>>(self.mac_key(), epoch, seq, iv, c)
-                .finalize()
-                .into_bytes()
-                .to_vec(),
-        }
+    /// HMAC-H(mac_key, header ‖ len(IV) as one byte ‖ IV ‖ C), the MAC of
+    /// a record. IVs are at most 16 bytes (checked against the suite
+    /// before any MAC is computed).
+    fn mac(&self, epoch: u32, seq: u64, iv: &[u8], c: &[u8]) -> HashOutput {
+        let iv_len = [iv.len().min(MAX_IV_LEN) as u8];
+        let header = header(epoch, seq);
+        self.suite
+            .hash()
+            .hmac(self.mac_key(), &[&header[..], &iv_len, iv, c])
     }
 
-    /// Whether `mac` is the record's MAC, compared in constant time.
-    fn verify_mac(&self, epoch: u32, seq: u64, iv: &[u8], c: &[u8], mac: &[u8]) -> bool {
-        match self.suite.hash() {
-            Hash::Sha256 => keyed_hmac::<Hmac<Sha256>>(self.mac_key(), epoch, seq, iv, c)
-                .verify_slice(mac)
-                .is_ok(),
-            Hash::Sha512 => keyed_hmac::<Hmac<Sha512>>(self.mac_key(), epoch, seq, iv, c)
-                .verify_slice(mac)
-                .is_ok(),
-        }
-    }
-
-    /// Seals record `seq` of `epoch`.
-    // Cannot fail: the IV is drawn at the block length the CBC constructors
-    // take, and records are bounded by the frame limit (at most a few MiB),
-    // far below GCM's 2^36 - 32 bytes.
-    #[allow(clippy::expect_used)]
-    fn seal<R: CryptoRng + ?Sized>(
+    /// Seals record `seq` of `epoch` in place: `buf` holds the plaintext
+    /// in its first `len` bytes and is exactly `ciphertext_len(len)` long.
+    /// `false` if it is not (or, for GCM, longer than the mode allows:
+    /// 2^36 − 32 bytes, far beyond any frame).
+    fn seal_in_place<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
         epoch: u32,
         seq: u64,
-        plaintext: &[u8],
-    ) -> V2Record {
-        let mut iv_buf = [0u8; 16];
-        let iv = &mut iv_buf[..self.iv_len()];
-        rng.fill_bytes(iv);
-        let ciphertext = match &self.keyed {
-            Keyed::AesGcm(gcm) => {
-                let mut buf = plaintext.to_vec();
+        buf: &mut [u8],
+        len: usize,
+    ) -> Option<Sealed> {
+        if buf.len() != self.ciphertext_len(len) {
+            return None;
+        }
+        let mut sealed = Sealed {
+            epoch,
+            seq,
+            iv: [0; MAX_IV_LEN],
+            iv_len: self.iv_len(),
+            mac: None,
+        };
+        rng.fill_bytes(&mut sealed.iv[..sealed.iv_len]);
+        match &self.keyed {
+            Keyed::Gcm(gcm) => {
+                let (plaintext, tag_out) = buf.split_at_mut(len);
                 let tag = gcm
                     .encrypt_inout_detached(
                         &self.gcm_nonce(seq),
                         &header(epoch, seq),
-                        buf.as_mut_slice().into(),
+                        plaintext.into(),
                     )
-                    .expect("GCM plaintext within 2^36 - 32 bytes");
-                buf.extend_from_slice(&tag);
-                buf
+                    .ok()?;
+                tag_out.copy_from_slice(&tag);
             }
-            Keyed::AesCbc(aes) => cbc::Encryptor::<Aes128>::inner_iv_slice_init(aes.clone(), iv)
-                .expect("IV of the block length")
-                .encrypt_padded_vec::<Pkcs7>(plaintext),
-            Keyed::TdesCbc(tdes) => {
-                cbc::Encryptor::<TdesEde3>::inner_iv_slice_init(tdes.clone(), iv)
-                    .expect("IV of the block length")
-                    .encrypt_padded_vec::<Pkcs7>(plaintext)
+            Keyed::Padded(padded) => {
+                if !padded.encrypt(sealed.iv(), buf, len) {
+                    return None;
+                }
+                sealed.mac = Some(self.mac(epoch, seq, sealed.iv(), buf));
             }
-            Keyed::TdesEcb(tdes) => ecb::Encryptor::<TdesEde3>::inner_init(tdes.clone())
-                .encrypt_padded_vec::<Pkcs7>(plaintext),
-        };
-        let mac = match self.keyed {
-            Keyed::AesGcm(_) => Vec::new(),
-            _ => self.mac(epoch, seq, iv, &ciphertext),
-        };
-        V2Record {
-            epoch,
-            seq,
-            iv: iv.to_vec(),
-            ciphertext,
-            mac,
         }
+        Some(sealed)
     }
 
     /// Authenticates, decrypts and unpads a record whose header was
-    /// checked. Every failure is [`RecordError::Decrypt`].
-    fn open(&self, r: &V2Record) -> Result<Vec<u8>, RecordError> {
-        let (epoch, seq, iv, c) = (r.epoch, r.seq, r.iv.as_slice(), r.ciphertext.as_slice());
-        let block = self.suite.cipher().block_len();
-        let plaintext = match &self.keyed {
-            Keyed::AesGcm(gcm) => {
-                if !iv.is_empty() || !r.mac.is_empty() || c.len() < GCM_TAG_LEN {
+    /// checked, in place: the plaintext's length at the start of
+    /// `r.ciphertext`. Every failure is [`RecordError::Decrypt`].
+    fn open_in_place(&self, r: &mut V2Record) -> Result<usize, RecordError> {
+        let (epoch, seq) = (r.epoch, r.seq);
+        match &self.keyed {
+            Keyed::Gcm(gcm) => {
+                let c = &mut r.ciphertext;
+                if !r.iv.is_empty() || !r.mac.is_empty() || c.len() < GCM_TAG_LEN {
                     return Err(RecordError::Decrypt);
                 }
-                let (c, tag) = c.split_at(c.len() - GCM_TAG_LEN);
-                let tag = Tag::try_from(tag).map_err(|_| RecordError::Decrypt)?;
-                let mut buf = c.to_vec();
+                let len = c.len() - GCM_TAG_LEN;
+                let (c, tag) = c.split_at_mut(len);
+                let tag = Tag::try_from(&*tag).map_err(|_| RecordError::Decrypt)?;
                 gcm.decrypt_inout_detached(
                     &self.gcm_nonce(seq),
                     &header(epoch, seq),
-                    buf.as_mut_slice().into(),
+                    c.into(),
                     &tag,
                 )
                 .map_err(|_| RecordError::Decrypt)?;
-                return Ok(buf);
+                Ok(len)
             }
             // Encrypt-then-MAC: shapes, then the MAC, then decryption.
-            _ if iv.len() != self.iv_len()
-                || c.is_empty()
-                || c.len() % block != 0
-                || !self.verify_mac(epoch, seq, iv, c, &r.mac) =>
-            {
-                return Err(RecordError::Decrypt);
+            Keyed::Padded(padded) => {
+                let (iv, c) = (r.iv.as_slice(), &mut r.ciphertext);
+                if iv.len() != self.iv_len()
+                    || c.is_empty()
+                    || c.len() % padded.block_len() != 0
+                    || !self.mac(epoch, seq, iv, c).ct_eq(&r.mac)
+                {
+                    return Err(RecordError::Decrypt);
+                }
+                padded.decrypt(iv, c).ok_or(RecordError::Decrypt)
             }
-            Keyed::AesCbc(aes) => cbc::Decryptor::<Aes128>::inner_iv_slice_init(aes.clone(), iv)
-                .map_err(|_| RecordError::Decrypt)?
-                .decrypt_padded_vec::<Pkcs7>(c),
-            Keyed::TdesCbc(tdes) => {
-                cbc::Decryptor::<TdesEde3>::inner_iv_slice_init(tdes.clone(), iv)
-                    .map_err(|_| RecordError::Decrypt)?
-                    .decrypt_padded_vec::<Pkcs7>(c)
-            }
-            Keyed::TdesEcb(tdes) => {
-                ecb::Decryptor::<TdesEde3>::inner_init(tdes.clone()).decrypt_padded_vec::<Pkcs7>(c)
-            }
-        };
-        plaintext.map_err(|_| RecordError::Decrypt)
+        }
     }
 }
 
@@ -401,20 +387,6 @@ impl fmt::Debug for V2DirectionKeys {
             .field("suite", &self.suite)
             .finish_non_exhaustive()
     }
-}
-
-/// An HMAC keyed with `key` over header ‖ len(IV) as one byte ‖ IV ‖ C.
-// Cannot fail: HMAC takes keys of any length, and callers pass IVs of at
-// most 16 bytes (checked against the suite before any MAC is computed).
-#[allow(clippy::expect_used)]
-fn keyed_hmac<M: Mac + KeyInit>(key: &[u8], epoch: u32, seq: u64, iv: &[u8], c: &[u8]) -> M {
-    let iv_len = u8::try_from(iv.len()).expect("IVs are at most 16 bytes");
-    <M as KeyInit>::new_from_slice(key)
-        .expect("HMAC takes keys of any length")
-        .chain_update(header(epoch, seq))
-        .chain_update([iv_len])
-        .chain_update(iv)
-        .chain_update(c)
 }
 
 fn check_len(key: &'static str, actual: &[u8], expected: usize) -> Result<(), RecordError> {
@@ -468,23 +440,57 @@ impl V2Sealer {
     /// CBC draws its IV from `rng` (16 bytes for AES, 8 for 3DES); GCM and
     /// ECB draw nothing.
     ///
-    /// The only error is [`RecordError::SequenceExhausted`], once 2^64 − 1
-    /// records are sealed; the sealer is then unchanged.
-    ///
-    /// # Panics
-    ///
-    /// On a GCM plaintext longer than 2^36 − 32 bytes (64 GiB), the mode's
-    /// limit, far beyond any frame this crate accepts.
+    /// Errors: [`RecordError::SequenceExhausted`], once 2^64 − 1 records
+    /// are sealed, and [`RecordError::CiphertextLength`] for a GCM
+    /// plaintext longer than 2^36 − 32 bytes (64 GiB), the mode's limit,
+    /// far beyond any frame this crate accepts. The sealer is then
+    /// unchanged.
     pub fn seal<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         plaintext: &[u8],
     ) -> Result<V2Record, RecordError> {
+        let mut buf = plaintext.to_vec();
+        buf.resize(self.ciphertext_len(plaintext.len()), 0);
+        let sealed = self.seal_in_place(rng, &mut buf, plaintext.len())?;
+        Ok(V2Record {
+            epoch: sealed.epoch,
+            seq: sealed.seq,
+            iv: sealed.iv().to_vec(),
+            ciphertext: buf,
+            mac: sealed.mac().to_vec(),
+        })
+    }
+
+    /// The length of the ciphertext of `len` bytes of plaintext: `len` +
+    /// 16 (the tag) for GCM, `len` padded to the next whole block for CBC
+    /// and ECB (1 to a block more).
+    pub fn ciphertext_len(&self, len: usize) -> usize {
+        self.keys.ciphertext_len(len)
+    }
+
+    /// Seals the next record in place: `buf` holds the plaintext in its
+    /// first `len` bytes and is exactly [`ciphertext_len`](Self::ciphertext_len)`(len)`
+    /// long; it then holds the ciphertext (GCM: with its tag). Errors as
+    /// [`seal`](Self::seal), and [`RecordError::CiphertextLength`] for a
+    /// `buf` of another length.
+    pub(crate) fn seal_in_place<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<Sealed, RecordError> {
         let seq = self.next_seq;
         let next = seq.checked_add(1).ok_or(RecordError::SequenceExhausted)?;
-        let record = self.keys.seal(rng, self.epoch, seq, plaintext);
+        let sealed = self
+            .keys
+            .seal_in_place(rng, self.epoch, seq, buf, len)
+            .ok_or(RecordError::CiphertextLength {
+                actual: buf.len(),
+                block: self.keys.suite.cipher().block_len(),
+            })?;
         self.next_seq = next;
-        Ok(record)
+        Ok(sealed)
     }
 }
 
@@ -539,6 +545,12 @@ impl V2Opener {
     /// On success `next_seq` advances by one; on any error the opener is
     /// unchanged.
     pub fn open(&mut self, record: &V2Record) -> Result<Vec<u8>, RecordError> {
+        self.open_owned(record.clone())
+    }
+
+    /// [`open`](Self::open), decrypting the record's own ciphertext in
+    /// place: returns it, cut to the plaintext.
+    pub fn open_owned(&mut self, mut record: V2Record) -> Result<Vec<u8>, RecordError> {
         if record.epoch != self.epoch {
             return Err(RecordError::UnknownEpoch(record.epoch));
         }
@@ -552,8 +564,10 @@ impl V2Opener {
             .next_seq
             .checked_add(1)
             .ok_or(RecordError::SequenceExhausted)?;
-        let plaintext = self.keys.open(record)?;
+        let len = self.keys.open_in_place(&mut record)?;
         self.next_seq = next;
+        let mut plaintext = record.ciphertext;
+        plaintext.truncate(len);
         Ok(plaintext)
     }
 }
@@ -561,11 +575,17 @@ impl V2Opener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aes::Aes128;
     use alloc::format;
     use alloc::vec;
-    use cipher::KeyIvInit;
+    use cipher::block_padding::Pkcs7;
+    use cipher::common::InnerInit;
+    use cipher::{BlockModeEncrypt, InnerIvInit, KeyIvInit};
+    use des::TdesEde3;
+    use hmac::{Hmac, Mac};
     use rand_chacha::ChaCha20Rng;
     use rand_core::{Rng, SeedableRng};
+    use sha2::Sha256;
 
     const SIZES: [usize; 6] = [0, 1, 15, 16, 17, 1000];
 
@@ -797,25 +817,27 @@ mod tests {
             let iv = vec![0x33; keys.iv_len()];
             // One block of plaintext, encrypted without padding.
             let forge = |p: &[u8]| {
-                let c = match &keys.keyed {
-                    Keyed::AesCbc(k) => {
+                let Keyed::Padded(padded) = &keys.keyed else {
+                    unreachable!()
+                };
+                let c = match padded {
+                    Padded::AesCbc(k) => {
                         cbc::Encryptor::<Aes128>::inner_iv_slice_init(k.clone(), &iv)
                             .unwrap()
                             .encrypt_padded_vec::<NoPadding>(p)
                     }
-                    Keyed::TdesCbc(k) => {
+                    Padded::TdesCbc(k) => {
                         cbc::Encryptor::<TdesEde3>::inner_iv_slice_init(k.clone(), &iv)
                             .unwrap()
                             .encrypt_padded_vec::<NoPadding>(p)
                     }
-                    Keyed::TdesEcb(k) => ecb::Encryptor::<TdesEde3>::inner_init(k.clone())
+                    Padded::TdesEcb(k) => ecb::Encryptor::<TdesEde3>::inner_init(k.clone())
                         .encrypt_padded_vec::<NoPadding>(p),
-                    Keyed::AesGcm(_) => unreachable!(),
                 };
                 V2Record {
                     epoch: 0,
                     seq: 0,
-                    mac: keys.mac(0, 0, &iv, &c),
+                    mac: keys.mac(0, 0, &iv, &c).as_slice().to_vec(),
                     iv: iv.clone(),
                     ciphertext: c,
                 }
