@@ -79,38 +79,50 @@ impl Message {
     /// body (the file name or error text in UTF-8, the raw DATA bytes, the
     /// 32-byte SHA-256 of CLOSE, nothing for OK). DATA is not base64-encoded.
     pub fn to_v2_bytes(&self) -> Vec<u8> {
-        let (code, body): (u8, &[u8]) = match self {
-            Message::Open { file_name } => (V2_OPEN, file_name.as_bytes()),
-            Message::Data(d) => (V2_DATA, d),
-            Message::Close { sha256 } => (V2_CLOSE, sha256.as_ref().map_or(&[][..], |d| &d[..])),
-            Message::Ok => (V2_OK, &[]),
-            Message::Error { message } => (V2_ERROR, message.as_bytes()),
-        };
+        let (code, body) = self.v2_parts();
         let mut out = Vec::with_capacity(1 + body.len());
         out.push(code);
         out.extend_from_slice(body);
         out
     }
 
+    /// The v2 type byte and body of the message.
+    pub(crate) fn v2_parts(&self) -> (u8, &[u8]) {
+        match self {
+            Message::Open { file_name } => (V2_OPEN, file_name.as_bytes()),
+            Message::Data(d) => (V2_DATA, d),
+            Message::Close { sha256 } => (V2_CLOSE, sha256.as_ref().map_or(&[][..], |d| &d[..])),
+            Message::Ok => (V2_OK, &[]),
+            Message::Error { message } => (V2_ERROR, message.as_bytes()),
+        }
+    }
+
     /// Parses a v2 inner plaintext whose type byte is an application
     /// message's; `None` for other type bytes (the connection's own).
     pub fn from_v2_bytes(bytes: &[u8]) -> Option<Result<Message, FrameError>> {
-        let (&code, body) = bytes.split_first()?;
-        let text = |frame| {
-            core::str::from_utf8(body)
-                .map(String::from)
-                .map_err(|_| invalid(frame, "text is not UTF-8"))
+        Message::from_v2_vec(bytes.to_vec())
+    }
+
+    /// [`from_v2_bytes`](Self::from_v2_bytes) of a plaintext the caller
+    /// gives up: DATA keeps its buffer.
+    pub(crate) fn from_v2_vec(mut bytes: Vec<u8>) -> Option<Result<Message, FrameError>> {
+        let code = *bytes.first()?;
+        if !matches!(code, V2_OPEN..=V2_ERROR) {
+            return None;
+        }
+        bytes.remove(0);
+        let text = |frame, body: Vec<u8>| {
+            String::from_utf8(body).map_err(|_| invalid(frame, "text is not UTF-8"))
         };
         Some(match code {
-            V2_OPEN => text("OPEN").map(|file_name| Message::Open { file_name }),
-            V2_DATA => Ok(Message::Data(body.to_vec())),
-            V2_CLOSE => <[u8; 32]>::try_from(body)
+            V2_OPEN => text("OPEN", bytes).map(|file_name| Message::Open { file_name }),
+            V2_DATA => Ok(Message::Data(bytes)),
+            V2_CLOSE => <[u8; 32]>::try_from(bytes.as_slice())
                 .map(|d| Message::Close { sha256: Some(d) })
                 .map_err(|_| invalid("CLOSE", "needs the 32-byte SHA-256 of the file")),
-            V2_OK if body.is_empty() => Ok(Message::Ok),
+            V2_OK if bytes.is_empty() => Ok(Message::Ok),
             V2_OK => Err(invalid("OK", "carries no body")),
-            V2_ERROR => text("ERROR").map(|message| Message::Error { message }),
-            _ => return None,
+            _ => text("ERROR", bytes).map(|message| Message::Error { message }),
         })
     }
 
@@ -162,7 +174,7 @@ impl fmt::Debug for Message {
 /// v2 type bytes of the application messages (the connection's own
 /// records use 0x10 and up).
 const V2_OPEN: u8 = 0x01;
-const V2_DATA: u8 = 0x02;
+pub(crate) const V2_DATA: u8 = 0x02;
 const V2_CLOSE: u8 = 0x03;
 const V2_OK: u8 = 0x04;
 const V2_ERROR: u8 = 0x05;

@@ -115,7 +115,12 @@ impl ClientHello {
                     ProtocolError::PeerError(error.message).into(),
                 ));
             }
-            other => return Err(Failed::silent(unexpected(&other, State::Negotiating))),
+            other => {
+                return Err(Failed::silent(unexpected(
+                    other.type_name(),
+                    State::Negotiating,
+                )));
+            }
         };
         match (self.v2_bytes.is_some(), exchange.version) {
             (true, Some(_)) => {
@@ -171,7 +176,10 @@ impl ClientHello {
             Frame::Error(error) => Err(Failed::silent(
                 ProtocolError::PeerError(error.message).into(),
             )),
-            other => Err(Failed::silent(unexpected(&other, State::Rotating))),
+            other => Err(Failed::silent(unexpected(
+                other.type_name(),
+                State::Rotating,
+            ))),
         }
     }
 

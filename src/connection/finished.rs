@@ -11,7 +11,7 @@
 
 use super::v2::{Channel, Inner};
 use crate::error::{Error, ProtocolError, RecordError};
-use crate::wire::Record;
+use crate::wire::record::Received;
 
 /// The peer's FINISHED verified in the handshake of this connection.
 #[derive(Debug)]
@@ -24,7 +24,7 @@ pub(super) struct PeerVerified(());
 /// `BadFinished`.
 pub(super) fn verify(
     channel: &mut Channel,
-    record: &Record,
+    record: Received,
     peer_is_client: bool,
 ) -> Result<PeerVerified, Error> {
     let inner = channel.open_inner(record).map_err(|e| match e {

@@ -31,6 +31,7 @@ use super::{Core, State, server};
 use crate::error::Error;
 use crate::message::Message;
 use crate::wire::Frame;
+use crate::wire::record::Received;
 
 /// The phase of a connection, with exactly the data valid in it.
 pub(super) enum Phase {
@@ -139,15 +140,34 @@ impl Phase {
     ) -> Result<Phase, Failed> {
         match self {
             Phase::ClientHello(hello) => (*hello).on_frame(core, frame, bytes),
-            Phase::ClientAwaitFinished(handshake) => handshake.on_client_frame(core, frame),
+            Phase::ClientAwaitFinished(_) | Phase::ServerAwaitFinished(_) => Err(Failed::silent(
+                super::unexpected(frame.type_name(), State::Handshaking),
+            )),
             Phase::V1Client(client) => client.on_frame(core, frame),
             Phase::V1ClientRotating(hello) => hello.on_rotation_frame(core, frame),
             Phase::ServerAwaitHello => server::on_hello_frame(core, frame, bytes),
-            Phase::ServerAwaitFinished(handshake) => handshake.on_server_frame(core, frame),
             Phase::V1Server(server) => server.on_frame(core, frame, bytes.len()),
-            Phase::V2Established(verified) => verified.on_frame(core, frame, bytes.len()),
-            Phase::V2Rekeying(rekeying) => rekeying.on_frame(core, frame, bytes.len()),
+            Phase::V2Established(verified) => Err(verified.on_frame(&frame)),
+            Phase::V2Rekeying(rekeying) => Err((*rekeying).on_frame(&frame)),
             closed @ Phase::Closed(_) => Ok(closed),
+        }
+    }
+
+    /// One v2 record from the peer; `bytes` are its frame exactly as
+    /// received. The phases of v2 open it; every other phase refuses it
+    /// as the frame it is.
+    pub(super) fn on_record(
+        self,
+        core: &mut Core,
+        record: Received,
+        bytes: &[u8],
+    ) -> Result<Phase, Failed> {
+        match self {
+            Phase::ClientAwaitFinished(handshake) => handshake.on_client_record(core, record),
+            Phase::ServerAwaitFinished(handshake) => handshake.on_server_record(core, record),
+            Phase::V2Established(verified) => verified.on_record(core, record, bytes.len()),
+            Phase::V2Rekeying(rekeying) => rekeying.on_record(core, record, bytes.len()),
+            other => other.on_frame(core, record.into_frame(), bytes),
         }
     }
 

@@ -29,7 +29,12 @@ pub(super) fn on_hello_frame(core: &mut Core, frame: Frame, bytes: &[u8]) -> Res
         Frame::Error(ErrorFrame { message }) => {
             return Err(Failed::plain(ProtocolError::PeerError(message).into()));
         }
-        other => return Err(Failed::plain(unexpected(&other, State::Negotiating))),
+        other => {
+            return Err(Failed::plain(unexpected(
+                other.type_name(),
+                State::Negotiating,
+            )));
+        }
     };
     let v2_allowed = core.config.versions.contains(&Version::V2);
     match hello.version {

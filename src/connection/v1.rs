@@ -73,7 +73,10 @@ impl V1Client {
             Frame::Error(ErrorFrame { message }) => {
                 Err(Failed::silent(ProtocolError::PeerError(message).into()))
             }
-            other => Err(Failed::silent(unexpected(&other, State::Established))),
+            other => Err(Failed::silent(unexpected(
+                other.type_name(),
+                State::Established,
+            ))),
         }
     }
 
@@ -169,7 +172,10 @@ impl V1Server {
         if self.deferred.is_some() {
             // Only one rotation in flight: the client must wait for its
             // EXCHANGE.
-            return Err(Failed::plain(unexpected(&frame, State::Rotating)));
+            return Err(Failed::plain(unexpected(
+                frame.type_name(),
+                State::Rotating,
+            )));
         }
         match frame {
             Frame::Algorithms(hello) => {
@@ -201,7 +207,10 @@ impl V1Server {
             Frame::Error(ErrorFrame { message }) => {
                 Err(Failed::plain(ProtocolError::PeerError(message).into()))
             }
-            other => Err(Failed::plain(unexpected(&other, State::Established))),
+            other => Err(Failed::plain(unexpected(
+                other.type_name(),
+                State::Established,
+            ))),
         }
     }
 

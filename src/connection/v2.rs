@@ -6,9 +6,6 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::wire::base64;
-use rand_core::CryptoRng;
-
 use std::time::Instant;
 
 use super::finished::{self, PeerVerified};
@@ -17,12 +14,13 @@ use super::timer::Slot;
 use super::{Core, Event, Role, State, Version, payload_len, unexpected};
 use crate::config::{Config, TDES_MAX_BYTES_PER_KEY};
 use crate::dh::{Group, KeyPair, NamedGroup};
-use crate::error::{Error, FrameError, ProtocolError, RecordError};
+use crate::error::{Error, FrameError, ProtocolError};
 use crate::message::Message;
-use crate::record::{V2DirectionKeys, V2Opener, V2Record, V2Sealer};
+use crate::record::{V2DirectionKeys, V2Opener, V2Sealer};
 use crate::schedule::v2::{DirectionSecrets, EpochSecrets};
 use crate::suite::{Cipher, CipherSuite, Mode, Offer};
-use crate::wire::{Frame, Record};
+use crate::wire::Frame;
+use crate::wire::record::{self as fast, Received};
 
 /// The version number v2 frames carry.
 pub(super) const VERSION: u32 = 2;
@@ -87,19 +85,27 @@ impl Channel {
         self.secrets.suite()
     }
 
-    /// Seals `inner` into a `SECURE_X` frame, encoded, without its
-    /// delimiter.
-    fn seal(&mut self, rng: &mut (dyn CryptoRng + Send), inner: &Inner) -> Result<Vec<u8>, Error> {
-        let record = self.sealer.seal(rng, &inner.encode())?;
-        Ok(record_frame(record).encode())
-    }
-
     /// Seals `inner` into the connection's output; returns the frame's
     /// length.
     pub(super) fn seal_into(&mut self, core: &mut Core, inner: &Inner) -> Result<usize, Error> {
-        let frame = self.seal(&mut *core.rng, inner)?;
-        core.push_encoded(&frame);
-        Ok(frame.len())
+        let (code, body) = inner.parts();
+        self.seal_parts(core, code, body)
+    }
+
+    /// Seals the inner plaintext `code ‖ body` straight into the
+    /// connection's output; returns the frame's length.
+    fn seal_parts(&mut self, core: &mut Core, code: u8, body: &[u8]) -> Result<usize, Error> {
+        let start = core.outgoing.len();
+        fast::write(
+            &mut core.outgoing,
+            &mut self.sealer,
+            &mut *core.rng,
+            code,
+            body,
+        )?;
+        let len = core.outgoing.len() - start;
+        core.frame_written();
+        Ok(len)
     }
 
     /// The bytes of application records a side must send in an epoch
@@ -130,9 +136,9 @@ impl Channel {
     }
 
     /// Opens a record and decodes what it carries.
-    pub(super) fn open_inner(&mut self, record: &Record) -> Result<Inner, Error> {
-        let plaintext = self.opener.open(&frame_record(record)?)?;
-        Ok(Inner::decode(&plaintext)?)
+    pub(super) fn open_inner(&mut self, record: Received) -> Result<Inner, Error> {
+        let plaintext = self.opener.open_owned(record.decode()?)?;
+        Ok(Inner::decode(plaintext)?)
     }
 
     /// Whether sending `len` more bytes of application data must wait for
@@ -181,29 +187,35 @@ pub(super) enum Inner {
 }
 
 impl Inner {
-    pub(super) fn encode(&self) -> Vec<u8> {
+    /// The type byte and the body of the inner plaintext.
+    pub(super) fn parts(&self) -> (u8, &[u8]) {
         match self {
-            Inner::App(message) => message.to_v2_bytes(),
-            Inner::Finished(value) => [&[FINISHED][..], value].concat(),
-            Inner::Rekey(public) => [&[REKEY][..], public].concat(),
-            Inner::RekeyAck(public) => [&[REKEY_ACK][..], public].concat(),
+            Inner::App(message) => message.v2_parts(),
+            Inner::Finished(value) => (FINISHED, value),
+            Inner::Rekey(public) => (REKEY, public),
+            Inner::RekeyAck(public) => (REKEY_ACK, public),
         }
     }
 
-    pub(super) fn decode(bytes: &[u8]) -> Result<Inner, FrameError> {
-        if let Some(app) = Message::from_v2_bytes(bytes) {
-            return app.map(Inner::App);
-        }
-        match bytes.split_first() {
-            Some((&FINISHED, value)) => Ok(Inner::Finished(value.to_vec())),
-            Some((&REKEY, public)) => Ok(Inner::Rekey(public.to_vec())),
-            Some((&REKEY_ACK, public)) => Ok(Inner::RekeyAck(public.to_vec())),
-            Some((&code, _)) => Err(FrameError::UnknownType(alloc::format!("0x{code:02x}"))),
-            None => Err(FrameError::InvalidFields {
-                frame: "SECURE_X",
-                detail: String::from("empty record"),
-            }),
-        }
+    pub(super) fn decode(bytes: Vec<u8>) -> Result<Inner, FrameError> {
+        let inner = match bytes.split_first() {
+            Some((&FINISHED, value)) => Inner::Finished(value.to_vec()),
+            Some((&REKEY, public)) => Inner::Rekey(public.to_vec()),
+            Some((&REKEY_ACK, public)) => Inner::RekeyAck(public.to_vec()),
+            Some((&code, _)) => {
+                return match Message::from_v2_vec(bytes) {
+                    Some(app) => app.map(Inner::App),
+                    None => Err(FrameError::UnknownType(alloc::format!("0x{code:02x}"))),
+                };
+            }
+            None => {
+                return Err(FrameError::InvalidFields {
+                    frame: "SECURE_X",
+                    detail: String::from("empty record"),
+                });
+            }
+        };
+        Ok(inner)
     }
 
     /// The name of what the record carries, for errors.
@@ -215,39 +227,6 @@ impl Inner {
             Inner::RekeyAck(_) => "REKEY_ACK",
         }
     }
-}
-
-/// A sealed record as a frame.
-fn record_frame(record: V2Record) -> Frame {
-    Frame::Record(Record {
-        epoch: record.epoch,
-        seq: record.seq,
-        payload: base64::encode(&record.ciphertext),
-        iv: (!record.iv.is_empty()).then(|| base64::encode(&record.iv)),
-        hash: (!record.mac.is_empty()).then(|| base16ct::lower::encode_string(&record.mac)),
-    })
-}
-
-/// A frame's record, its binary fields decoded.
-fn frame_record(record: &Record) -> Result<V2Record, Error> {
-    let base64 =
-        |field, value: &str| base64::decode(value).ok_or(RecordError::InvalidBase64 { field });
-    Ok(V2Record {
-        epoch: record.epoch,
-        seq: record.seq,
-        ciphertext: base64("payload", &record.payload)?,
-        iv: record
-            .iv
-            .as_deref()
-            .map(|iv| base64("iv", iv))
-            .transpose()?
-            .unwrap_or_default(),
-        mac: match &record.hash {
-            Some(hex) => base16ct::mixed::decode_vec(hex)
-                .map_err(|_| RecordError::InvalidHex { field: "hash" })?,
-            None => Vec::new(),
-        },
-    })
 }
 
 /// `offer` without the legacy suites' cipher and mode unless allowed.
@@ -281,16 +260,13 @@ impl Handshake {
     /// [`Verified`] epoch. Before it verifies, nothing is told to the peer.
     fn verify_peer(
         self: Box<Self>,
-        frame: Frame,
+        record: Received,
         peer_is_client: bool,
         now: Instant,
     ) -> Result<Box<Verified>, Failed> {
-        let Frame::Record(record) = frame else {
-            return Err(Failed::silent(unexpected(&frame, State::Handshaking)));
-        };
         let mut channel = self.channel;
         let proof =
-            finished::verify(&mut channel, &record, peer_is_client).map_err(Failed::silent)?;
+            finished::verify(&mut channel, record, peer_is_client).map_err(Failed::silent)?;
         Ok(Box::new(Verified {
             channel,
             _proof: proof,
@@ -302,12 +278,12 @@ impl Handshake {
 
     /// Client: the server's FINISHED, verified before anything but our own
     /// FINISHED is sent; ours goes out at once.
-    pub(super) fn on_client_frame(
+    pub(super) fn on_client_record(
         self: Box<Self>,
         core: &mut Core,
-        frame: Frame,
+        record: Received,
     ) -> Result<Phase, Failed> {
-        let mut verified = self.verify_peer(frame, false, core.now)?;
+        let mut verified = self.verify_peer(record, false, core.now)?;
         // The server is verified from here on: a failure may be told.
         let ours = Inner::Finished(verified.channel.secrets.finished(true));
         if let Err(error) = verified.channel.seal_into(core, &ours) {
@@ -318,12 +294,12 @@ impl Handshake {
     }
 
     /// Server: the client's FINISHED (ours went out with the `EXCHANGE`).
-    pub(super) fn on_server_frame(
+    pub(super) fn on_server_record(
         self: Box<Self>,
         core: &mut Core,
-        frame: Frame,
+        record: Received,
     ) -> Result<Phase, Failed> {
-        let verified = self.verify_peer(frame, true, core.now)?;
+        let verified = self.verify_peer(record, true, core.now)?;
         core.established(Version::V2, verified.channel.suite(), true);
         Ok(Phase::V2Established(verified))
     }
@@ -347,24 +323,28 @@ pub(super) struct Verified {
 }
 
 impl Verified {
-    /// One frame from the peer (`len` bytes as received): only records,
-    /// in this epoch.
-    pub(super) fn on_frame(
+    /// One frame from the peer other than a record: refused.
+    pub(super) fn on_frame(self: Box<Self>, frame: &Frame) -> Failed {
+        let state = match self.deferred {
+            Some(_) => State::Rotating,
+            None => State::Established,
+        };
+        Failed::sealed(unexpected(frame.type_name(), state), self)
+    }
+
+    /// One record from the peer (`len` bytes as received), in this epoch.
+    pub(super) fn on_record(
         mut self: Box<Self>,
         core: &mut Core,
-        frame: Frame,
+        record: Received,
         len: usize,
     ) -> Result<Phase, Failed> {
         if self.deferred.is_some() {
             // The peer waits for REKEY_ACK: nothing may come meanwhile.
-            let error = unexpected(&frame, State::Rotating);
+            let error = unexpected("SECURE_X", State::Rotating);
             return Err(Failed::sealed(error, self));
         }
-        let Frame::Record(record) = frame else {
-            let error = unexpected(&frame, State::Established);
-            return Err(Failed::sealed(error, self));
-        };
-        let inner = match self.channel.open_inner(&record) {
+        let inner = match self.channel.open_inner(record) {
             Ok(inner) => inner,
             Err(error) => return Err(Failed::sealed(error, self)),
         };
@@ -562,19 +542,23 @@ impl Rekeying {
         self.verified
     }
 
-    /// One frame from the peer (`len` bytes as received): records of the
-    /// current epoch, the answer to our REKEY among them.
-    pub(super) fn on_frame(
+    /// One frame from the peer other than a record: refused.
+    pub(super) fn on_frame(self, frame: &Frame) -> Failed {
+        Failed::sealed(
+            unexpected(frame.type_name(), State::Rotating),
+            self.verified,
+        )
+    }
+
+    /// One record from the peer (`len` bytes as received), of the current
+    /// epoch: the answer to our REKEY among them.
+    pub(super) fn on_record(
         mut self: Box<Self>,
         core: &mut Core,
-        frame: Frame,
+        record: Received,
         len: usize,
     ) -> Result<Phase, Failed> {
-        let Frame::Record(record) = frame else {
-            let error = unexpected(&frame, State::Rotating);
-            return Err(Failed::sealed(error, self.verified));
-        };
-        let inner = match self.verified.channel.open_inner(&record) {
+        let inner = match self.verified.channel.open_inner(record) {
             Ok(inner) => inner,
             Err(error) => return Err(Failed::sealed(error, self.verified)),
         };

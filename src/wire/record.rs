@@ -1,0 +1,341 @@
+//! The v2 `SECURE_X` frame without serde: the fast record path.
+//!
+//! [`write`] seals a record straight into the output buffer, in the one
+//! form serde writes it (the same bytes as [`Frame::encode`] of the
+//! record, which the tests check):
+//!
+//! ```text
+//! {"type":"SECURE_X","epoch":E,"seq":S,"payload":"<base64>"[,"iv":"<base64>"][,"hash":"<hex>"]}
+//! ```
+//!
+//! Base64 and lowercase hex need no JSON escaping, and the ciphertext is
+//! made in place in the output (the plaintext copied in once, encrypted
+//! over itself, then base64-encoded into the room left before it).
+//!
+//! [`parse`] reads exactly that form and nothing else: no whitespace, this
+//! field order, `type` in upper case, integers without sign, fraction,
+//! exponent or leading zero, strings of base64 and hex characters only.
+//! It decodes the binary fields at once. For anything else (another
+//! peer's `", "` separators, another field order, a lower-case type, a
+//! field that does not decode) it returns `None`, and the caller hands the
+//! frame to the strict parser, [`Frame::decode`]. Every frame it accepts,
+//! the strict parser accepts with the same values, so the two paths accept
+//! and refuse exactly the same frames (`fuzz/fuzz_targets/fast_path.rs`
+//! checks this against serde on arbitrary frames).
+
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+
+use super::base64;
+use super::frame::{Frame, Record};
+use crate::error::RecordError;
+use crate::record::{V2Record, V2Sealer};
+
+const START: &[u8] = br#"{"type":"SECURE_X","epoch":"#;
+const SEQ: &[u8] = br#","seq":"#;
+const PAYLOAD: &[u8] = br#","payload":""#;
+const IV: &[u8] = br#"","iv":""#;
+const HASH: &[u8] = br#"","hash":""#;
+/// After the closing quote of the last string.
+const END: &[u8] = b"}";
+
+/// Seals `code ‖ body` (a v2 inner plaintext) as `sealer`'s next record
+/// and appends its `SECURE_X` frame, without delimiter, to `out`. On
+/// error `out` is as it was.
+pub(crate) fn write<R: CryptoRng + ?Sized>(
+    out: &mut Vec<u8>,
+    sealer: &mut V2Sealer,
+    rng: &mut R,
+    code: u8,
+    body: &[u8],
+) -> Result<(), RecordError> {
+    let start = out.len();
+    out.extend_from_slice(START);
+    push_decimal(out, u64::from(sealer.epoch()));
+    out.extend_from_slice(SEQ);
+    push_decimal(out, sealer.next_seq());
+    out.extend_from_slice(PAYLOAD);
+    // [base64 of C, still zeros][plaintext, then C]: C is made in place,
+    // then encoded into the room before it, which it leaves.
+    let len = 1 + body.len();
+    let c_len = sealer.ciphertext_len(len);
+    let b64_at = out.len();
+    let b64_len = base64::encoded_len(c_len);
+    out.resize(b64_at + b64_len, 0);
+    out.push(code);
+    out.extend_from_slice(body);
+    out.resize(b64_at + b64_len + c_len, 0);
+    let (b64, c) = out[b64_at..].split_at_mut(b64_len);
+    let sealed = match sealer.seal_in_place(rng, c, len) {
+        Ok(sealed) => sealed,
+        Err(error) => {
+            out.truncate(start);
+            return Err(error);
+        }
+    };
+    base64::encode_to_slice(c, b64);
+    out.truncate(b64_at + b64_len);
+    if !sealed.iv().is_empty() {
+        out.extend_from_slice(IV);
+        base64::encode_append(out, sealed.iv());
+    }
+    if !sealed.mac().is_empty() {
+        out.extend_from_slice(HASH);
+        let at = out.len();
+        out.resize(at + 2 * sealed.mac().len(), 0);
+        // Cannot fail: the room is exactly twice the MAC.
+        let _ = base16ct::lower::encode(sealed.mac(), &mut out[at..]);
+    }
+    out.push(b'"');
+    out.extend_from_slice(END);
+    Ok(())
+}
+
+/// Reads a `SECURE_X` frame (without its delimiter) in the form [`write`]
+/// writes, its binary fields decoded; `None` for any other frame.
+pub(crate) fn parse(frame: &[u8]) -> Option<V2Record> {
+    let rest = frame.strip_prefix(START)?;
+    let (epoch, rest) = decimal(rest)?;
+    let epoch = u32::try_from(epoch).ok()?;
+    let (seq, rest) = decimal(rest.strip_prefix(SEQ)?)?;
+    let (payload, mut rest) = string(rest.strip_prefix(PAYLOAD)?)?;
+    let mut iv = None;
+    if let Some(after) = rest.strip_prefix(&IV[1..]) {
+        let (text, after) = string(after)?;
+        (iv, rest) = (Some(text), after);
+    }
+    let mut hash = None;
+    if let Some(after) = rest.strip_prefix(&HASH[1..]) {
+        let (text, after) = string(after)?;
+        (hash, rest) = (Some(text), after);
+    }
+    if rest != END {
+        return None;
+    }
+    Some(V2Record {
+        epoch,
+        seq,
+        ciphertext: base64::decode(payload)?,
+        iv: match iv {
+            Some(text) => base64::decode(text)?,
+            None => Vec::new(),
+        },
+        mac: match hash {
+            Some(text) => base16ct::mixed::decode_vec(text).ok()?,
+            None => Vec::new(),
+        },
+    })
+}
+
+/// A v2 record as received: decoded by [`parse`], or the fields the strict
+/// parser read, decoded when the connection opens the record (so that a
+/// field that does not decode fails where it always has).
+pub(crate) enum Received {
+    /// From the fast path.
+    Decoded(V2Record),
+    /// From [`Frame::decode`].
+    Fields(Record),
+}
+
+impl Received {
+    /// The record's binary fields.
+    pub(crate) fn decode(self) -> Result<V2Record, RecordError> {
+        let record = match self {
+            Received::Decoded(record) => return Ok(record),
+            Received::Fields(record) => record,
+        };
+        let base64 =
+            |field, value: &str| base64::decode(value).ok_or(RecordError::InvalidBase64 { field });
+        Ok(V2Record {
+            epoch: record.epoch,
+            seq: record.seq,
+            ciphertext: base64("payload", &record.payload)?,
+            iv: match &record.iv {
+                Some(iv) => base64("iv", iv)?,
+                None => Vec::new(),
+            },
+            mac: match &record.hash {
+                Some(hex) => base16ct::mixed::decode_vec(hex)
+                    .map_err(|_| RecordError::InvalidHex { field: "hash" })?,
+                None => Vec::new(),
+            },
+        })
+    }
+
+    /// The record as the strict parser's frame, for the phases that take
+    /// no v2 record (and fail on it).
+    pub(crate) fn into_frame(self) -> Frame {
+        Frame::Record(match self {
+            Received::Fields(record) => record,
+            Received::Decoded(record) => Record {
+                epoch: record.epoch,
+                seq: record.seq,
+                payload: base64::encode(&record.ciphertext),
+                iv: (!record.iv.is_empty()).then(|| base64::encode(&record.iv)),
+                hash: (!record.mac.is_empty()).then(|| base16ct::lower::encode_string(&record.mac)),
+            },
+        })
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// A JSON integer as serde reads into an unsigned field: `0`, or a digit
+/// other than `0` and more digits, within `u64`. A leading zero followed
+/// by a digit stops after the zero, and the caller's next expected byte
+/// then fails to match.
+fn decimal(text: &[u8]) -> Option<(u64, &[u8])> {
+    if text.first() == Some(&b'0') {
+        return Some((0, &text[1..]));
+    }
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in &text[..digits] {
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some((n, &text[digits..]))
+}
+
+/// The text up to the next `"`, and what follows that quote. Whether the
+/// text is base64 or hex (and so a JSON string without escapes) is
+/// checked by decoding it.
+fn string(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = memchr::memchr(b'"', text)?;
+    Some((&text[..end], &text[end + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::V2DirectionKeys;
+    use crate::suite::{CipherSuite, Mode};
+    use alloc::string::String;
+    use alloc::vec;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn sealer(suite: CipherSuite, epoch: u32, seq: u64) -> V2Sealer {
+        let gcm = suite.mode() == Mode::Gcm;
+        let keys = V2DirectionKeys::new(
+            suite,
+            &vec![7; suite.cipher().key_len()],
+            &vec![9; if gcm { 0 } else { suite.hash().output_len() }],
+            &vec![3; if gcm { 12 } else { 0 }],
+        )
+        .unwrap();
+        let mut sealer = V2Sealer::new(keys, epoch);
+        for _ in 0..seq {
+            sealer
+                .seal(&mut ChaCha20Rng::seed_from_u64(0), b"")
+                .unwrap();
+        }
+        sealer
+    }
+
+    /// The fast writer gives the bytes serde gives for the same record, in
+    /// every suite, and the fast parser reads them back to that record, as
+    /// the strict parser does.
+    #[test]
+    fn writes_what_serde_writes_and_reads_it_back() {
+        for suite in CipherSuite::ALL {
+            for (epoch, seq) in [(0, 0), (1, 9), (10, 10), (u32::MAX, 3)] {
+                for len in [0, 1, 15, 16, 17, 1000] {
+                    let body: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                    let mut a = sealer(suite, epoch, seq);
+                    let mut b = sealer(suite, epoch, seq);
+                    let mut out = b"prefix".to_vec();
+                    let rng = &mut ChaCha20Rng::seed_from_u64(len as u64);
+                    write(&mut out, &mut a, rng, 0x02, &body).unwrap();
+                    let rng = &mut ChaCha20Rng::seed_from_u64(len as u64);
+                    let record = b.seal(rng, &[&[0x02][..], &body].concat()).unwrap();
+                    let expected = Received::Decoded(record.clone()).into_frame().encode();
+                    assert_eq!(&out[..6], b"prefix");
+                    assert_eq!(
+                        core::str::from_utf8(&out[6..]).unwrap(),
+                        core::str::from_utf8(&expected).unwrap(),
+                        "{suite} {len}"
+                    );
+                    assert_eq!(parse(&out[6..]), Some(record.clone()));
+                    let Frame::Record(fields) = Frame::decode(&out[6..]).unwrap() else {
+                        panic!("not a v2 record")
+                    };
+                    assert_eq!(Received::Fields(fields).decode(), Ok(record));
+                    assert_eq!(a.next_seq(), seq + 1);
+                }
+            }
+        }
+    }
+
+    /// Frames the fast path leaves to the strict parser: each one valid
+    /// JSON that serde reads (or refuses) on its own.
+    #[test]
+    fn anything_but_the_canonical_form_is_left_to_the_strict_parser() {
+        let canonical = br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AAAA"}"#;
+        assert!(parse(canonical).is_some());
+        let others: [&[u8]; 17] = [
+            br#"{"type": "SECURE_X", "epoch": 1, "seq": 2, "payload": "AAAA"}"#,
+            br#"{"type":"secure_x","epoch":1,"seq":2,"payload":"AAAA"}"#,
+            br#"{"epoch":1,"type":"SECURE_X","seq":2,"payload":"AAAA"}"#,
+            br#"{"type":"SECURE_X","epoch":01,"seq":2,"payload":"AAAA"}"#,
+            br#"{"type":"SECURE_X","epoch":-1,"seq":2,"payload":"AAAA"}"#,
+            br#"{"type":"SECURE_X","epoch":1.0,"seq":2,"payload":"AAAA"}"#,
+            br#"{"type":"SECURE_X","epoch":1e0,"seq":2,"payload":"AAAA"}"#,
+            br#"{"type":"SECURE_X","epoch":4294967296,"seq":2,"payload":"AAAA"}"#,
+            br#"{"type":"SECURE_X","epoch":1,"seq":18446744073709551616,"payload":"AAAA"}"#,
+            br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AA\u0041A"}"#,
+            br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AAA\"}"#,
+            br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AAA"}"#,
+            br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AAAA","x":1}"#,
+            br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AAAA","hash":"0g"}"#,
+            br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AAAA","hash":"abc"}"#,
+            br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AAAA"} "#,
+            br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AAAA","hash":"00","iv":""}"#,
+        ];
+        for frame in others {
+            assert_eq!(parse(frame), None, "{}", String::from_utf8_lossy(frame));
+        }
+        // The iv and hash fields, in this order, each optional.
+        let both =
+            br#"{"type":"SECURE_X","epoch":1,"seq":2,"payload":"AAAA","iv":"AQ==","hash":"0A"}"#;
+        let record = parse(both).unwrap();
+        assert_eq!((record.iv, record.mac), (vec![1], vec![10]));
+        let hash = br#"{"type":"SECURE_X","epoch":0,"seq":0,"payload":"","hash":"ff"}"#;
+        assert_eq!(parse(hash).unwrap().mac, vec![255]);
+    }
+
+    #[test]
+    fn decimals_are_json_integers() {
+        assert_eq!(decimal(b"0,"), Some((0, &b","[..])));
+        assert_eq!(decimal(b"07"), Some((0, &b"7"[..])));
+        assert_eq!(
+            decimal(b"18446744073709551615}"),
+            Some((u64::MAX, &b"}"[..]))
+        );
+        assert_eq!(decimal(b"18446744073709551616"), None);
+        assert_eq!(decimal(b"-1"), None);
+        assert_eq!(decimal(b""), None);
+        let mut out = Vec::new();
+        for n in [0, 9, 10, 1234567890, u64::MAX] {
+            out.clear();
+            push_decimal(&mut out, n);
+            assert_eq!(out, alloc::format!("{n}").into_bytes());
+        }
+    }
+}
