@@ -130,6 +130,6 @@ pub mod wire;
 
 pub use config::Config;
 #[cfg(feature = "std")]
-pub use connection::{Connection, Event, Role, State, Version};
+pub use connection::{Connection, Event, RETAINED_OUTPUT, Role, State, Version};
 pub use error::{Error, ErrorKind, Timer};
 pub use message::Message;

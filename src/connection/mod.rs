@@ -136,6 +136,12 @@ use crate::wire::{self, ErrorFrame, Frame, FrameSplitter};
 use phase::{Alert, Failed, Phase, Sent};
 use timer::{Slot, Timers};
 
+/// The most output buffer (bytes of capacity) a connection keeps after
+/// [`Connection::poll_transmit_into`] has drained it: room for its
+/// handshake and rotation frames, not for a stream of DATA (whose buffer
+/// is the caller's, see [`Connection::send_data_into`]).
+pub const RETAINED_OUTPUT: usize = 4096;
+
 /// The side of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -484,15 +490,7 @@ impl Connection {
     /// idle timer, the reply a client's `OPEN` or v2 `CLOSE` calls for, a
     /// rotation it starts) count from it.
     pub fn send(&mut self, now: Instant, message: Message) -> Result<(), Error> {
-        if self.state() == State::Closed || self.closing {
-            return Err(Misuse::Closed.into());
-        }
-        if message.is_from_client() != (self.core.role == Role::Client) {
-            return Err(Misuse::WrongRole {
-                message: message.type_name(),
-            }
-            .into());
-        }
+        self.check_sender(message.type_name(), message.is_from_client())?;
         let v2 = match self.core.version {
             Some(version) => version == Version::V2,
             None => self.core.config.client_speaks() == Version::V2,
@@ -500,7 +498,76 @@ impl Connection {
         if v2 && matches!(message, Message::Close { sha256: None }) {
             return Err(Misuse::MissingDigest.into());
         }
-        let len = frame_len_bound(&message);
+        let is_data = matches!(message, Message::Data(_));
+        self.check_size(frame_len_bound(is_data, payload_len(&message)))?;
+        self.core.now = self.core.now.max(now);
+        self.queued_bytes += payload_len(&message);
+        self.queue.push_back(message);
+        self.flush_queue()
+    }
+
+    /// Sends a DATA chunk from a borrowed slice: [`send`](Self::send) of
+    /// `Message::Data(data.to_vec())`, with the same errors, without the
+    /// copy when the chunk can go at once (an established v2 connection
+    /// with nothing waiting): it is then sealed straight from `data` into
+    /// the output. While keys rotate, or in v1, it is copied and waits
+    /// like any message.
+    pub fn send_data(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+        if !(self.queue.is_empty() && matches!(self.phase, Phase::V2Established(_))) {
+            return self.send(now, Message::Data(data.to_vec()));
+        }
+        self.check_sender("DATA", true)?;
+        self.check_size(frame_len_bound(true, data.len()))?;
+        self.core.now = self.core.now.max(now);
+        let mut sealed = false;
+        self.transition(|phase, core| {
+            let (next, done) = phase.transmit_data(core, data)?;
+            sealed = done;
+            Ok(next)
+        })?;
+        if !sealed {
+            // A rotation started: the chunk waits for its keys.
+            self.queued_bytes += data.len();
+            self.queue.push_back(Message::Data(data.to_vec()));
+        }
+        Ok(())
+    }
+
+    /// [`send_data`](Self::send_data) with the output written into the
+    /// caller's buffer: first what [`poll_transmit_into`](Self::poll_transmit_into)
+    /// would append, then the frames of this chunk, sealed in `buf`
+    /// itself. A driver that reuses `buf` (writing it out and clearing
+    /// it) sends a stream of chunks without any allocation per chunk.
+    pub fn send_data_into(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.poll_transmit_into(buf);
+        // The connection's output is `buf` while the chunk is sealed.
+        core::mem::swap(&mut self.core.outgoing, buf);
+        let result = self.send_data(now, data);
+        core::mem::swap(&mut self.core.outgoing, buf);
+        result
+    }
+
+    /// The checks of `send` on who sends what: the connection still
+    /// takes messages, and this role sends `name` (`from_client`: a
+    /// client's message).
+    fn check_sender(&self, name: &'static str, from_client: bool) -> Result<(), Error> {
+        if self.state() == State::Closed || self.closing {
+            return Err(Misuse::Closed.into());
+        }
+        if from_client != (self.core.role == Role::Client) {
+            return Err(Misuse::WrongRole { message: name }.into());
+        }
+        Ok(())
+    }
+
+    /// The checks of `send` on size, for a message whose frame takes at
+    /// most `len` bytes.
+    fn check_size(&self, len: usize) -> Result<(), Error> {
         if len > self.core.config.max_frame_len {
             return Err(Misuse::MessageTooLarge {
                 len,
@@ -514,10 +581,7 @@ impl Connection {
             }
             .into());
         }
-        self.core.now = self.core.now.max(now);
-        self.queued_bytes += payload_len(&message);
-        self.queue.push_back(message);
-        self.flush_queue()
+        Ok(())
     }
 
     /// Closes the connection without an error. Frames already produced
@@ -591,6 +655,30 @@ impl Connection {
         } else {
             Some(core::mem::take(&mut self.core.outgoing))
         }
+    }
+
+    /// Appends the bytes to write to the peer (whole frames with their
+    /// `\r\n`) to `buf`, and returns how many; 0 when there are none.
+    ///
+    /// Unlike [`poll_transmit`](Self::poll_transmit) this allocates
+    /// nothing once `buf` has grown to a batch of frames: a driver that
+    /// writes `buf` out and clears it reuses it for ever. An empty `buf`
+    /// without the room takes the connection's own buffer instead of a
+    /// copy. The connection then keeps at most [`RETAINED_OUTPUT`] bytes of
+    /// buffer for its next output, so an idle connection holds little.
+    pub fn poll_transmit_into(&mut self, buf: &mut Vec<u8>) -> usize {
+        let out = &mut self.core.outgoing;
+        let n = out.len();
+        if buf.is_empty() && buf.capacity() < n {
+            core::mem::swap(buf, out);
+        } else {
+            buf.extend_from_slice(out);
+        }
+        out.clear();
+        if out.capacity() > RETAINED_OUTPUT {
+            *out = Vec::new();
+        }
+        n
     }
 
     /// The next event, if any.
@@ -794,15 +882,14 @@ fn unexpected(frame: &'static str, state: State) -> Error {
 
 /// An upper bound of the frame a message makes (for the limits), in the
 /// larger of the two versions' encodings (v1's).
-fn frame_len_bound(message: &Message) -> usize {
+fn frame_len_bound(is_data: bool, len: usize) -> usize {
     // v1: the inner JSON, where DATA is base64 and text is escaped (a
     // control character takes six bytes, `\u0001`), padded, then base64
     // again, plus the IV, the MAC and the JSON around them. A server's
     // plaintext ERROR escapes its text the same way, and is shorter.
-    let len = payload_len(message);
-    let inner = match message {
-        Message::Data(_) => len / 3 * 4 + 4,
-        _ => len.saturating_mul(6),
+    let inner = match is_data {
+        true => len / 3 * 4 + 4,
+        false => len.saturating_mul(6),
     }
     .saturating_add(64);
     (inner.saturating_add(16) / 3)

@@ -185,6 +185,22 @@ impl Phase {
         }
     }
 
+    /// A DATA chunk to send now from a borrowed slice, if an established
+    /// v2 epoch allows (a rotation may start instead): whether it was
+    /// sealed. Every other phase leaves it to [`Phase::transmit`].
+    pub(super) fn transmit_data(
+        self,
+        core: &mut Core,
+        data: &[u8],
+    ) -> Result<(Phase, bool), Failed> {
+        match self {
+            Phase::V2Established(verified) => {
+                verified.transmit_parts(core, crate::message::V2_DATA, data, data.len())
+            }
+            other => Ok((other, false)),
+        }
+    }
+
     /// The rekey timer expired: a v2 epoch starts its rotation; every other
     /// phase stays as it is.
     pub(super) fn start_rekey(self, core: &mut Core) -> Result<Phase, Failed> {

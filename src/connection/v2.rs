@@ -421,17 +421,36 @@ impl Verified {
     /// epoch is used up or one is wanted (the message then waits for the
     /// new keys).
     pub(super) fn transmit(
-        mut self: Box<Self>,
+        self: Box<Self>,
         core: &mut Core,
         message: Message,
     ) -> Result<(Phase, Sent), Failed> {
-        let len = payload_len(&message);
+        let closes = matches!(message, Message::Error { .. });
+        let (code, body) = message.v2_parts();
+        let (phase, sealed) = self.transmit_parts(core, code, body, payload_len(&message))?;
+        let sent = match (sealed, closes) {
+            (false, _) => Sent::Wait(message),
+            (true, true) => Sent::Closes,
+            (true, false) => Sent::Yes,
+        };
+        Ok((phase, sent))
+    }
+
+    /// [`transmit`](Self::transmit) of an application message's type byte
+    /// and body (`len`: the bytes it carries, for the limits); whether it
+    /// was sealed, or waits for a rotation this started.
+    pub(super) fn transmit_parts(
+        mut self: Box<Self>,
+        core: &mut Core,
+        code: u8,
+        body: &[u8],
+        len: usize,
+    ) -> Result<(Phase, bool), Failed> {
         let wanted = self.rekey_wanted && self.channel.may_rekey(&core.config);
         if self.deferred.is_none() && (wanted || self.channel.rekey_due(&core.config, len)) {
-            return Ok((self.start_rekey(core)?, Sent::Wait(message)));
+            return Ok((self.start_rekey(core)?, false));
         }
-        let closes = matches!(message, Message::Error { .. });
-        let frame_len = match self.channel.seal_into(core, &Inner::App(message)) {
+        let frame_len = match self.channel.seal_parts(core, code, body) {
             Ok(frame_len) => frame_len,
             Err(error) => return Err(Failed::sealed(error, self)),
         };
@@ -441,10 +460,7 @@ impl Verified {
             .channel
             .sent_frame_bytes
             .saturating_add(frame_len as u64);
-        Ok((
-            Phase::V2Established(self),
-            if closes { Sent::Closes } else { Sent::Yes },
-        ))
+        Ok((Phase::V2Established(self), true))
     }
 
     /// Seals an application message (an alert) without any bookkeeping.
