@@ -4,7 +4,7 @@
 # reading the file, the transfer, the server's answer) and MB/s (10^6
 # bytes per second of file).
 #
-#   v2                 256 MiB, default flags (16 KiB chunks)
+#   v2                 256 MiB, default flags (64 KiB chunks)
 #   v1 64 KiB          256 MiB, --seed-compatible --chunk-size 65536 --rotate-after 1000
 #   v1 seed preset      32 MiB, --seed-compatible (960-byte chunks, rotation every 20 frames)
 #   TLS 1.3 (Python)   256 MiB through Python's ssl (OpenSSL), TLS_AES_128_GCM_SHA256,
@@ -21,6 +21,7 @@
 # The Python client reads the same file and its server writes it.
 #
 #   bash benches/loopback.sh            # builds the release examples first
+#   bash benches/loopback.sh v2 tls     # only some cases: v2, v1, seed, tls
 #
 # CARGO_TARGET_DIR is honoured. Takes about 2 minutes, 55 s of it the
 # seed preset's 32 MiB: its 1747 rotations (one every 20 frames), each two
@@ -100,12 +101,27 @@ case_securex() {
     report "$name" "$size" "$t0" "$t1" "$(sed -n 's/.* with //p' "$tmp/client.out")"
 }
 
-case_securex "securex v2 (16 KiB chunks), 256 MiB" "$tmp/file-256MiB" "" ""
-case_securex "securex v1 (64 KiB chunks, rotate 1000), 256 MiB" "$tmp/file-256MiB" \
-    "--seed-compatible" "--seed-compatible --chunk-size 65536 --rotate-after 1000"
-case_securex "securex v1 seed preset (960 B, rotate 20), 32 MiB" "$tmp/file-32MiB" \
-    "--seed-compatible" "--seed-compatible"
+# Whether case $1 was asked for (all without arguments).
+wanted() {
+    [[ -z $cases || " $cases " == *" $1 "* ]]
+}
+cases="$*"
 
+if wanted v2; then
+    case_securex "securex v2 (64 KiB chunks), 256 MiB" "$tmp/file-256MiB" "" ""
+fi
+if wanted v1; then
+    case_securex "securex v1 (64 KiB chunks, rotate 1000), 256 MiB" "$tmp/file-256MiB" \
+        "--seed-compatible" "--seed-compatible --chunk-size 65536 --rotate-after 1000"
+fi
+if wanted seed; then
+    case_securex "securex v1 seed preset (960 B, rotate 20), 32 MiB" "$tmp/file-32MiB" \
+        "--seed-compatible" "--seed-compatible"
+fi
+
+if ! wanted tls; then
+    exit 0
+fi
 if ! command -v python3 >/dev/null || ! command -v openssl >/dev/null; then
     echo "TLS 1.3 (Python ssl): skipped, needs python3 and openssl" >&2
     exit 0

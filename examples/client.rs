@@ -37,7 +37,7 @@ struct Args {
     #[arg(long)]
     rotate_after: Option<u64>,
     /// Bytes of file per DATA message (default: 960 with
-    /// --seed-compatible, else 16384).
+    /// --seed-compatible, else 65536).
     #[arg(long)]
     chunk_size: Option<usize>,
     /// The server's public key to pin (v2): the PEM the server printed

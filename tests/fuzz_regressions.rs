@@ -84,3 +84,22 @@ fn frames() {
 fn dh_decoders() {
     replay("dh_decoders", securex_fuzz::dh_decoders::run);
 }
+
+#[test]
+fn fast_path() {
+    replay("fast_path", securex_fuzz::fast_path::run);
+}
+
+/// The fast path's differential checks on inputs drawn from a seeded RNG,
+/// every mode, so that `cargo test` runs them as well as the fuzzer.
+#[test]
+fn fast_path_on_generated_inputs() {
+    use rand_core::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(10);
+    for i in 0..3000u32 {
+        let mut data = vec![0u8; 1 + (rng.next_u32() % 400) as usize];
+        rng.fill_bytes(&mut data);
+        data[0] = (i % 256) as u8;
+        securex_fuzz::fast_path::run(&data);
+    }
+}

@@ -199,18 +199,20 @@ impl Application for Download {
 /// The `--timeout` default, in seconds: the library's reply deadline.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
-/// The most bytes one `read` takes: the reader thread's buffer.
-pub const READ_BUF: usize = 16 * 1024;
+/// The most bytes one `read` takes: the size of the reader thread's
+/// buffers.
+pub const READ_BUF: usize = 64 * 1024;
 
 /// Reads waiting between the reader thread and the connection. Input held
 /// by the driver is then at most `(INPUT_QUEUE + 2) * READ_BUF` bytes per
-/// connection (queued, in the reader's buffer, being handled); past that
-/// the reader stops reading and TCP pushes back on the peer.
+/// connection (queued, in the reader's buffer, being handled: the buffers
+/// go back to the reader once handled, so no more are ever made); past
+/// that the reader stops reading and TCP pushes back on the peer.
 pub const INPUT_QUEUE: usize = 2;
 
 /// The most bytes handed to one `write`: between writes the driver takes
 /// the input that arrived and runs the timers.
-const WRITE_SLICE: usize = 64 * 1024;
+const WRITE_SLICE: usize = 256 * 1024;
 
 /// The longest one `write` blocks. A blocking `write` that times out
 /// after taking some bytes returns their count, without saying when the
@@ -321,13 +323,15 @@ pub fn drive(
     limits: Limits,
 ) -> Result<(), DriveError> {
     let (tx, rx) = mpsc::sync_channel(INPUT_QUEUE);
+    // Handled buffers, back to the reader.
+    let (free_tx, free_rx) = mpsc::sync_channel(INPUT_QUEUE + 2);
     thread::scope(|scope| {
         let reader = thread::Builder::new()
             .name("securex-reader".into())
             .stack_size(READER_STACK)
-            .spawn_scoped(scope, move || read_loop(stream, tx));
+            .spawn_scoped(scope, move || read_loop(stream, tx, free_rx));
         let result = match reader {
-            Ok(_) => Driver::new(stream, conn, &rx, limits).run(app),
+            Ok(_) => Driver::new(stream, conn, &rx, free_tx, limits).run(app),
             Err(e) => Err(DriveError::Io(e)),
         };
         // The end: shutting the socket down ends the reader's read, and
@@ -338,13 +342,18 @@ pub fn drive(
     })
 }
 
-/// The reader thread: reads until the end of the stream or an error.
-fn read_loop(mut stream: &TcpStream, tx: SyncSender<Input>) {
-    let mut buf = vec![0u8; READ_BUF];
+/// The reader thread: reads until the end of the stream or an error, into
+/// the buffers the driver hands back (a new one only while none is back).
+fn read_loop(mut stream: &TcpStream, tx: SyncSender<Input>, free: Channel<Vec<u8>>) {
     loop {
+        let mut buf = free.try_recv().unwrap_or_default();
+        buf.resize(READ_BUF, 0);
         let input = match stream.read(&mut buf) {
             Ok(0) => Input::Eof,
-            Ok(n) => Input::Data(buf[..n].to_vec()),
+            Ok(n) => {
+                buf.truncate(n);
+                Input::Data(buf)
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => Input::Eof,
         };
@@ -360,8 +369,11 @@ struct Driver<'a> {
     stream: &'a TcpStream,
     conn: &'a mut Connection,
     input: &'a Channel<Input>,
+    /// Handled input buffers, back to the reader.
+    free: SyncSender<Vec<u8>>,
     limits: Limits,
-    /// Output taken from the connection, written up to `written`.
+    /// Output taken from the connection, written up to `written` (one
+    /// buffer, reused).
     out: Vec<u8>,
     written: usize,
     /// When the peer last took some of our bytes, or when `out` was
@@ -380,12 +392,14 @@ impl<'a> Driver<'a> {
         stream: &'a TcpStream,
         conn: &'a mut Connection,
         input: &'a Channel<Input>,
+        free: SyncSender<Vec<u8>>,
         limits: Limits,
     ) -> Driver<'a> {
         Driver {
             stream,
             conn,
             input,
+            free,
             limits,
             out: Vec::new(),
             written: 0,
@@ -402,7 +416,8 @@ impl<'a> Driver<'a> {
     /// Takes the connection's next output once ours is written.
     fn refill(&mut self, now: Instant) -> bool {
         if !self.pending() {
-            self.out = self.conn.poll_transmit().unwrap_or_default();
+            self.out.clear();
+            self.conn.poll_transmit_into(&mut self.out);
             self.written = 0;
             self.progress = now;
         }
@@ -592,6 +607,7 @@ impl<'a> Driver<'a> {
                 // A failure closes the connection and is reported as its
                 // `Closed` event.
                 let _ = self.conn.handle_input(Instant::now(), &bytes);
+                let _ = self.free.try_send(bytes);
             }
             Input::Eof => {
                 if !self.eof {
@@ -740,12 +756,12 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The default chunk size of a preset: 960 bytes (seed) or 16 KiB.
+/// The default chunk size of a preset: 960 bytes (seed) or 64 KiB.
 pub fn default_chunk_size(seed_compatible: bool) -> usize {
     if seed_compatible {
         securex::transfer::DEFAULT_CHUNK_SIZE
     } else {
-        16 * 1024
+        64 * 1024
     }
 }
 

@@ -25,6 +25,7 @@ use securex::wire::{Frame, FrameSplitter};
 use securex::{Config, Connection, Event, Role, State, Version};
 
 pub mod dh_decoders;
+pub mod fast_path;
 pub mod frames;
 pub mod pair;
 pub mod seal_open;

@@ -9,7 +9,7 @@
 pub(crate) mod base64;
 pub mod codec;
 pub(crate) mod frame;
-pub(crate) mod record;
+pub mod record;
 
 pub use codec::FrameSplitter;
 pub use frame::{Algorithms, ErrorFrame, Exchange, Frame, Record, SecureX};

@@ -1,4 +1,6 @@
-//! The v2 `SECURE_X` frame without serde: the fast record path.
+//! The v2 `SECURE_X` frame without serde: the fast record path. Public
+//! so that the fuzz targets can hold it against the strict parser; a
+//! `Connection` uses it by itself.
 //!
 //! [`write`] seals a record straight into the output buffer, in the one
 //! form serde writes it (the same bytes as [`Frame::encode`] of the
@@ -43,7 +45,7 @@ const END: &[u8] = b"}";
 /// Seals `code ‖ body` (a v2 inner plaintext) as `sealer`'s next record
 /// and appends its `SECURE_X` frame, without delimiter, to `out`. On
 /// error `out` is as it was.
-pub(crate) fn write<R: CryptoRng + ?Sized>(
+pub fn write<R: CryptoRng + ?Sized>(
     out: &mut Vec<u8>,
     sealer: &mut V2Sealer,
     rng: &mut R,
@@ -94,7 +96,7 @@ pub(crate) fn write<R: CryptoRng + ?Sized>(
 
 /// Reads a `SECURE_X` frame (without its delimiter) in the form [`write`]
 /// writes, its binary fields decoded; `None` for any other frame.
-pub(crate) fn parse(frame: &[u8]) -> Option<V2Record> {
+pub fn parse(frame: &[u8]) -> Option<V2Record> {
     let rest = frame.strip_prefix(START)?;
     let (epoch, rest) = decimal(rest)?;
     let epoch = u32::try_from(epoch).ok()?;
@@ -123,6 +125,27 @@ pub(crate) fn parse(frame: &[u8]) -> Option<V2Record> {
         },
         mac: match hash {
             Some(text) => base16ct::mixed::decode_vec(text).ok()?,
+            None => Vec::new(),
+        },
+    })
+}
+
+/// The binary fields of a record the strict parser read ([`Frame::decode`]):
+/// `payload` and `iv` strict base64, `hash` hex in either case.
+pub fn decode_fields(record: &Record) -> Result<V2Record, RecordError> {
+    let base64 =
+        |field, value: &str| base64::decode(value).ok_or(RecordError::InvalidBase64 { field });
+    Ok(V2Record {
+        epoch: record.epoch,
+        seq: record.seq,
+        ciphertext: base64("payload", &record.payload)?,
+        iv: match &record.iv {
+            Some(iv) => base64("iv", iv)?,
+            None => Vec::new(),
+        },
+        mac: match &record.hash {
+            Some(hex) => base16ct::mixed::decode_vec(hex)
+                .map_err(|_| RecordError::InvalidHex { field: "hash" })?,
             None => Vec::new(),
         },
     })

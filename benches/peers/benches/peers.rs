@@ -17,9 +17,10 @@
 //!   a server in memory, the handshake not timed (a fresh pair for every
 //!   iteration):
 //!   * `securex_v2_16KiB`, `securex_v2_64KiB`: two [`Connection`]s of
-//!     `Config::default()`, DATA messages of 16 or 64 KiB, each
-//!     `send` followed by `poll_transmit` → `handle_input` both ways; the
-//!     server only consumes its events;
+//!     `Config::default()`, DATA messages of 16 or 64 KiB, each sealed
+//!     from the source with `send_data_into` into a buffer reused for
+//!     every write, then `poll_transmit_into` → `handle_input` both ways;
+//!     the server only consumes its events;
 //!   * `securex_v1_16KiB`, `securex_v1_64KiB`: the same with
 //!     `Config::seed_compatible()`, the client rotating after 1000 frames
 //!     (so the 64 KiB run rotates once, at 62.5 MiB, a real rotation with
@@ -35,7 +36,7 @@
 //!     responder.
 //! * `wire_limit/<size>`: the most the JSON wire can carry with the crates
 //!   securex uses: AES-128-GCM seal (aes-gcm, as v2's records), base64
-//!   encode (base64 0.22 STANDARD, as the wire), base64 decode, GCM open,
+//!   encode (base64-turbo STANDARD, as the wire), base64 decode, GCM open,
 //!   of the same bytes, into buffers allocated once, at 16 and 64 KiB;
 //!   `wire_limit/gcm/<size>` and `wire_limit/base64/<size>` split it.
 //! * `handshake/<version>/<group>`: one complete handshake in memory, as
@@ -58,8 +59,7 @@ use std::time::{Duration, Instant};
 
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, KeyInit, Nonce};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use base64_turbo::STANDARD as BASE64;
 use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group,

@@ -63,12 +63,13 @@ pub fn established(client: &Config, server: &Config, seed: u64) -> (Connection, 
 /// `min_rotation_interval` (50 ms) after the epoch began is deferred by
 /// the server: then this waits for the server's timer, as a real peer
 /// would, and goes on.
-pub fn shuttle(c: &mut Connection, s: &mut Connection, received: &mut usize) {
+pub fn shuttle(c: &mut Connection, s: &mut Connection, received: &mut usize, wire: &mut Vec<u8>) {
     loop {
         let mut moved = false;
-        while let Some(bytes) = c.poll_transmit() {
-            s.handle_input(Instant::now(), &bytes)
+        while c.poll_transmit_into(wire) > 0 {
+            s.handle_input(Instant::now(), wire)
                 .expect("server accepts");
+            wire.clear();
             moved = true;
         }
         while let Some(event) = s.poll_event() {
@@ -78,9 +79,10 @@ pub fn shuttle(c: &mut Connection, s: &mut Connection, received: &mut usize) {
                 _ => {}
             }
         }
-        while let Some(bytes) = s.poll_transmit() {
-            c.handle_input(Instant::now(), &bytes)
+        while s.poll_transmit_into(wire) > 0 {
+            c.handle_input(Instant::now(), wire)
                 .expect("client accepts");
+            wire.clear();
             moved = true;
         }
         while let Some(event) = c.poll_event() {
@@ -104,8 +106,10 @@ pub fn shuttle(c: &mut Connection, s: &mut Connection, received: &mut usize) {
 }
 
 /// Sends `total` bytes from `c` to `s` as DATA messages of `chunk` bytes
-/// (the last one shorter), each copied from `source` into its message,
-/// shuttling after each; returns the DATA bytes the server delivered.
+/// (the last one shorter), each sealed from `source` straight into a
+/// buffer reused for every write (`send_data_into`, then
+/// `poll_transmit_into`), shuttling after each; returns the DATA bytes the
+/// server delivered.
 pub fn transfer(
     c: &mut Connection,
     s: &mut Connection,
@@ -115,12 +119,16 @@ pub fn transfer(
 ) -> usize {
     let mut received = 0;
     let mut sent = 0;
+    let mut wire = Vec::with_capacity(2 * chunk + 4096);
     while sent < total {
         let n = chunk.min(total - sent);
-        c.send(Instant::now(), Message::Data(source[..n].to_vec()))
+        c.send_data_into(Instant::now(), &source[..n], &mut wire)
             .expect("send");
+        s.handle_input(Instant::now(), &wire)
+            .expect("server accepts");
+        wire.clear();
         sent += n;
-        shuttle(c, s, &mut received);
+        shuttle(c, s, &mut received, &mut wire);
     }
     received
 }
