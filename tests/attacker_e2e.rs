@@ -342,7 +342,7 @@ fn run(case: &str, to_server: Plan, to_client: Plan) -> Outcome {
     std::fs::write(&path, &data).unwrap();
     let server = ExampleServer::start(&tmp.store(), &[]);
     let (proxy, proxy_log) = start_proxy(&server.addr, to_server, to_client);
-    let client = run_client(&proxy, &[], &path, CLIENT_TIMEOUT);
+    let client = run_client(&proxy, &["--chunk-size", "16384"], &path, CLIENT_TIMEOUT);
     // Let the server finish its side of the connection (store the file or
     // keep the partial) before looking at the store.
     let server_log = server

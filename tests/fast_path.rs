@@ -180,3 +180,52 @@ fn poll_transmit_into_hands_over_whole_frames() {
     assert_eq!(client.poll_transmit_into(&mut buf), 0);
     assert_eq!(buf.len(), n);
 }
+
+/// Drives a seed-compatible pair (rotation limits lifted) to established
+/// and has the client start a renegotiation: returns the pair with the
+/// client's new `ALGORITHMS` in the server's hands, unanswered on the
+/// wire yet.
+fn v1_renegotiating() -> Pair {
+    let mut pair = Pair::seed(21);
+    pair.drive();
+    assert_eq!(pair.server.state(), State::Established);
+    let now = pair.now;
+    pair.client.send_data(now, b"epoch 0").unwrap();
+    pair.client.rotate(now).unwrap();
+    let hello = pair.client.poll_transmit().unwrap();
+    pair.server.handle_input(now, &hello).unwrap();
+    pair
+}
+
+/// A v1 server hands out its `EXCHANGE` before it derives the new keys:
+/// the derivation is due (`poll_timeout` is now) only once the frame has
+/// been polled, and `handle_timeout` runs it.
+#[test]
+fn a_v1_server_derives_after_its_exchange_is_out() {
+    let mut pair = v1_renegotiating();
+    let now = pair.now;
+    assert_ne!(pair.server.poll_timeout(), Some(now), "due before polled");
+    let exchange = pair.server.poll_transmit().unwrap();
+    assert!(exchange.starts_with(b"{\"type\":\"EXCHANGE\""));
+    assert_eq!(pair.server.poll_timeout(), Some(now), "not due once polled");
+    pair.server.handle_timeout(now);
+    assert_ne!(pair.server.poll_timeout(), Some(now), "still due after it ran");
+    pair.client.handle_input(now, &exchange).unwrap();
+    pair.client.send_data(now, b"epoch 1").unwrap();
+    pair.drive();
+    assert_eq!(received(&mut pair), [b"epoch 0".to_vec(), b"epoch 1".to_vec()]);
+}
+
+/// A record of the new keys that arrives before the derivation ran has
+/// the keys derived first, and opens.
+#[test]
+fn a_v1_record_that_comes_first_has_its_keys_derived() {
+    let mut pair = v1_renegotiating();
+    let now = pair.now;
+    let exchange = pair.server.poll_transmit().unwrap();
+    pair.client.handle_input(now, &exchange).unwrap();
+    pair.client.send_data(now, b"epoch 1").unwrap();
+    let record = pair.client.poll_transmit().unwrap();
+    pair.server.handle_input(now, &record).unwrap();
+    assert_eq!(received(&mut pair), [b"epoch 0".to_vec(), b"epoch 1".to_vec()]);
+}

@@ -29,6 +29,15 @@
 //! backwards; an earlier `now` than one already handed in counts as the
 //! later one. Calling `handle_timeout` early or repeatedly is harmless.
 //!
+//! Some work waits until the output that comes before it is out: a v1
+//! server sends its `EXCHANGE` as soon as the key is agreed, and derives
+//! the keys (PBKDF2) only on the next call after that frame was polled,
+//! so that both peers derive at once. `poll_timeout` then returns the
+//! current time: a driver that writes what it polled and then calls
+//! `handle_timeout` as `poll_timeout` says runs it at the right moment,
+//! and a record of the new keys that arrives first has them derived
+//! before it is opened.
+//!
 //! The deadlines (see [`Timer`]): the first handshake must complete within
 //! `Config::handshake_timeout` of the connection's creation; every answer
 //! the peer owes (a rotation's, the server's to `OPEN` and, in v2, to
@@ -413,6 +422,7 @@ impl Connection {
             return Ok(());
         }
         self.core.now = self.core.now.max(now);
+        self.run_due_work();
         let mut splitter = core::mem::replace(&mut self.splitter, FrameSplitter::new(0));
         let result = splitter.push(data, |frame| self.handle_frame(frame));
         // A closed connection keeps nothing of its input.
@@ -442,6 +452,7 @@ impl Connection {
             return;
         }
         self.core.now = self.core.now.max(now);
+        self.run_due_work();
         for slot in Slot::ALL {
             if !self.core.timers.expired(slot, self.core.now) {
                 continue;
@@ -693,7 +704,25 @@ impl Connection {
         if self.state() == State::Closed {
             return None;
         }
-        self.core.timers.next()
+        let next = self.core.timers.next();
+        if self.work_due() {
+            // Deferred work, now that its output is out.
+            return Some(next.map_or(self.core.now, |t| t.min(self.core.now)));
+        }
+        next
+    }
+
+    /// Whether the phase holds deferred work whose output has been
+    /// polled: the next call may run it.
+    fn work_due(&self) -> bool {
+        self.core.outgoing.is_empty() && self.phase.has_pending_work()
+    }
+
+    /// Runs the deferred work once its output has been polled.
+    fn run_due_work(&mut self) {
+        if self.work_due() {
+            self.phase.run_pending_work();
+        }
     }
 
     // ----- internals -----

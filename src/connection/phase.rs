@@ -230,6 +230,22 @@ impl Phase {
         }
     }
 
+    /// Whether the phase holds work deferred until its output is out (a
+    /// v1 server's key derivation, see `v1::V1Keys`).
+    pub(super) fn has_pending_work(&self) -> bool {
+        match self {
+            Phase::V1Server(server) => server.has_pending_work(),
+            _ => false,
+        }
+    }
+
+    /// Runs the deferred work, if any.
+    pub(super) fn run_pending_work(&mut self) {
+        if let Phase::V1Server(server) = self {
+            server.run_pending_work();
+        }
+    }
+
     /// What is left of this phase for an alert when it fails in place (a
     /// timer, the end of the stream, a frame that did not decode).
     pub(super) fn into_alert(self) -> Alert {

@@ -9,14 +9,12 @@ use crate::wire::base64;
 
 use super::client::{decode_b64, decode_nonce};
 use super::phase::{Failed, Phase};
-use super::v1::V1Server;
+use super::v1::{V1Keys, V1Server};
 use super::v2::{self, Channel, Handshake, Inner};
 use super::{Core, Role, State, Version, unexpected};
 use crate::dh::{Group, KeyPair, NamedGroup};
 use crate::error::DhError;
 use crate::error::{Error, ProtocolError};
-use crate::record::V1Protector;
-use crate::schedule::V1Secrets;
 use crate::schedule::v2::{EpochSecrets, hash};
 use crate::suite::Offer;
 use crate::wire::{Algorithms, ErrorFrame, Exchange, Frame};
@@ -45,9 +43,9 @@ pub(super) fn on_hello_frame(core: &mut Core, frame: Frame, bytes: &[u8]) -> Res
         // A v1-only server ignores the fields it does not know, as
         // existing servers do, and answers in v1.
         None | Some(v2::VERSION) => {
-            let protector = answer_v1(core, &hello, true).map_err(Failed::plain)?;
+            let keys = answer_v1(core, &hello, true).map_err(Failed::plain)?;
             Ok(Phase::V1Server(Box::new(V1Server::new(
-                protector, core.now,
+                keys, core.now,
             ))))
         }
         Some(version) => Err(Failed::plain(
@@ -63,7 +61,7 @@ pub(super) fn answer_v1(
     core: &mut Core,
     hello: &Algorithms,
     first: bool,
-) -> Result<V1Protector, Error> {
+) -> Result<V1Keys, Error> {
     // v1 cannot authenticate: a server with a PSK refuses it.
     if !core.config.versions.contains(&Version::V1) || core.config.psk.is_some() {
         return Err(ProtocolError::VersionRefused { version: 1 }.into());
@@ -96,13 +94,13 @@ pub(super) fn answer_v1(
         group.public_key_from_pem(&decode_b64(&hello.public_key, "ALGORITHMS", "public_key")?)?;
     let key = KeyPair::generate(&group, &mut *core.rng);
     let z = key.agree(&client_key)?;
-    let protector = V1Protector::new(suite, V1Secrets::derive(z.as_bytes(), suite.cipher()));
     core.push_frame(&Frame::Exchange(Exchange::v1(
         base64::encode(key.public_key().to_pem()),
         suite.to_string(),
     )));
     core.established(Version::V1, suite, first);
-    Ok(protector)
+    // PBKDF2 waits until the EXCHANGE is out (see `V1Keys`).
+    Ok(V1Keys::pending(suite, z))
 }
 
 /// v2: checks the version, groups, PSK and suite, agrees a key in the

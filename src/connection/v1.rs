@@ -10,10 +10,12 @@ use super::phase::{Failed, Phase, Sent};
 use super::server;
 use super::timer::Slot;
 use super::{Core, Event, State, unexpected};
+use crate::dh::SharedSecret;
 use crate::error::{Error, ProtocolError};
 use crate::message::Message;
 use crate::record::V1Protector;
-use crate::suite::Offer;
+use crate::schedule::V1Secrets;
+use crate::suite::{CipherSuite, Offer};
 use crate::wire::{Algorithms, ErrorFrame, Frame, SecureX};
 
 /// An established v1 client: its protector, how much it has sealed, and
@@ -119,10 +121,50 @@ impl V1Client {
 
 /// A renegotiation: new keys from the client's new `ALGORITHMS`.
 fn renegotiate(core: &mut Core, hello: &Algorithms) -> Result<Phase, Failed> {
-    let protector = server::answer_v1(core, hello, false).map_err(Failed::plain)?;
-    Ok(Phase::V1Server(Box::new(V1Server::new(
-        protector, core.now,
-    ))))
+    let keys = server::answer_v1(core, hello, false).map_err(Failed::plain)?;
+    Ok(Phase::V1Server(Box::new(V1Server::new(keys, core.now))))
+}
+
+/// A v1 server's keys of an epoch. Its `EXCHANGE` goes out as soon as
+/// the key is agreed; the derivation (PBKDF2, 100,000 iterations) waits
+/// for the next call into the connection after that frame was polled, so
+/// that the client's PBKDF2 and ours run at the same time (on two cores,
+/// a rotation then costs one derivation, not two in turn). It runs before
+/// any record of the epoch is opened, whatever comes first.
+pub(super) struct V1Keys {
+    suite: CipherSuite,
+    /// The shared secret until the keys are derived from it (zeroized on
+    /// drop).
+    z: Option<SharedSecret>,
+    protector: Option<V1Protector>,
+}
+
+impl V1Keys {
+    /// Keys of `suite`, to be derived from `z`.
+    pub(super) fn pending(suite: CipherSuite, z: SharedSecret) -> V1Keys {
+        V1Keys {
+            suite,
+            z: Some(z),
+            protector: None,
+        }
+    }
+
+    /// Whether the derivation is still to run.
+    pub(super) fn is_pending(&self) -> bool {
+        self.protector.is_none()
+    }
+
+    /// The protector, derived now if it was not yet (the shared secret is
+    /// then dropped).
+    fn protector(&mut self) -> &V1Protector {
+        let (suite, z) = (self.suite, &mut self.z);
+        self.protector.get_or_insert_with(|| {
+            // `z` is there until the one derivation takes it.
+            let z = z.take();
+            let bytes = z.as_ref().map_or(&[][..], SharedSecret::as_bytes);
+            V1Protector::new(suite, V1Secrets::derive(bytes, suite.cipher()))
+        })
+    }
 }
 
 /// A v1 server's `OK`, in plaintext.
@@ -135,7 +177,7 @@ pub(super) fn accept_ok(core: &mut Core) {
 /// the client sent in it, and a rotation it asked for too early to answer
 /// yet (see `Config::v1_rotation_min_interval`).
 pub(super) struct V1Server {
-    protector: V1Protector,
+    keys: V1Keys,
     /// Protected frames received in this epoch, and their bytes.
     frames: u64,
     bytes: u64,
@@ -147,9 +189,9 @@ pub(super) struct V1Server {
 }
 
 impl V1Server {
-    pub(super) fn new(protector: V1Protector, started: Instant) -> V1Server {
+    pub(super) fn new(keys: V1Keys, started: Instant) -> V1Server {
         V1Server {
-            protector,
+            keys,
             frames: 0,
             bytes: 0,
             started,
@@ -222,9 +264,19 @@ impl V1Server {
         }
     }
 
+    /// Whether the keys are still to be derived.
+    pub(super) fn has_pending_work(&self) -> bool {
+        self.keys.is_pending()
+    }
+
+    /// Derives the keys of the epoch if they are still to be derived.
+    pub(super) fn run_pending_work(&mut self) {
+        self.keys.protector();
+    }
+
     /// Opens a record (its MAC checked first) and accepts what it carries.
-    fn on_record(&self, core: &mut Core, record: &SecureX) -> Result<(), Error> {
-        let message = Message::from_v1_json(&self.protector.open(record)?)?;
+    fn on_record(&mut self, core: &mut Core, record: &SecureX) -> Result<(), Error> {
+        let message = Message::from_v1_json(&self.keys.protector().open(record)?)?;
         if !message.is_from_client() {
             return Err(ProtocolError::UnexpectedMessage {
                 message: message.type_name(),
