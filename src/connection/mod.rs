@@ -9,17 +9,38 @@
 //! * inputs: [`Connection::handle_input`] (bytes read from the peer, with
 //!   the current time), [`Connection::handle_timeout`],
 //!   [`Connection::handle_eof`];
-//! * application commands: [`Connection::send`], [`Connection::close`],
-//!   [`Connection::flush_and_close`], [`Connection::rotate`];
+//! * application commands: [`Connection::send`],
+//!   [`Connection::send_data`], [`Connection::send_data_into`],
+//!   [`Connection::close`], [`Connection::flush_and_close`],
+//!   [`Connection::rotate`];
 //! * outputs, to drain after every input or command:
-//!   [`Connection::poll_transmit`] (bytes to write to the peer),
-//!   [`Connection::poll_event`], [`Connection::poll_timeout`];
+//!   [`Connection::poll_transmit`] or [`Connection::poll_transmit_into`]
+//!   (bytes to write to the peer), [`Connection::poll_event`],
+//!   [`Connection::poll_timeout`];
 //! * getters: [`Connection::state`], [`Connection::suite`], ...
 //!
 //! Mutate, then drain: after each input or command, write out everything
 //! `poll_transmit` returns, handle every event, and call `handle_timeout`
 //! when the instant `poll_timeout` returns has passed. Feeding the input one
 //! byte at a time or all at once gives the same frames and events.
+//!
+//! # Moving data fast
+//!
+//! v2 records are written straight into the output and read without a
+//! general JSON parse (see [`crate::wire::record`]). What a driver adds:
+//!
+//! * send DATA from its own buffer with [`Connection::send_data`] (no
+//!   `Vec` per chunk), or with [`Connection::send_data_into`], which seals
+//!   the chunk into the driver's output buffer itself;
+//! * drain into a buffer it reuses with
+//!   [`Connection::poll_transmit_into`]. The connection then keeps at most
+//!   [`RETAINED_OUTPUT`] bytes of buffer of its own between calls.
+//!
+//! With both, an established v2 connection allocates nothing per record
+//! it sends; per record it receives, it allocates the buffer of the
+//! [`Message::Data`] it hands over (the ciphertext is decoded into it and
+//! decrypted in place), and a frame that arrives in pieces is gathered in
+//! a buffer of its own, freed once the frame is whole.
 //!
 //! # Time
 //!

@@ -2,7 +2,7 @@
 //! so that the fuzz targets can hold it against the strict parser; a
 //! `Connection` uses it by itself.
 //!
-//! [`write`] seals a record straight into the output buffer, in the one
+//! [`write()`] seals a record straight into the output buffer, in the one
 //! form serde writes it (the same bytes as [`Frame::encode`] of the
 //! record, which the tests check):
 //!
@@ -94,7 +94,7 @@ pub fn write<R: CryptoRng + ?Sized>(
     Ok(())
 }
 
-/// Reads a `SECURE_X` frame (without its delimiter) in the form [`write`]
+/// Reads a `SECURE_X` frame (without its delimiter) in the form [`write()`]
 /// writes, its binary fields decoded; `None` for any other frame.
 pub fn parse(frame: &[u8]) -> Option<V2Record> {
     let rest = frame.strip_prefix(START)?;
