@@ -72,7 +72,14 @@ impl Message {
 
     /// The v1 inner JSON of the message, ASCII only.
     pub fn to_v1_json(&self) -> Vec<u8> {
-        to_ascii_json(&V1Inner::from(self))
+        match self {
+            Message::Data(data) => {
+                let mut out = Vec::with_capacity(v1_data_json_len(data.len()));
+                write_v1_data_json(&mut out, data);
+                out
+            }
+            other => to_ascii_json(&V1Inner::from(other)),
+        }
     }
 
     /// The v2 inner plaintext of the message: one type byte, then the
@@ -169,6 +176,23 @@ impl fmt::Debug for Message {
             Message::Error { message } => write!(f, "Error({message:?})"),
         }
     }
+}
+
+/// `{"type":"DATA","data":"` and `"}` around the base64 of a v1 DATA:
+/// what serde writes for it, without serde.
+const V1_DATA_START: &[u8] = br#"{"type":"DATA","data":""#;
+const V1_DATA_END: &[u8] = br#""}"#;
+
+/// The length of the v1 inner JSON of a DATA of `len` bytes.
+pub(crate) const fn v1_data_json_len(len: usize) -> usize {
+    V1_DATA_START.len() + base64::encoded_len(len) + V1_DATA_END.len()
+}
+
+/// Appends the v1 inner JSON of a DATA carrying `data`.
+pub(crate) fn write_v1_data_json(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(V1_DATA_START);
+    base64::encode_append(out, data);
+    out.extend_from_slice(V1_DATA_END);
 }
 
 /// v2 type bytes of the application messages (the connection's own
@@ -326,5 +350,17 @@ mod tests {
             Err(FrameError::UnknownType("SEEK".into()))
         );
         assert_eq!(Message::from_v1_json(b"[]"), Err(FrameError::NotObject));
+    }
+
+    /// The v1 DATA JSON written without serde is what serde writes.
+    #[test]
+    fn v1_data_json_is_what_serde_writes() {
+        for len in (0..70).chain([4095, 65_536]) {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let message = Message::Data(data);
+            let serde = to_ascii_json(&V1Inner::from(&message));
+            assert_eq!(message.to_v1_json(), serde, "{len}");
+            assert_eq!(serde.len(), v1_data_json_len(len));
+        }
     }
 }

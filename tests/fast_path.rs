@@ -209,11 +209,18 @@ fn a_v1_server_derives_after_its_exchange_is_out() {
     assert!(exchange.starts_with(b"{\"type\":\"EXCHANGE\""));
     assert_eq!(pair.server.poll_timeout(), Some(now), "not due once polled");
     pair.server.handle_timeout(now);
-    assert_ne!(pair.server.poll_timeout(), Some(now), "still due after it ran");
+    assert_ne!(
+        pair.server.poll_timeout(),
+        Some(now),
+        "still due after it ran"
+    );
     pair.client.handle_input(now, &exchange).unwrap();
     pair.client.send_data(now, b"epoch 1").unwrap();
     pair.drive();
-    assert_eq!(received(&mut pair), [b"epoch 0".to_vec(), b"epoch 1".to_vec()]);
+    assert_eq!(
+        received(&mut pair),
+        [b"epoch 0".to_vec(), b"epoch 1".to_vec()]
+    );
 }
 
 /// A record of the new keys that arrives before the derivation ran has
@@ -227,5 +234,8 @@ fn a_v1_record_that_comes_first_has_its_keys_derived() {
     pair.client.send_data(now, b"epoch 1").unwrap();
     let record = pair.client.poll_transmit().unwrap();
     pair.server.handle_input(now, &record).unwrap();
-    assert_eq!(received(&mut pair), [b"epoch 0".to_vec(), b"epoch 1".to_vec()]);
+    assert_eq!(
+        received(&mut pair),
+        [b"epoch 0".to_vec(), b"epoch 1".to_vec()]
+    );
 }

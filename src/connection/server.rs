@@ -44,9 +44,7 @@ pub(super) fn on_hello_frame(core: &mut Core, frame: Frame, bytes: &[u8]) -> Res
         // existing servers do, and answers in v1.
         None | Some(v2::VERSION) => {
             let keys = answer_v1(core, &hello, true).map_err(Failed::plain)?;
-            Ok(Phase::V1Server(Box::new(V1Server::new(
-                keys, core.now,
-            ))))
+            Ok(Phase::V1Server(Box::new(V1Server::new(keys, core.now))))
         }
         Some(version) => Err(Failed::plain(
             ProtocolError::VersionRefused { version }.into(),
@@ -57,11 +55,7 @@ pub(super) fn on_hello_frame(core: &mut Core, frame: Frame, bytes: &[u8]) -> Res
 /// v1: chooses the suite, checks the client's group and key, derives the
 /// epoch's keys from a fresh key pair, and answers `EXCHANGE`. Nothing is
 /// sent unless all of it succeeds.
-pub(super) fn answer_v1(
-    core: &mut Core,
-    hello: &Algorithms,
-    first: bool,
-) -> Result<V1Keys, Error> {
+pub(super) fn answer_v1(core: &mut Core, hello: &Algorithms, first: bool) -> Result<V1Keys, Error> {
     // v1 cannot authenticate: a server with a PSK refuses it.
     if !core.config.versions.contains(&Version::V1) || core.config.psk.is_some() {
         return Err(ProtocolError::VersionRefused { version: 1 }.into());

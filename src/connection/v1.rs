@@ -16,7 +16,7 @@ use crate::message::Message;
 use crate::record::V1Protector;
 use crate::schedule::V1Secrets;
 use crate::suite::{CipherSuite, Offer};
-use crate::wire::{Algorithms, ErrorFrame, Frame, SecureX};
+use crate::wire::{self, Algorithms, ErrorFrame, Frame, SecureX};
 
 /// An established v1 client: its protector, how much it has sealed, and
 /// the offer its first hello made (every rotation makes the same one: a
@@ -100,13 +100,21 @@ impl V1Client {
         if used_up && self.may_rotate(core) {
             return Ok((self.rotate(core), Sent::Wait(message)));
         }
-        let sealed = self
-            .protector
-            .seal_random(&mut *core.rng, &message.to_v1_json());
-        let frame = Frame::SecureX(sealed).encode();
+        let start = core.outgoing.len();
+        if let Err(error) = wire::record::write_v1(
+            &mut core.outgoing,
+            &self.protector,
+            &mut *core.rng,
+            &message,
+        ) {
+            // v1 records cannot fail to seal: the IV is drawn at the
+            // suite's length and the buffer sized for the ciphertext.
+            return Err(Failed::silent(error.into()));
+        }
+        let frame_len = core.outgoing.len() - start;
         self.sent_in_epoch += 1;
-        self.sent_bytes = self.sent_bytes.saturating_add(frame.len() as u64);
-        core.push_encoded(&frame);
+        self.sent_bytes = self.sent_bytes.saturating_add(frame_len as u64);
+        core.frame_written();
         Ok((Phase::V1Client(self), Sent::Yes))
     }
 

@@ -31,7 +31,7 @@ use cipher::block_padding::{Padding, Pkcs7};
 use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
 
-use super::cipher::Padded;
+use super::cipher::{HashOutput, Padded};
 
 use crate::error::RecordError;
 use crate::schedule::V1Secrets;
@@ -115,28 +115,52 @@ impl V1Protector {
 
     /// Seals `inner` with the given IV (16 bytes for AES, 8 for 3DES).
     pub fn seal(&self, iv: &[u8], inner: &[u8]) -> Result<SecureX, RecordError> {
-        self.check_iv(iv)?;
-        let ciphertext = match &self.keyed {
-            Keyed::Gcm(gcm) => {
-                let mut buf = pad_to_aes_blocks(inner);
-                gcm_keystream(gcm, iv, &mut buf)?;
-                buf
-            }
-            Keyed::Padded(padded) => {
-                let mut buf = inner.to_vec();
-                buf.resize(padded.padded_len(inner.len()), 0);
-                if !padded.encrypt(iv, &mut buf, inner.len()) {
-                    return Err(self.iv_error(iv));
-                }
-                buf
-            }
-        };
-        let mac = self.mac(&ciphertext);
+        let mut ciphertext = inner.to_vec();
+        ciphertext.resize(self.ciphertext_len(inner.len()), 0);
+        let mac = self.seal_in_place(iv, &mut ciphertext, inner.len())?;
         Ok(SecureX {
             payload: base64::encode(&ciphertext),
             iv: base64::encode(iv),
-            hash: base16ct::lower::encode_string(&mac),
+            hash: base16ct::lower::encode_string(mac.as_slice()),
         })
+    }
+
+    /// The length of the ciphertext of `len` bytes: PKCS#7-padded to the
+    /// block (1 to a block more), in every mode.
+    pub fn ciphertext_len(&self, len: usize) -> usize {
+        let block = self.suite.cipher().block_len();
+        (len / block + 1) * block
+    }
+
+    /// Pads and encrypts the first `len` bytes of `buf` in place, `buf`
+    /// being exactly [`ciphertext_len`](Self::ciphertext_len)`(len)` long;
+    /// returns the MAC of the ciphertext.
+    pub(crate) fn seal_in_place(
+        &self,
+        iv: &[u8],
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<HashOutput, RecordError> {
+        self.check_iv(iv)?;
+        if buf.len() != self.ciphertext_len(len) {
+            return Err(RecordError::CiphertextLength {
+                actual: buf.len(),
+                block: self.suite.cipher().block_len(),
+            });
+        }
+        match &self.keyed {
+            Keyed::Gcm(gcm) => {
+                let whole = len - len % AES_BLOCK;
+                Pkcs7::raw_pad(&mut buf[whole..], len - whole);
+                gcm_keystream(gcm, iv, buf)?;
+            }
+            Keyed::Padded(padded) => {
+                if !padded.encrypt(iv, buf, len) {
+                    return Err(self.iv_error(iv));
+                }
+            }
+        }
+        Ok(self.mac(buf))
     }
 
     /// Opens a `SECURE_X` frame into the inner message.
@@ -202,13 +226,9 @@ impl V1Protector {
     }
 
     /// HASH(C ‖ derived).
-    fn mac(&self, ciphertext: &[u8]) -> Vec<u8> {
+    fn mac(&self, ciphertext: &[u8]) -> HashOutput {
         let derived = self.secrets.dangerously_expose_derived();
-        self.suite
-            .hash()
-            .digest(&[ciphertext, derived])
-            .as_slice()
-            .to_vec()
+        self.suite.hash().digest(&[ciphertext, derived])
     }
 }
 
@@ -237,16 +257,6 @@ fn gcm_keystream(gcm: &V1AesGcm, nonce: &[u8], buf: &mut [u8]) -> Result<(), Rec
             block: 16,
         })?;
     Ok(())
-}
-
-/// PKCS#7-pads `data` to whole AES blocks (v1 pads in GCM mode too).
-fn pad_to_aes_blocks(data: &[u8]) -> Vec<u8> {
-    let whole = data.len() - data.len() % AES_BLOCK;
-    let mut out = Vec::with_capacity(whole + AES_BLOCK);
-    out.extend_from_slice(data);
-    out.resize(whole + AES_BLOCK, 0);
-    Pkcs7::raw_pad(&mut out[whole..], data.len() - whole);
-    out
 }
 
 /// Removes the PKCS#7 padding of a whole number of AES blocks.

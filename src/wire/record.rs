@@ -32,7 +32,8 @@ use rand_core::CryptoRng;
 use super::base64;
 use super::frame::{Frame, Record};
 use crate::error::RecordError;
-use crate::record::{V2Record, V2Sealer};
+use crate::message::{Message, v1_data_json_len, write_v1_data_json};
+use crate::record::{V1Protector, V2Record, V2Sealer};
 
 const START: &[u8] = br#"{"type":"SECURE_X","epoch":"#;
 const SEQ: &[u8] = br#","seq":"#;
@@ -84,14 +85,73 @@ pub fn write<R: CryptoRng + ?Sized>(
     }
     if !sealed.mac().is_empty() {
         out.extend_from_slice(HASH);
-        let at = out.len();
-        out.resize(at + 2 * sealed.mac().len(), 0);
-        // Cannot fail: the room is exactly twice the MAC.
-        let _ = base16ct::lower::encode(sealed.mac(), &mut out[at..]);
+        push_hex(out, sealed.mac());
     }
     out.push(b'"');
     out.extend_from_slice(END);
     Ok(())
+}
+
+/// `{"type":"SECURE_X","payload":"`: the start of a v1 record.
+const V1_START: &[u8] = br#"{"type":"SECURE_X","payload":""#;
+
+/// Seals `message` (its v1 inner JSON) under a fresh IV from `rng` and
+/// appends its v1 `SECURE_X` frame, without delimiter, to `out`: the bytes
+/// of [`Frame::encode`] of [`V1Protector::seal`](crate::record::V1Protector::seal), written the same way as
+/// [`write()`] (a DATA's inner JSON written straight into the room of its
+/// ciphertext). On error `out` is as it was.
+pub fn write_v1<R: CryptoRng + ?Sized>(
+    out: &mut Vec<u8>,
+    protector: &V1Protector,
+    rng: &mut R,
+    message: &Message,
+) -> Result<(), RecordError> {
+    let mut iv = [0u8; 16];
+    let iv = &mut iv[..protector.iv_len()];
+    rng.fill_bytes(iv);
+    let start = out.len();
+    out.extend_from_slice(V1_START);
+    // A DATA's inner JSON is written in place; the other messages' are
+    // small, and made first.
+    let (small, data) = match message {
+        Message::Data(data) => (Vec::new(), Some(data)),
+        other => (other.to_v1_json(), None),
+    };
+    let inner_len = data.map_or(small.len(), |d| v1_data_json_len(d.len()));
+    let c_len = protector.ciphertext_len(inner_len);
+    let b64_at = out.len();
+    let b64_len = base64::encoded_len(c_len);
+    out.resize(b64_at + b64_len, 0);
+    match data {
+        Some(data) => write_v1_data_json(out, data),
+        None => out.extend_from_slice(&small),
+    }
+    out.resize(b64_at + b64_len + c_len, 0);
+    let (b64, c) = out[b64_at..].split_at_mut(b64_len);
+    let mac = match protector.seal_in_place(iv, c, inner_len) {
+        Ok(mac) => mac,
+        Err(error) => {
+            out.truncate(start);
+            return Err(error);
+        }
+    };
+    base64::encode_to_slice(c, b64);
+    out.truncate(b64_at + b64_len);
+    out.extend_from_slice(IV);
+    base64::encode_append(out, iv);
+    out.extend_from_slice(HASH);
+    push_hex(out, mac.as_slice());
+    out.push(b'"');
+    out.extend_from_slice(END);
+    Ok(())
+}
+
+/// Appends the lowercase hex of `bytes`.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    let at = out.len();
+    out.resize(at + 2 * bytes.len(), 0);
+    // Cannot fail: the room is exactly twice the bytes.
+    let _ = base16ct::lower::encode(bytes, &mut out[at..]);
 }
 
 /// Reads a `SECURE_X` frame (without its delimiter) in the form [`write()`]
@@ -302,6 +362,42 @@ mod tests {
                     assert_eq!(Received::Fields(fields).decode(), Ok(record));
                     assert_eq!(a.next_seq(), seq + 1);
                 }
+            }
+        }
+    }
+
+    /// The v1 writer gives the bytes of `V1Protector::seal` + serde, in
+    /// every suite, for DATA and for the other messages.
+    #[test]
+    fn writes_v1_records_as_serde_does() {
+        use crate::record::V1Protector;
+        use crate::schedule::V1Secrets;
+        use rand_core::Rng;
+        for suite in CipherSuite::ALL {
+            let protector = V1Protector::new(suite, V1Secrets::derive(&[9; 256], suite.cipher()));
+            let messages = [
+                Message::Data(Vec::new()),
+                Message::Data((0..1000).map(|i| i as u8).collect()),
+                Message::Open {
+                    file_name: "caf\u{e9}.txt".into(),
+                },
+                Message::Close { sha256: None },
+            ];
+            for (i, message) in messages.iter().enumerate() {
+                let mut out = b"x".to_vec();
+                let rng = &mut ChaCha20Rng::seed_from_u64(i as u64);
+                write_v1(&mut out, &protector, rng, message).unwrap();
+                let mut iv = vec![0u8; protector.iv_len()];
+                ChaCha20Rng::seed_from_u64(i as u64).fill_bytes(&mut iv);
+                let sealed = protector.seal(&iv, &message.to_v1_json()).unwrap();
+                let expected = Frame::SecureX(sealed.clone()).encode();
+                assert_eq!(
+                    core::str::from_utf8(&out[1..]).unwrap(),
+                    core::str::from_utf8(&expected).unwrap(),
+                    "{suite} {i}"
+                );
+                let inner = protector.open(&sealed).unwrap();
+                assert_eq!(Message::from_v1_json(&inner).unwrap(), *message);
             }
         }
     }
