@@ -5,7 +5,8 @@
 //!
 //! * `mode & 1 == 0`: `rest` is a frame (without its `\r\n`);
 //! * `mode & 1 == 1`: `rest` builds a canonical v2 record frame (epoch, seq,
-//!   which optional fields, their bytes), then edits its text at one place
+//!   which optional fields, their bytes), or a v1 one (`payload`, `iv`,
+//!   `hash`), then edits its text at one place
 //!   (a byte replaced, inserted or deleted), so that the fuzzer lives near
 //!   the form the fast path reads;
 //! * `mode & 2 == 2`: also seals the bytes of `rest` with
@@ -13,19 +14,20 @@
 //!
 //! Checks, besides "never panics":
 //!
-//! * a frame the fast path reads, the strict parser reads as the same v2
-//!   record (`wire::record::decode_fields` of its fields);
-//! * a frame the strict parser reads as a v2 record whose fields decode,
+//! * a frame the fast path reads, the strict parser reads as the same
+//!   record (`wire::record::decode_fields` of its fields in v2,
+//!   `V1Record::decode` in v1);
+//! * a frame the strict parser reads as a record whose fields decode,
 //!   written in exactly the form `Frame::encode` writes, the fast path
 //!   reads too (so it refuses nothing it should take);
 //! * `write` gives the bytes of `seal` + `Frame::encode`, in every suite.
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use securex::record::{V2DirectionKeys, V2Record, V2Sealer};
+use securex::record::{V1Record, V2DirectionKeys, V2Record, V2Sealer};
 use securex::suite::{CipherSuite, Mode};
-use securex::wire::record::{decode_fields, parse, write};
-use securex::wire::{Frame, Record};
+use securex::wire::record::{decode_fields, parse, parse_v1, write};
+use securex::wire::{Frame, Record, SecureX};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
@@ -54,8 +56,40 @@ fn strict(frame: &[u8]) -> Option<(Record, V2Record)> {
     }
 }
 
-/// Both parsers on one frame.
+/// Both parsers on one frame, both versions.
 pub fn check(frame: &[u8]) {
+    check_v2(frame);
+    check_v1(frame);
+}
+
+/// The strict parser's reading of `frame` as a v1 record, if it is one
+/// whose fields decode.
+fn strict_v1(frame: &[u8]) -> Option<(SecureX, V1Record)> {
+    match Frame::decode(frame) {
+        Ok(Frame::SecureX(fields)) => {
+            let record = V1Record::decode(&fields).ok()?;
+            Some((fields, record))
+        }
+        _ => None,
+    }
+}
+
+fn check_v1(frame: &[u8]) {
+    let fast = parse_v1(frame);
+    let strict = strict_v1(frame);
+    match (&fast, &strict) {
+        (Some(fast), Some((_, strict))) => assert_eq!(fast, strict, "the v1 parsers disagree"),
+        (Some(_), None) => panic!("the v1 fast path took a frame the strict parser refuses"),
+        (None, Some((fields, _))) => assert_ne!(
+            Frame::SecureX(fields.clone()).encode(),
+            frame,
+            "the v1 fast path refused a frame in the form it writes"
+        ),
+        (None, None) => {}
+    }
+}
+
+fn check_v2(frame: &[u8]) {
     let fast = parse(frame);
     let strict = strict(frame);
     match (&fast, &strict) {
@@ -101,7 +135,11 @@ fn near_canonical(mut data: &[u8]) -> Vec<u8> {
         ciphertext,
         mac: if flags & 2 == 2 { mac } else { Vec::new() },
     };
-    let mut frame = fields_of(&record, flags & 4 == 4);
+    let mut frame = if flags & 32 == 32 {
+        v1_fields_of(&record, flags & 4 == 4)
+    } else {
+        fields_of(&record, flags & 4 == 4)
+    };
     let at = number(data, 2) as usize % (frame.len() + 1);
     let byte = number(data, 1) as u8;
     match flags >> 3 & 3 {
@@ -116,27 +154,38 @@ fn near_canonical(mut data: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// The frame `Frame::encode` writes for `record`, the hash in upper case
-/// if asked (which the strict parser takes too).
+/// Hex, in upper case if asked (which the strict parser takes too).
+fn hex(bytes: &[u8], upper: bool) -> String {
+    bytes
+        .iter()
+        .map(|b| {
+            if upper {
+                format!("{b:02X}")
+            } else {
+                format!("{b:02x}")
+            }
+        })
+        .collect()
+}
+
+/// The frame `Frame::encode` writes for `record`.
 fn fields_of(record: &V2Record, upper: bool) -> Vec<u8> {
-    let hex = |bytes: &[u8]| -> String {
-        bytes
-            .iter()
-            .map(|b| {
-                if upper {
-                    format!("{b:02X}")
-                } else {
-                    format!("{b:02x}")
-                }
-            })
-            .collect()
-    };
     Frame::Record(Record {
         epoch: record.epoch,
         seq: record.seq,
         payload: base64(&record.ciphertext),
         iv: (!record.iv.is_empty()).then(|| base64(&record.iv)),
-        hash: (!record.mac.is_empty()).then(|| hex(&record.mac)),
+        hash: (!record.mac.is_empty()).then(|| hex(&record.mac, upper)),
+    })
+    .encode()
+}
+
+/// The v1 frame `Frame::encode` writes for the binary fields of `record`.
+fn v1_fields_of(record: &V2Record, upper: bool) -> Vec<u8> {
+    Frame::SecureX(SecureX {
+        payload: base64(&record.ciphertext),
+        iv: base64(&record.iv),
+        hash: hex(&record.mac, upper),
     })
     .encode()
 }

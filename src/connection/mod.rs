@@ -160,8 +160,8 @@ use crate::error::{Error, Misuse, ProtocolError, Timer};
 use crate::message::Message;
 use crate::suite::CipherSuite;
 use crate::wire::codec::DELIMITER;
-use crate::wire::record::Received;
-use crate::wire::{self, ErrorFrame, Frame, FrameSplitter};
+use crate::wire::record::Incoming;
+use crate::wire::{ErrorFrame, Frame, FrameSplitter};
 
 use phase::{Alert, Failed, Phase, Sent};
 use timer::{Slot, Timers};
@@ -779,20 +779,15 @@ impl Connection {
         // A complete frame, whatever it holds: the peer is not idle (a
         // frame that fails closes the connection anyway).
         self.core.active();
-        // v2 records in the form we write them take the fast path; every
-        // other frame, the strict parser (see `wire::record`).
-        let record = match wire::record::parse(bytes) {
-            Some(record) => Received::Decoded(record),
-            None => match Frame::decode(bytes) {
-                Ok(Frame::Record(fields)) => Received::Fields(fields),
-                Ok(frame) => {
-                    self.transition(|phase, core| phase.on_frame(core, frame, bytes))?;
-                    return self.flush_queue();
-                }
-                Err(error) => return Err(self.fail_in_place(error.into())),
-            },
+        let incoming = match Incoming::read(bytes) {
+            Ok(incoming) => incoming,
+            Err(error) => return Err(self.fail_in_place(error.into())),
         };
-        self.transition(|phase, core| phase.on_record(core, record, bytes))?;
+        self.transition(|phase, core| match incoming {
+            Incoming::V2(record) => phase.on_record(core, record, bytes),
+            Incoming::V1(record) => phase.on_v1_record(core, record, bytes),
+            Incoming::Other(frame) => phase.on_frame(core, frame, bytes),
+        })?;
         self.flush_queue()
     }
 

@@ -31,7 +31,7 @@ use super::{Core, State, server};
 use crate::error::Error;
 use crate::message::Message;
 use crate::wire::Frame;
-use crate::wire::record::Received;
+use crate::wire::record::{Received, ReceivedV1};
 
 /// The phase of a connection, with exactly the data valid in it.
 pub(super) enum Phase {
@@ -182,6 +182,21 @@ impl Phase {
             Phase::V1Server(server) => Ok(server.transmit(core, message)),
             Phase::V2Established(verified) => verified.transmit(core, message),
             waiting => Ok((waiting, Sent::Wait(message))),
+        }
+    }
+
+    /// One v1 record from the peer; `bytes` are its frame exactly as
+    /// received. A v1 server opens it; every other phase refuses it as
+    /// the frame it is.
+    pub(super) fn on_v1_record(
+        self,
+        core: &mut Core,
+        record: ReceivedV1,
+        bytes: &[u8],
+    ) -> Result<Phase, Failed> {
+        match self {
+            Phase::V1Server(server) => server.on_record(core, record, bytes.len()),
+            other => other.on_frame(core, record.into_frame(), bytes),
         }
     }
 

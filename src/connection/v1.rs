@@ -16,7 +16,8 @@ use crate::message::Message;
 use crate::record::V1Protector;
 use crate::schedule::V1Secrets;
 use crate::suite::{CipherSuite, Offer};
-use crate::wire::{self, Algorithms, ErrorFrame, Frame, SecureX};
+use crate::wire::record::ReceivedV1;
+use crate::wire::{self, Algorithms, ErrorFrame, Frame};
 
 /// An established v1 client: its protector, how much it has sealed, and
 /// the offer its first hello made (every rotation makes the same one: a
@@ -248,12 +249,7 @@ impl V1Server {
                     None => renegotiate(core, &hello),
                 }
             }
-            Frame::SecureX(record) => {
-                self.on_record(core, &record).map_err(Failed::plain)?;
-                self.frames += 1;
-                self.bytes = self.bytes.saturating_add(len as u64);
-                Ok(Phase::V1Server(self))
-            }
+            Frame::SecureX(record) => self.on_record(core, ReceivedV1::Fields(record), len),
             Frame::Error(ErrorFrame { message }) => {
                 Err(Failed::plain(ProtocolError::PeerError(message).into()))
             }
@@ -282,9 +278,29 @@ impl V1Server {
         self.keys.protector();
     }
 
+    /// One record from the client (`len` bytes as received), in this
+    /// epoch.
+    pub(super) fn on_record(
+        mut self: Box<Self>,
+        core: &mut Core,
+        record: ReceivedV1,
+        len: usize,
+    ) -> Result<Phase, Failed> {
+        if self.deferred.is_some() {
+            // Only one rotation in flight: the client must wait for its
+            // EXCHANGE.
+            return Err(Failed::plain(unexpected("SECURE_X", State::Rotating)));
+        }
+        self.accept(core, record).map_err(Failed::plain)?;
+        self.frames += 1;
+        self.bytes = self.bytes.saturating_add(len as u64);
+        Ok(Phase::V1Server(self))
+    }
+
     /// Opens a record (its MAC checked first) and accepts what it carries.
-    fn on_record(&mut self, core: &mut Core, record: &SecureX) -> Result<(), Error> {
-        let message = Message::from_v1_json(&self.keys.protector().open(record)?)?;
+    fn accept(&mut self, core: &mut Core, record: ReceivedV1) -> Result<(), Error> {
+        let record = record.decode()?;
+        let message = Message::from_v1_json(&self.keys.protector().open_record(record)?)?;
         if !message.is_from_client() {
             return Err(ProtocolError::UnexpectedMessage {
                 message: message.type_name(),

@@ -12,5 +12,5 @@ pub(crate) mod cipher;
 pub mod v1;
 pub mod v2;
 
-pub use v1::V1Protector;
+pub use v1::{V1Protector, V1Record};
 pub use v2::{V2DirectionKeys, V2Opener, V2Record, V2Sealer};

@@ -170,13 +170,21 @@ impl V1Protector {
     /// bad MAC (checked in constant time before any decryption), bad
     /// padding.
     pub fn open(&self, frame: &SecureX) -> Result<Vec<u8>, RecordError> {
-        let ciphertext = base64::decode(&frame.payload)
-            .ok_or(RecordError::InvalidBase64 { field: "payload" })?;
-        let iv = base64::decode(&frame.iv).ok_or(RecordError::InvalidBase64 { field: "iv" })?;
-        let mac = base16ct::mixed::decode_vec(&frame.hash)
-            .ok()
-            .filter(|m| m.len() == self.suite.hash().output_len())
-            .ok_or(RecordError::InvalidHex { field: "hash" })?;
+        self.open_record(V1Record::decode(frame)?)
+    }
+
+    /// [`open`](Self::open) of a record whose fields are decoded,
+    /// decrypting its ciphertext in place: the checks after the decoding,
+    /// in the same order.
+    pub fn open_record(&self, record: V1Record) -> Result<Vec<u8>, RecordError> {
+        let V1Record {
+            ciphertext,
+            iv,
+            mac,
+        } = record;
+        if mac.len() != self.suite.hash().output_len() {
+            return Err(RecordError::InvalidHex { field: "hash" });
+        }
         self.check_iv(&iv)?;
         let block = self.suite.cipher().block_len();
         if ciphertext.is_empty() || ciphertext.len() % block != 0 {
@@ -229,6 +237,31 @@ impl V1Protector {
     fn mac(&self, ciphertext: &[u8]) -> HashOutput {
         let derived = self.secrets.dangerously_expose_derived();
         self.suite.hash().digest(&[ciphertext, derived])
+    }
+}
+
+/// The binary fields of a v1 `SECURE_X` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1Record {
+    /// The ciphertext (`payload`, base64 on the wire).
+    pub ciphertext: Vec<u8>,
+    /// The IV (`iv`, base64 on the wire).
+    pub iv: Vec<u8>,
+    /// The MAC (`hash`, hex on the wire).
+    pub mac: Vec<u8>,
+}
+
+impl V1Record {
+    /// Decodes the fields of a frame: `payload` and `iv` strict base64,
+    /// `hash` hex in either case.
+    pub fn decode(frame: &SecureX) -> Result<V1Record, RecordError> {
+        Ok(V1Record {
+            ciphertext: base64::decode(&frame.payload)
+                .ok_or(RecordError::InvalidBase64 { field: "payload" })?,
+            iv: base64::decode(&frame.iv).ok_or(RecordError::InvalidBase64 { field: "iv" })?,
+            mac: base16ct::mixed::decode_vec(&frame.hash)
+                .map_err(|_| RecordError::InvalidHex { field: "hash" })?,
+        })
     }
 }
 

@@ -30,10 +30,10 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use super::base64;
-use super::frame::{Frame, Record};
-use crate::error::RecordError;
+use super::frame::{Frame, Record, SecureX};
+use crate::error::{FrameError, RecordError};
 use crate::message::{Message, v1_data_json_len, write_v1_data_json};
-use crate::record::{V1Protector, V2Record, V2Sealer};
+use crate::record::{V1Protector, V1Record, V2Record, V2Sealer};
 
 const START: &[u8] = br#"{"type":"SECURE_X","epoch":"#;
 const SEQ: &[u8] = br#","seq":"#;
@@ -209,6 +209,86 @@ pub fn decode_fields(record: &Record) -> Result<V2Record, RecordError> {
             None => Vec::new(),
         },
     })
+}
+
+/// Reads a v1 `SECURE_X` frame (without its delimiter) in the form
+/// [`write_v1`] writes (`payload`, `iv`, `hash`, in that order, nothing
+/// else), its fields decoded; `None` for any other frame, which is then
+/// the strict parser's. Existing Python peers write `", "` separators: their
+/// records take the strict path.
+pub fn parse_v1(frame: &[u8]) -> Option<V1Record> {
+    let (payload, rest) = string(frame.strip_prefix(V1_START)?)?;
+    let (iv, rest) = string(rest.strip_prefix(&IV[1..])?)?;
+    let (hash, rest) = string(rest.strip_prefix(&HASH[1..])?)?;
+    if rest != END {
+        return None;
+    }
+    Some(V1Record {
+        ciphertext: base64::decode(payload)?,
+        iv: base64::decode(iv)?,
+        mac: base16ct::mixed::decode_vec(hash).ok()?,
+    })
+}
+
+/// A frame as received, read by the fast path where it can and by the
+/// strict parser otherwise.
+pub(crate) enum Incoming {
+    /// A v2 record.
+    V2(Received),
+    /// A v1 record.
+    V1(ReceivedV1),
+    /// Any other frame.
+    Other(Frame),
+}
+
+impl Incoming {
+    /// Reads one frame (without its delimiter): records in the form we
+    /// write them take the fast path, everything else the strict parser.
+    pub(crate) fn read(frame: &[u8]) -> Result<Incoming, FrameError> {
+        if let Some(record) = parse(frame) {
+            return Ok(Incoming::V2(Received::Decoded(record)));
+        }
+        if let Some(record) = parse_v1(frame) {
+            return Ok(Incoming::V1(ReceivedV1::Decoded(record)));
+        }
+        Ok(match Frame::decode(frame)? {
+            Frame::Record(fields) => Incoming::V2(Received::Fields(fields)),
+            Frame::SecureX(fields) => Incoming::V1(ReceivedV1::Fields(fields)),
+            other => Incoming::Other(other),
+        })
+    }
+}
+
+/// A v1 record as received: decoded by [`parse_v1`], or the fields the
+/// strict parser read, decoded when the server opens it.
+pub(crate) enum ReceivedV1 {
+    /// From the fast path.
+    Decoded(V1Record),
+    /// From [`Frame::decode`].
+    Fields(SecureX),
+}
+
+impl ReceivedV1 {
+    /// The record's binary fields.
+    pub(crate) fn decode(self) -> Result<V1Record, RecordError> {
+        match self {
+            ReceivedV1::Decoded(record) => Ok(record),
+            ReceivedV1::Fields(frame) => V1Record::decode(&frame),
+        }
+    }
+
+    /// The record as the strict parser's frame, for the phases that take
+    /// no v1 record.
+    pub(crate) fn into_frame(self) -> Frame {
+        Frame::SecureX(match self {
+            ReceivedV1::Fields(frame) => frame,
+            ReceivedV1::Decoded(record) => SecureX {
+                payload: base64::encode(&record.ciphertext),
+                iv: base64::encode(&record.iv),
+                hash: base16ct::lower::encode_string(&record.mac),
+            },
+        })
+    }
 }
 
 /// A v2 record as received: decoded by [`parse`], or the fields the strict
