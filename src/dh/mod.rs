@@ -60,6 +60,7 @@
 //!   kept for the named groups, whose p is known to be a safe prime.
 
 pub(crate) mod encoding;
+mod jacobi;
 mod named;
 
 use alloc::boxed::Box;
@@ -69,7 +70,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
-use crypto_bigint::{BoxedUint, JacobiSymbol, Odd, RandomBits, Uint, Word};
+use crypto_bigint::{BoxedUint, JacobiSymbol, Odd, RandomBits, Word};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -351,17 +352,7 @@ impl Group {
             // it is a quadratic residue: the Legendre symbol (y | p) = 1.
             // Only named groups get here: an ad-hoc p is not known to be
             // prime, and a Jacobi symbol modulo a composite proves nothing.
-            let p = self.inner.p.as_ref();
-            let symbol = match p.as_words().len() {
-                8 => legendre::<8>(y, p),
-                32 => legendre::<32>(y, p),
-                48 => legendre::<48>(y, p),
-                64 => legendre::<64>(y, p),
-                _ => None,
-            };
-            if let Some(symbol) = symbol {
-                return symbol == JacobiSymbol::One;
-            }
+            return jacobi::jacobi_vartime(y, &self.inner.p) == JacobiSymbol::One;
         }
         let y = BoxedMontyForm::new(y.clone(), &self.inner.monty);
         y.pow(q).retrieve() == BoxedUint::one_with_precision(self.precision())
@@ -396,15 +387,6 @@ fn check_adhoc_subgroup_order(
         return Err(DhError::InvalidSubgroupOrder);
     }
     Ok(())
-}
-
-/// The Jacobi symbol (y | p) on fixed-size integers, where p has exactly
-/// `L` limbs; `None` for other sizes.
-fn legendre<const L: usize>(y: &BoxedUint, p: &BoxedUint) -> Option<JacobiSymbol> {
-    let y: [Word; L] = y.as_words().try_into().ok()?;
-    let p: [Word; L] = p.as_words().try_into().ok()?;
-    let p = Uint::<L>::from_words(p).to_odd().into_option()?;
-    Some(Uint::<L>::from_words(y).jacobi_symbol_vartime(&p))
 }
 
 impl PartialEq for Group {
@@ -658,24 +640,75 @@ mod tests {
         }
     }
 
+    /// In every named group, the subgroup check (a Legendre symbol) agrees
+    /// with `y^q = 1 (mod p)` on random values, on squares (members) and on
+    /// their negatives (non-members: p = 3 (mod 4), so -1 is a
+    /// non-residue), and public-value validation follows it.
     #[test]
     fn legendre_symbol_agrees_with_exponentiation() {
-        let group = Group::named(NamedGroup::Ffdhe2048);
-        let q = group.inner.q.clone().unwrap();
         let mut rng = rng();
-        let mut residues = 0;
-        for _ in 0..40 {
-            let y = BoxedUint::random_bits_with_precision(&mut rng, 2047, 2048);
-            let by_symbol = group.in_subgroup(&y);
-            let by_pow = BoxedMontyForm::new(y, &group.inner.monty)
-                .pow(&q)
-                .retrieve()
-                == BoxedUint::one_with_precision(2048);
-            assert_eq!(by_symbol, by_pow);
-            residues += usize::from(by_symbol);
+        for named in NamedGroup::ALL {
+            let group = Group::named(named);
+            let inner = &group.inner;
+            let q = inner.q.clone().unwrap();
+            let precision = group.precision();
+            let one = BoxedUint::one_with_precision(precision);
+            let by_pow = |y: &BoxedUint| {
+                BoxedMontyForm::new(y.clone(), &inner.monty)
+                    .pow(&q)
+                    .retrieve()
+                    == one
+            };
+            let mut random_members = 0;
+            for i in 0..45 {
+                let r =
+                    BoxedUint::random_bits_with_precision(&mut rng, group.bits() - 1, precision);
+                let square = BoxedMontyForm::new(r.clone(), &inner.monty)
+                    .square()
+                    .retrieve();
+                let negated = inner.p.as_ref().wrapping_sub(&square);
+                let (y, expected) = match i % 3 {
+                    0 => (r.clone(), None),
+                    1 => (square, Some(true)),
+                    _ => (negated, Some(false)),
+                };
+                if y <= one || y >= inner.p_minus_1 {
+                    continue;
+                }
+                let in_subgroup = by_pow(&y);
+                if let Some(expected) = expected {
+                    assert_eq!(in_subgroup, expected, "{named}: the test's own premise");
+                }
+                assert_eq!(group.in_subgroup(&y), in_subgroup, "{named}: {y}");
+                let validated = group.public_key_from_bytes(&y.to_be_bytes());
+                if in_subgroup {
+                    assert!(validated.is_ok(), "{named}: {y}");
+                } else {
+                    assert_eq!(
+                        validated,
+                        Err(DhError::PublicKeyNotInSubgroup),
+                        "{named}: {y}"
+                    );
+                }
+                if expected.is_none() {
+                    random_members += usize::from(in_subgroup);
+                }
+            }
+            // About half of the 15 random values are members.
+            assert!(
+                (1..15).contains(&random_members),
+                "{named}: {random_members}"
+            );
+            // The edges of the range: 2 is in the subgroup (g = 2 generates
+            // it), p - 2 = -2 is not.
+            let two = BoxedUint::from_be_slice(&[2], precision).unwrap();
+            let minus_two = inner.p.as_ref().wrapping_sub(&two);
+            assert!(group.in_subgroup(&two) && by_pow(&two), "{named}");
+            assert!(
+                !group.in_subgroup(&minus_two) && !by_pow(&minus_two),
+                "{named}"
+            );
         }
-        // About half of all values are residues.
-        assert!((8..=32).contains(&residues), "{residues}");
     }
 
     #[test]
