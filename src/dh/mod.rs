@@ -104,7 +104,8 @@ struct GroupInner {
     p: Odd<BoxedUint>,
     /// p - 1, the upper (excluded) bound of public values.
     p_minus_1: BoxedUint,
-    g: BoxedUint,
+    /// g in Montgomery form, the base of every key pair's exponentiation.
+    g: BoxedMontyForm,
     /// The q public values are checked against: `(p - 1) / 2` for a named
     /// group, a validated received q for an ad-hoc one.
     q: Option<BoxedUint>,
@@ -239,7 +240,7 @@ impl Group {
                 named,
                 p,
                 p_minus_1,
-                g,
+                g: BoxedMontyForm::new(g, &monty),
                 q,
                 safe_prime: named.is_some(),
                 monty,
@@ -354,8 +355,11 @@ impl Group {
             // prime, and a Jacobi symbol modulo a composite proves nothing.
             return jacobi::jacobi_vartime(y, &self.inner.p) == JacobiSymbol::One;
         }
+        // q is public: the exponentiation may stop at its length (a received
+        // q of an ad-hoc group may be far shorter than p).
         let y = BoxedMontyForm::new(y.clone(), &self.inner.monty);
-        y.pow(q).retrieve() == BoxedUint::one_with_precision(self.precision())
+        y.pow_bounded_exp(q, q.bit_width_vartime()).retrieve()
+            == BoxedUint::one_with_precision(self.precision())
     }
 }
 
@@ -479,8 +483,8 @@ impl KeyPair {
         let bits = group.exponent_bits();
         let precision = group.precision();
         let mut x = BoxedUint::random_bits_with_precision(rng, bits, precision);
-        let top = BoxedUint::one_with_precision(precision).shl(bits - 1);
-        x = x.bitor(&top);
+        // bits <= bits(p) - 2 < precision.
+        x.as_mut_uint_ref().set_bit_vartime(bits - 1, true);
         KeyPair::from_exponent(group, x, bits)
     }
 
@@ -509,8 +513,7 @@ impl KeyPair {
     }
 
     fn from_exponent(group: &Group, x: BoxedUint, x_bits: u32) -> KeyPair {
-        let g = BoxedMontyForm::new(group.inner.g.clone(), &group.inner.monty);
-        let y = g.pow_bounded_exp(&x, x_bits).retrieve();
+        let y = group.inner.g.pow_bounded_exp(&x, x_bits).retrieve();
         KeyPair {
             x,
             x_bits,
