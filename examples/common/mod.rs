@@ -201,7 +201,7 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
 /// The most bytes one `read` takes: the size of the reader thread's
 /// buffers.
-pub const READ_BUF: usize = 64 * 1024;
+pub const READ_BUF: usize = 256 * 1024;
 
 /// Reads waiting between the reader thread and the connection. Input held
 /// by the driver is then at most `(INPUT_QUEUE + 2) * READ_BUF` bytes per
@@ -416,6 +416,7 @@ impl<'a> Driver<'a> {
     /// Takes the connection's next output once ours is written.
     fn refill(&mut self, now: Instant) -> bool {
         if !self.pending() {
+            // Gives back a buffer lent to the connection, with its output.
             self.out.clear();
             self.conn.poll_transmit_into(&mut self.out);
             self.written = 0;
@@ -435,6 +436,13 @@ impl<'a> Driver<'a> {
             let now = Instant::now();
             if self.conn.poll_timeout().is_some_and(|t| t <= now) {
                 self.conn.handle_timeout(now);
+            }
+            // What the application sends goes straight into our output
+            // buffer, once it is written out.
+            if !self.pending() {
+                self.out.clear();
+                self.written = 0;
+                self.conn.lend_output(&mut self.out);
             }
             let mut more = app.pump(self.conn, now);
             while let Some(event) = self.conn.poll_event() {

@@ -695,13 +695,17 @@ impl Connection {
     /// Unlike [`poll_transmit`](Self::poll_transmit) this allocates
     /// nothing once `buf` has grown to a batch of frames: a driver that
     /// writes `buf` out and clears it reuses it for ever. An empty `buf`
-    /// without the room takes the connection's own buffer instead of a
-    /// copy. The connection then keeps at most [`RETAINED_OUTPUT`] bytes of
-    /// buffer for its next output, so an idle connection holds little.
+    /// smaller than the connection's own buffer is swapped with it (no
+    /// copy; this is how a buffer lent with [`lend_output`](Self::lend_output)
+    /// comes back). The connection then keeps at most [`RETAINED_OUTPUT`]
+    /// bytes of buffer for its next output, so an idle connection holds
+    /// little.
     pub fn poll_transmit_into(&mut self, buf: &mut Vec<u8>) -> usize {
         let out = &mut self.core.outgoing;
         let n = out.len();
-        if buf.is_empty() && buf.capacity() < n {
+        if buf.is_empty() && buf.capacity() < out.capacity() {
+            // The caller's buffer is the smaller: it takes ours, output
+            // and all, and we keep its.
             core::mem::swap(buf, out);
         } else {
             buf.extend_from_slice(out);
@@ -711,6 +715,21 @@ impl Connection {
             *out = Vec::new();
         }
         n
+    }
+
+    /// Lends `buf` to the connection as the buffer its next output is
+    /// written into, if it holds no output now (else `buf` stays the
+    /// caller's). `buf` is cleared; the connection's own buffer (at most
+    /// [`RETAINED_OUTPUT`] of capacity) takes its place, and the next
+    /// [`poll_transmit_into`](Self::poll_transmit_into) of that (empty)
+    /// buffer hands the lent one back with the output. A driver that
+    /// lends its buffer before the application sends, and polls after,
+    /// moves any stream of messages without an allocation per message.
+    pub fn lend_output(&mut self, buf: &mut Vec<u8>) {
+        if self.core.outgoing.is_empty() {
+            buf.clear();
+            core::mem::swap(buf, &mut self.core.outgoing);
+        }
     }
 
     /// The next event, if any.

@@ -133,11 +133,26 @@ impl<R: Read> Sender<R> {
 
     /// Reads up to a full chunk, fewer only at the end of the file.
     fn read_chunk(&mut self) -> io::Result<Vec<u8>> {
-        let mut chunk = Vec::with_capacity(self.chunk_size.min(MAX_PREALLOCATION));
-        // `Take::read_to_end` keeps reading through short reads and
-        // `Interrupted` until the chunk is full or the reader ends.
-        let limit = u64::try_from(self.chunk_size).unwrap_or(u64::MAX);
-        self.reader.by_ref().take(limit).read_to_end(&mut chunk)?;
+        // Read straight into the chunk, as much as it holds per call (not
+        // `read_to_end`, whose reads start small): through short reads
+        // and `Interrupted` until the chunk is full or the reader ends.
+        let mut chunk = alloc::vec![0u8; self.chunk_size.min(MAX_PREALLOCATION)];
+        let mut filled = 0;
+        loop {
+            if filled == chunk.len() {
+                if filled >= self.chunk_size {
+                    break;
+                }
+                chunk.resize(filled.saturating_mul(2).clamp(1, self.chunk_size), 0);
+            }
+            match self.reader.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        chunk.truncate(filled);
         self.hasher.update(&chunk);
         self.bytes_read += chunk.len() as u64;
         Ok(chunk)
