@@ -107,8 +107,8 @@ fn a_busy_server_refuses_at_once_and_serves_again_once_free() {
     // The one slot: a raw connection that says nothing.
     let mut holder = TcpStream::connect(&server.addr).unwrap();
     // The server has accepted it once it is counted in its threads: its
-    // main thread, the connection's and its reader's.
-    assert_eq!(threads_settle(&server, 3), Some(3));
+    // main thread, the connection's, its reader's and its SHA-256's.
+    assert_eq!(threads_settle(&server, 4), Some(4));
 
     let started = Instant::now();
     let run = run_client(&server.addr, &[], &path, KILL_AFTER);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use securex::config::Psk;
 use securex::dh::{Group, KeyPair, NamedGroup, PublicKey};
 use securex::suite::{Cipher, Hash, Mode, Offer};
-use securex::transfer::{Download, Receiver, Sender, Upload};
+use securex::transfer::{Download, Receiver, Sender, ThreadedSha256, Upload};
 use securex::{Config, Connection, Event, State};
 
 /// The algorithm and preset flags shared by the server and the client.
@@ -201,7 +201,7 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
 /// The most bytes one `read` takes: the size of the reader thread's
 /// buffers.
-pub const READ_BUF: usize = 256 * 1024;
+pub const READ_BUF: usize = 64 * 1024;
 
 /// Reads waiting between the reader thread and the connection. Input held
 /// by the driver is then at most `(INPUT_QUEUE + 2) * READ_BUF` bytes per
@@ -663,8 +663,11 @@ pub fn send_file(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| format!("{} names no file", path.display()))?;
+    // v2's CLOSE carries the file's SHA-256, which costs as much as the
+    // encryption: hashed on a thread of its own, beside the driver's.
     let sender = Sender::new(io::BufReader::new(file), name.clone(), chunk_size)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_digest(ThreadedSha256::new());
     let limits = Limits::new(&config, "server");
     let stream = connect(addr, limits.write_stall)?;
     stream.set_nodelay(true).ok();
@@ -725,7 +728,8 @@ pub fn serve(stream: TcpStream, config: Config, store: &Store) -> String {
     let mut conn = Connection::server(config, os_rng(), Instant::now());
     let receiver = Receiver::new(&store.dir)
         .with_max_file_len(store.max_file_len)
-        .with_overwrite(store.overwrite);
+        .with_overwrite(store.overwrite)
+        .with_digest(ThreadedSha256::new());
     let mut download = Download::new(receiver);
     let io_result = drive(&stream, &mut conn, &mut download, limits);
     let suite = conn

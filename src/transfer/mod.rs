@@ -68,10 +68,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod digest;
 mod receiver;
 mod sender;
 mod session;
 
+pub use digest::{FileDigest, InlineSha256, ThreadedSha256};
 pub use receiver::{MAX_NAME_LEN, Receiver, stored_name};
 pub use sender::{DEFAULT_CHUNK_SIZE, Sender};
 pub use session::{Download, SessionError, Upload};

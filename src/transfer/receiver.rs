@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::string::String;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sha2::{Digest, Sha256};
+use std::boxed::Box;
 
 use super::TransferError;
+use super::digest::{FileDigest, InlineSha256};
 use crate::message::Message;
 
 /// The longest stored name accepted, in bytes; with `.partial` or the
@@ -112,7 +113,7 @@ pub struct Receiver {
     stored_name: Option<String>,
     final_path: Option<PathBuf>,
     bytes_written: u64,
-    hasher: Sha256,
+    digest: Box<dyn FileDigest>,
     sha256: Option<[u8; 32]>,
 }
 
@@ -305,7 +306,7 @@ impl Receiver {
             stored_name: None,
             final_path: None,
             bytes_written: 0,
-            hasher: Sha256::new(),
+            digest: Box::new(InlineSha256::default()),
             sha256: None,
         }
     }
@@ -336,6 +337,14 @@ impl Receiver {
     #[must_use]
     pub fn with_overwrite(mut self, overwrite: bool) -> Receiver {
         self.overwrite = overwrite;
+        self
+    }
+
+    /// Checks the file's SHA-256 with `digest` instead of inline (on a
+    /// thread of its own with [`ThreadedSha256`](super::ThreadedSha256)).
+    #[must_use]
+    pub fn with_digest(mut self, digest: impl FileDigest + 'static) -> Receiver {
+        self.digest = Box::new(digest);
         self
     }
 
@@ -403,12 +412,12 @@ impl Receiver {
                 file.writer
                     .write_all(&bytes)
                     .map_err(|e| TransferError::io("cannot write the file", &e))?;
-                self.hasher.update(&bytes);
+                self.digest.update(&bytes);
                 self.bytes_written += len;
                 Ok(None)
             }
             (Phase::Receiving(file), Message::Close { sha256 }) => {
-                let stored: [u8; 32] = self.hasher.clone().finalize().into();
+                let stored = self.digest.finish();
                 if sha256.is_some_and(|sent| sent != stored) {
                     // What arrived is not what the client read: kept as
                     // `.partial` like any incomplete transfer.

@@ -5,9 +5,10 @@ use std::io::{self, Read};
 use std::string::String;
 use std::vec::Vec;
 
-use sha2::{Digest, Sha256};
+use std::boxed::Box;
 
 use super::TransferError;
+use super::digest::{FileDigest, InlineSha256};
 use crate::message::Message;
 
 /// The chunk size existing v1 clients use, in bytes.
@@ -33,7 +34,7 @@ pub struct Sender<R> {
     chunk_size: usize,
     state: State,
     bytes_read: u64,
-    hasher: Sha256,
+    digest: Box<dyn FileDigest>,
     sha256: Option<[u8; 32]>,
 }
 
@@ -76,9 +77,17 @@ impl<R: Read> Sender<R> {
             chunk_size,
             state: State::Start,
             bytes_read: 0,
-            hasher: Sha256::new(),
+            digest: Box::new(InlineSha256::default()),
             sha256: None,
         })
+    }
+
+    /// Computes the file's SHA-256 with `digest` instead of inline (on a
+    /// thread of its own with [`ThreadedSha256`](super::ThreadedSha256)).
+    #[must_use]
+    pub fn with_digest(mut self, digest: impl FileDigest + 'static) -> Sender<R> {
+        self.digest = Box::new(digest);
+        self
     }
 
     /// The next message to send, or `None` when the sender waits for the
@@ -113,7 +122,7 @@ impl<R: Read> Sender<R> {
                     }
                 };
                 if chunk.len() < self.chunk_size {
-                    self.sha256 = Some(core::mem::take(&mut self.hasher).finalize().into());
+                    self.sha256 = Some(self.digest.finish());
                 }
                 if chunk.is_empty() {
                     self.state = State::Finished;
@@ -153,7 +162,7 @@ impl<R: Read> Sender<R> {
             }
         }
         chunk.truncate(filled);
-        self.hasher.update(&chunk);
+        self.digest.update(&chunk);
         self.bytes_read += chunk.len() as u64;
         Ok(chunk)
     }
