@@ -167,10 +167,12 @@ use phase::{Alert, Failed, Phase, Sent};
 use timer::{Slot, Timers};
 
 /// The most output buffer (bytes of capacity) a connection keeps after
-/// [`Connection::poll_transmit_into`] has drained it: room for its
-/// handshake and rotation frames, not for a stream of DATA (whose buffer
-/// is the caller's, see [`Connection::send_data_into`]).
-pub const RETAINED_OUTPUT: usize = 4096;
+/// [`Connection::poll_transmit_into`] has drained it: room for its small
+/// frames (FINISHED, `OK`, a REKEY in every named group), not for hellos
+/// (a few KB, once per handshake) nor for a stream of DATA, whose buffer
+/// is the caller's (see [`Connection::lend_output`] and
+/// [`Connection::send_data_into`]). An idle connection holds no more.
+pub const RETAINED_OUTPUT: usize = 1024;
 
 /// The side of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
