@@ -49,7 +49,7 @@ impl FileDigest for InlineSha256 {
 const QUEUED_CHUNKS: usize = 4;
 
 /// SHA-256 on a thread of its own: `update` copies the bytes to it (at
-/// most [`QUEUED_CHUNKS`] chunks wait; their buffers come back for reuse),
+/// most four chunks wait; their buffers come back for reuse),
 /// `finish` waits for its result. The thread ends with `finish`, or when
 /// this is dropped. If the thread cannot be started, this hashes inline.
 pub struct ThreadedSha256 {
