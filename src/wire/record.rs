@@ -3,7 +3,7 @@
 //! `Connection` uses it by itself.
 //!
 //! [`write()`] seals a record straight into the output buffer, in the one
-//! form serde writes it (the same bytes as [`Frame::encode`] of the
+//! form serde writes it (the same bytes as [`Frame::encode`](crate::wire::Frame::encode) of the
 //! record, which the tests check):
 //!
 //! ```text
@@ -20,7 +20,7 @@
 //! It decodes the binary fields at once. For anything else (another
 //! peer's `", "` separators, another field order, a lower-case type, a
 //! field that does not decode) it returns `None`, and the caller hands the
-//! frame to the strict parser, [`Frame::decode`]. Every frame it accepts,
+//! frame to the strict parser, [`Frame::decode`](crate::wire::Frame::decode). Every frame it accepts,
 //! the strict parser accepts with the same values, so the two paths accept
 //! and refuse exactly the same frames (`fuzz/fuzz_targets/fast_path.rs`
 //! checks this against serde on arbitrary frames).
@@ -30,8 +30,12 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 use super::base64;
-use super::frame::{Frame, Record, SecureX};
-use crate::error::{FrameError, RecordError};
+use super::frame::Record;
+#[cfg(feature = "std")]
+use super::frame::{Frame, SecureX};
+#[cfg(feature = "std")]
+use crate::error::FrameError;
+use crate::error::RecordError;
 use crate::message::{Message, v1_data_json_len, write_v1_data_json};
 use crate::record::{V1Protector, V1Record, V2Record, V2Sealer};
 
@@ -97,7 +101,7 @@ const V1_START: &[u8] = br#"{"type":"SECURE_X","payload":""#;
 
 /// Seals `message` (its v1 inner JSON) under a fresh IV from `rng` and
 /// appends its v1 `SECURE_X` frame, without delimiter, to `out`: the bytes
-/// of [`Frame::encode`] of [`V1Protector::seal`](crate::record::V1Protector::seal), written the same way as
+/// of [`Frame::encode`](crate::wire::Frame::encode) of [`V1Protector::seal`](crate::record::V1Protector::seal), written the same way as
 /// [`write()`] (a DATA's inner JSON written straight into the room of its
 /// ciphertext). On error `out` is as it was.
 pub fn write_v1<R: CryptoRng + ?Sized>(
@@ -190,7 +194,7 @@ pub fn parse(frame: &[u8]) -> Option<V2Record> {
     })
 }
 
-/// The binary fields of a record the strict parser read ([`Frame::decode`]):
+/// The binary fields of a record the strict parser read ([`Frame::decode`](crate::wire::Frame::decode)):
 /// `payload` and `iv` strict base64, `hash` hex in either case.
 pub fn decode_fields(record: &Record) -> Result<V2Record, RecordError> {
     let base64 =
@@ -230,6 +234,8 @@ pub fn parse_v1(frame: &[u8]) -> Option<V1Record> {
     })
 }
 
+// What a `Connection` (std) reads records into.
+#[cfg(feature = "std")]
 /// A frame as received, read by the fast path where it can and by the
 /// strict parser otherwise.
 pub(crate) enum Incoming {
@@ -241,6 +247,7 @@ pub(crate) enum Incoming {
     Other(Frame),
 }
 
+#[cfg(feature = "std")]
 impl Incoming {
     /// Reads one frame (without its delimiter): records in the form we
     /// write them take the fast path, everything else the strict parser.
@@ -259,15 +266,18 @@ impl Incoming {
     }
 }
 
+// What a `Connection` (std) reads records into.
+#[cfg(feature = "std")]
 /// A v1 record as received: decoded by [`parse_v1`], or the fields the
 /// strict parser read, decoded when the server opens it.
 pub(crate) enum ReceivedV1 {
     /// From the fast path.
     Decoded(V1Record),
-    /// From [`Frame::decode`].
+    /// From [`Frame::decode`](crate::wire::Frame::decode).
     Fields(SecureX),
 }
 
+#[cfg(feature = "std")]
 impl ReceivedV1 {
     /// The record's binary fields.
     pub(crate) fn decode(self) -> Result<V1Record, RecordError> {
@@ -291,16 +301,19 @@ impl ReceivedV1 {
     }
 }
 
+// What a `Connection` (std) reads records into.
+#[cfg(feature = "std")]
 /// A v2 record as received: decoded by [`parse`], or the fields the strict
 /// parser read, decoded when the connection opens the record (so that a
 /// field that does not decode fails where it always has).
 pub(crate) enum Received {
     /// From the fast path.
     Decoded(V2Record),
-    /// From [`Frame::decode`].
+    /// From [`Frame::decode`](crate::wire::Frame::decode).
     Fields(Record),
 }
 
+#[cfg(feature = "std")]
 impl Received {
     /// The record's binary fields.
     pub(crate) fn decode(self) -> Result<V2Record, RecordError> {
