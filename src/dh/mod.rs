@@ -116,11 +116,32 @@ struct GroupInner {
 }
 
 impl Group {
-    /// One of the RFC 7919 groups.
+    /// One of the RFC 7919 groups. With `std`, each is built once per
+    /// process and shared (its p, q and Montgomery parameters, about
+    /// 2.5 KB for ffdhe2048, are then not held by every connection).
+    pub fn named(group: NamedGroup) -> Group {
+        #[cfg(feature = "std")]
+        {
+            static NAMED: [std::sync::OnceLock<Group>; 3] = [
+                std::sync::OnceLock::new(),
+                std::sync::OnceLock::new(),
+                std::sync::OnceLock::new(),
+            ];
+            let slot = match group {
+                NamedGroup::Ffdhe2048 => &NAMED[0],
+                NamedGroup::Ffdhe3072 => &NAMED[1],
+                NamedGroup::Ffdhe4096 => &NAMED[2],
+            };
+            slot.get_or_init(|| Group::build_named(group)).clone()
+        }
+        #[cfg(not(feature = "std"))]
+        Group::build_named(group)
+    }
+
     // Cannot fail: the constants are the RFC's (checked against the
     // vectors by the tests), valid hexadecimal of their size.
     #[allow(clippy::expect_used)]
-    pub fn named(group: NamedGroup) -> Group {
+    fn build_named(group: NamedGroup) -> Group {
         let bits = group.bits();
         let p = BoxedUint::from_str_radix_with_precision_vartime(group.p_hex(), 16, bits)
             .expect("RFC 7919 constants are valid hexadecimal of their size");
@@ -152,11 +173,25 @@ impl Group {
         max_bits: u32,
         max_adhoc_bits: u32,
     ) -> Result<Group, DhError> {
-        Group::from_raw_limited(
-            encoding::decode_params_pem(pem, max_bits)?,
-            max_bits,
-            max_adhoc_bits,
-        )
+        let raw = encoding::decode_params_pem(pem, max_bits)?;
+        #[cfg(feature = "std")]
+        if let Some(shared) = Group::shared_named(&raw, max_bits) {
+            return Ok(shared);
+        }
+        Group::from_raw_limited(raw, max_bits, max_adhoc_bits)
+    }
+
+    /// The shared instance of the RFC 7919 group whose parameters are
+    /// exactly `raw`, if any (within `max_bits`): checked once when it
+    /// was built, it needs no checks, and no memory of its own.
+    #[cfg(feature = "std")]
+    fn shared_named(raw: &RawParams, max_bits: u32) -> Option<Group> {
+        let bits = bit_len(&raw.p);
+        NamedGroup::ALL
+            .into_iter()
+            .find(|n| n.bits() == bits && bits <= max_bits)
+            .map(Group::named)
+            .filter(|g| g.inner.raw == *raw)
     }
 
     /// Encodes the group as PEM: `X9.42 DH PARAMETERS` (p, g, q) when q is
@@ -607,6 +642,36 @@ fn bit_len(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With `std` the RFC 7919 groups are built once and shared, also when
+    /// a peer's PEM is exactly one of them; any other PEM of the same
+    /// modulus is checked and built as before.
+    #[test]
+    fn named_groups_are_shared_only_when_exactly_theirs() {
+        for named in NamedGroup::ALL {
+            let a = Group::named(named);
+            assert!(Arc::ptr_eq(&a.inner, &Group::named(named).inner));
+            let parsed = Group::from_pem(a.to_pem().as_bytes(), 8192).unwrap();
+            assert!(Arc::ptr_eq(&a.inner, &parsed.inner), "{named:?}");
+            assert!(Group::from_pem(a.to_pem().as_bytes(), named.bits() - 1).is_err());
+        }
+        let named = Group::named(NamedGroup::Ffdhe2048);
+        let without_q = RawParams {
+            q: None,
+            ..named.inner.raw.clone()
+        };
+        let pem = encoding::encode_params_pem(&without_q);
+        let parsed = Group::from_pem(pem.as_bytes(), 8192).unwrap();
+        assert!(!Arc::ptr_eq(&named.inner, &parsed.inner));
+        assert_eq!(parsed.named_group(), Some(NamedGroup::Ffdhe2048));
+        let mut bad_q = named.inner.raw.clone();
+        bad_q.q = Some(alloc::vec![3]);
+        let pem = encoding::encode_params_pem(&bad_q);
+        assert_eq!(
+            Group::from_pem(pem.as_bytes(), 8192).err(),
+            Some(DhError::InvalidSubgroupOrder)
+        );
+    }
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
