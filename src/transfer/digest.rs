@@ -46,10 +46,10 @@ impl FileDigest for InlineSha256 {
 
 /// Chunks waiting for the hashing thread: at most this many are copied
 /// and queued, past which `update` waits for the thread.
-const QUEUED_CHUNKS: usize = 4;
+const QUEUED_CHUNKS: usize = 2;
 
 /// SHA-256 on a thread of its own: `update` copies the bytes to it (at
-/// most four chunks wait; their buffers come back for reuse),
+/// most two chunks wait; their buffers come back for reuse),
 /// `finish` waits for its result. The thread ends with `finish`, or when
 /// this is dropped. If the thread cannot be started, this hashes inline.
 pub struct ThreadedSha256 {
