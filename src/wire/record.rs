@@ -1,6 +1,6 @@
-//! The v2 `SECURE_X` frame without serde: the fast record path. Public
-//! so that the fuzz targets can hold it against the strict parser; a
-//! `Connection` uses it by itself.
+//! `SECURE_X` frames without serde: the fast record path, for v2 and v1.
+//! Public so that the fuzz targets can hold it against the strict parser;
+//! a `Connection` uses it by itself.
 //!
 //! [`write()`] seals a record straight into the output buffer, in the one
 //! form serde writes it (the same bytes as [`Frame::encode`](crate::wire::Frame::encode) of the
@@ -24,6 +24,11 @@
 //! the strict parser accepts with the same values, so the two paths accept
 //! and refuse exactly the same frames (`fuzz/fuzz_targets/fast_path.rs`
 //! checks this against serde on arbitrary frames).
+//!
+//! v1 records are the same with [`write_v1`] and [`parse_v1`], in the form
+//! `{"type":"SECURE_X","payload":"…","iv":"…","hash":"…"}`. Existing
+//! Python peers write `", "` separators: their records always take the
+//! strict path, byte for byte as before.
 
 use alloc::vec::Vec;
 
