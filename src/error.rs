@@ -680,6 +680,25 @@ impl core::error::Error for RecordError {}
 impl core::error::Error for ProtocolError {}
 impl core::error::Error for Misuse {}
 
+/// An [`Error`] as an I/O error, for code that works in `std::io`
+/// terms: the kind says what happened ([`ErrorKind::TimedOut`] →
+/// `TimedOut`, the peer's end of stream → `UnexpectedEof`, [`Misuse`] →
+/// `InvalidInput`, everything else the peer sent → `InvalidData`), and the
+/// error itself is the source.
+#[cfg(feature = "std")]
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> std::io::Error {
+        use std::io::ErrorKind as Io;
+        let kind = match error.kind() {
+            _ if error == Error::Protocol(ProtocolError::UnexpectedEof) => Io::UnexpectedEof,
+            ErrorKind::TimedOut => Io::TimedOut,
+            ErrorKind::Misuse => Io::InvalidInput,
+            _ => Io::InvalidData,
+        };
+        std::io::Error::new(kind, error)
+    }
+}
+
 impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
@@ -690,6 +709,30 @@ impl core::error::Error for Error {
             Error::Protocol(e) => Some(e),
             Error::TimedOut { .. } => None,
             Error::Misuse(e) => Some(e),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn errors_become_io_errors_of_the_right_kind() {
+        use std::io::ErrorKind as Io;
+        let cases = [
+            (Error::TimedOut { timer: Timer::Idle }, Io::TimedOut),
+            (ProtocolError::UnexpectedEof.into(), Io::UnexpectedEof),
+            (Misuse::Closed.into(), Io::InvalidInput),
+            (RecordError::Decrypt.into(), Io::InvalidData),
+        ];
+        for (error, kind) in cases {
+            let io = std::io::Error::from(error.clone());
+            assert_eq!(io.kind(), kind, "{error}");
+            assert_eq!(io.to_string(), error.to_string());
+            let inner = io.into_inner().unwrap();
+            assert_eq!(inner.downcast_ref::<Error>(), Some(&error));
         }
     }
 }
