@@ -147,6 +147,31 @@ fn the_client_fails_without_a_server() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
 }
 
+/// A directory is refused before the client connects: with nobody
+/// listening the error is still about the path, and a server is left
+/// without a `.partial`.
+#[test]
+fn a_path_that_is_not_a_regular_file_is_refused_before_connecting() {
+    let tmp = TempDir::new("e2e", "notafile");
+    let dir = tmp.0.join("src");
+    std::fs::create_dir(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = client(&format!("127.0.0.1:{port}"), &[], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("is not a regular file"), "{stderr}");
+    let server = Server::start(&tmp.store(), &[]);
+    let out = client(&server.addr, &[], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a regular file"));
+    assert_eq!(std::fs::read_dir(tmp.store()).unwrap().count(), 0);
+}
+
 /// v2, the default: plain, with a PSK, and with a pinned server key; a
 /// client without the PSK, or pinning another key, is refused.
 #[test]

@@ -659,6 +659,15 @@ pub fn send_file(
     chunk_size: usize,
 ) -> Result<Sent, String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    // A directory opens too, and would fail only once connected, leaving
+    // a `.partial` on the server: refused before connecting.
+    let is_file = file
+        .metadata()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .is_file();
+    if !is_file {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
