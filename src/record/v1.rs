@@ -29,7 +29,6 @@ use aes_gcm::aead::consts::U16;
 use aes_gcm::{AesGcm, KeyInit, Nonce};
 use cipher::block_padding::{Padding, Pkcs7};
 use rand_core::CryptoRng;
-use subtle::ConstantTimeEq;
 
 use super::cipher::{HashOutput, Padded};
 
@@ -193,7 +192,7 @@ impl V1Protector {
                 block,
             });
         }
-        if !bool::from(self.mac(&ciphertext).as_slice().ct_eq(&mac)) {
+        if !self.mac(&ciphertext).ct_eq(&mac) {
             return Err(RecordError::BadMac);
         }
         let unpadded = match &self.keyed {

@@ -135,10 +135,10 @@ impl FileDigest for ThreadedSha256 {
 }
 
 impl Drop for ThreadedSha256 {
+    /// Ends the thread the way `finish` does.
     fn drop(&mut self) {
-        if let Some(Worker { chunks, thread, .. }) = self.worker.take() {
-            drop(chunks);
-            let _ = thread.join();
+        if self.worker.is_some() {
+            let _ = self.finish();
         }
     }
 }

@@ -68,26 +68,15 @@ pub fn write<R: CryptoRng + ?Sized>(
     out.extend_from_slice(SEQ);
     push_decimal(out, sealer.next_seq());
     out.extend_from_slice(PAYLOAD);
-    // [base64 of C, still zeros][plaintext, then C]: C is made in place,
-    // then encoded into the room before it, which it leaves.
     let len = 1 + body.len();
-    let c_len = sealer.ciphertext_len(len);
-    let b64_at = out.len();
-    let b64_len = base64::encoded_len(c_len);
-    out.resize(b64_at + b64_len, 0);
-    out.push(code);
-    out.extend_from_slice(body);
-    out.resize(b64_at + b64_len + c_len, 0);
-    let (b64, c) = out[b64_at..].split_at_mut(b64_len);
-    let sealed = match sealer.seal_in_place(rng, c, len) {
-        Ok(sealed) => sealed,
-        Err(error) => {
-            out.truncate(start);
-            return Err(error);
-        }
+    let plaintext = |out: &mut Vec<u8>| {
+        out.push(code);
+        out.extend_from_slice(body);
     };
-    base64::encode_to_slice(c, b64);
-    out.truncate(b64_at + b64_len);
+    let c_len = sealer.ciphertext_len(len);
+    let sealed = push_sealed(out, start, c_len, plaintext, |c| {
+        sealer.seal_in_place(rng, c, len)
+    })?;
     if !sealed.iv().is_empty() {
         out.extend_from_slice(IV);
         base64::encode_append(out, sealed.iv());
@@ -127,25 +116,14 @@ pub fn write_v1<R: CryptoRng + ?Sized>(
         other => (other.to_v1_json(), None),
     };
     let inner_len = data.map_or(small.len(), |d| v1_data_json_len(d.len()));
-    let c_len = protector.ciphertext_len(inner_len);
-    let b64_at = out.len();
-    let b64_len = base64::encoded_len(c_len);
-    out.resize(b64_at + b64_len, 0);
-    match data {
+    let plaintext = |out: &mut Vec<u8>| match data {
         Some(data) => write_v1_data_json(out, data),
         None => out.extend_from_slice(&small),
-    }
-    out.resize(b64_at + b64_len + c_len, 0);
-    let (b64, c) = out[b64_at..].split_at_mut(b64_len);
-    let mac = match protector.seal_in_place(iv, c, inner_len) {
-        Ok(mac) => mac,
-        Err(error) => {
-            out.truncate(start);
-            return Err(error);
-        }
     };
-    base64::encode_to_slice(c, b64);
-    out.truncate(b64_at + b64_len);
+    let c_len = protector.ciphertext_len(inner_len);
+    let mac = push_sealed(out, start, c_len, plaintext, |c| {
+        protector.seal_in_place(iv, c, inner_len)
+    })?;
     out.extend_from_slice(IV);
     base64::encode_append(out, iv);
     out.extend_from_slice(HASH);
@@ -153,6 +131,38 @@ pub fn write_v1<R: CryptoRng + ?Sized>(
     out.push(b'"');
     out.extend_from_slice(END);
     Ok(())
+}
+
+/// Appends the base64 of a ciphertext made in place, the part both
+/// versions share: room for the base64 of `c_len` bytes, then
+/// `plaintext` (which appends the plaintext) and room for
+/// the rest of the ciphertext; `seal` turns those `c_len` bytes into the
+/// ciphertext, whose base64 then fills the room before it, which it
+/// leaves. On error `out` is cut back to `start`.
+fn push_sealed<T>(
+    out: &mut Vec<u8>,
+    start: usize,
+    c_len: usize,
+    plaintext: impl FnOnce(&mut Vec<u8>),
+    seal: impl FnOnce(&mut [u8]) -> Result<T, RecordError>,
+) -> Result<T, RecordError> {
+    let b64_at = out.len();
+    let b64_len = base64::encoded_len(c_len);
+    out.resize(b64_at + b64_len, 0);
+    plaintext(out);
+    out.resize(b64_at + b64_len + c_len, 0);
+    let (b64, c) = out[b64_at..].split_at_mut(b64_len);
+    match seal(c) {
+        Ok(sealed) => {
+            base64::encode_to_slice(c, b64);
+            out.truncate(b64_at + b64_len);
+            Ok(sealed)
+        }
+        Err(error) => {
+            out.truncate(start);
+            Err(error)
+        }
+    }
 }
 
 /// Appends the lowercase hex of `bytes`.
