@@ -40,12 +40,14 @@ use securex::{Config, Connection, State};
 /// until both are established. Panics if the handshake fails or stalls.
 fn handshake(client: &Config, server: &Config, seed: u64) -> (Connection, Connection) {
     let now = Instant::now();
-    let mut client = Connection::client(client.clone(), ChaCha20Rng::seed_from_u64(seed), now);
+    let mut client = Connection::client(client.clone(), ChaCha20Rng::seed_from_u64(seed), now)
+        .expect("a valid config");
     let mut server = Connection::server(
         server.clone(),
         ChaCha20Rng::seed_from_u64(seed.wrapping_add(1)),
         now,
-    );
+    )
+    .expect("a valid config");
     while client.state() != State::Established || server.state() != State::Established {
         let mut moved = false;
         while let Some(bytes) = client.poll_transmit() {

@@ -60,8 +60,10 @@ fn establish(client: &mut Connection, server: &mut Connection, now: Instant) {
 
 /// A client of `config` and an established server of `server`.
 fn pair(client: Config, server: Config, seed: u64, now: Instant) -> (Connection, Connection) {
-    let mut c = Connection::client(client, ChaCha20Rng::seed_from_u64(seed), now);
-    let mut s = Connection::server(server, ChaCha20Rng::seed_from_u64(seed + 1), now);
+    let mut c =
+        Connection::client(client, ChaCha20Rng::seed_from_u64(seed), now).expect("a valid config");
+    let mut s = Connection::server(server, ChaCha20Rng::seed_from_u64(seed + 1), now)
+        .expect("a valid config");
     establish(&mut c, &mut s, now);
     (c, s)
 }
@@ -106,7 +108,8 @@ fn hostile(c: &mut Criterion) {
         let now = Instant::now();
         let mut client = Config::seed_compatible();
         client.rotate_after_frames = None;
-        let c = Connection::client(client.clone(), ChaCha20Rng::seed_from_u64(seed), now);
+        let c = Connection::client(client.clone(), ChaCha20Rng::seed_from_u64(seed), now)
+            .expect("a valid config");
         let mut probe = c;
         let hello = probe.poll_transmit().expect("hello");
         let (mut c, s) = pair(client, Config::seed_compatible(), seed, now);

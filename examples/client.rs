@@ -61,6 +61,9 @@ fn main() {
     if let Some(n) = args.rotate_after {
         config.rotate_after_frames = Some(n);
     }
+    if let Err(e) = config.validate() {
+        common::exit_with(e.to_string());
+    }
     let chunk = args
         .chunk_size
         .unwrap_or_else(|| common::default_chunk_size(args.policy.seed_compatible));

@@ -162,6 +162,9 @@ fn main() {
         );
         config.static_key = Some(securex::config::StaticKey::new(key));
     }
+    if let Err(e) = config.validate() {
+        common::exit_with(e.to_string());
+    }
     let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let stream = match stream {

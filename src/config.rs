@@ -17,6 +17,10 @@ use core::time::Duration;
 use crate::dh::{DEFAULT_MAX_GROUP_BITS, KeyPair, NamedGroup, PublicKey};
 use crate::suite::{Cipher, Hash, Mode, Offer};
 
+mod builder;
+
+pub use builder::{ConfigBuilder, ConfigError};
+
 /// A protocol version.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,7 +58,8 @@ impl Psk {
         &self.id
     }
 
-    /// The key.
+    /// The key (the connection, which needs `std`, is its only user).
+    #[cfg(feature = "std")]
     pub(crate) fn key(&self) -> &[u8] {
         &self.key
     }
@@ -165,8 +170,15 @@ pub const SEED_MAX_ADHOC_GROUP_BITS: u32 = 2048;
 
 /// The policy of one side of a connection.
 ///
-/// Fields are public: start from a preset ([`Config::seed_compatible`] or
-/// `Config::default()`) and change what you need.
+/// Build one with [`Config::builder`] (v2, from `Config::default()`) or
+/// [`ConfigBuilder::seed_compatible`], which check the whole at
+/// [`build`](ConfigBuilder::build). The fields are public too: a preset
+/// can be changed in place, and [`Connection::client`](crate::Connection::client)
+/// and [`Connection::server`](crate::Connection::server) run the same
+/// [`Config::validate`], so no invalid configuration makes a connection.
+///
+/// `Debug` shows no secret: a [`Psk`] prints its id, a [`StaticKey`] its
+/// public key.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -176,33 +188,39 @@ pub struct Config {
     ///
     /// v1 cannot authenticate: a client with a PSK or a pinned server key
     /// speaks only v2, and a server with a PSK accepts only v2 clients,
-    /// whatever this lists.
+    /// whatever this lists (and [`Config::validate`] refuses `[V1]` alone
+    /// with either). Default `[V2]`; seed preset `[V1, V2]`.
     pub versions: Vec<Version>,
     /// v2: the RFC 7919 groups accepted, most preferred first. A client
     /// sends its key share in the first; a server accepts a client whose
-    /// first group it lists.
+    /// first group it lists. Default (both presets): ffdhe2048, ffdhe3072,
+    /// ffdhe4096.
     pub groups: Vec<NamedGroup>,
-    /// v2: allow the legacy suites (3DES, ECB). Off by default.
+    /// v2: allow the legacy suites (3DES, ECB). Default off; seed preset
+    /// on.
     pub legacy_suites: bool,
     /// v2: a pre-shared key. Both sides must hold the same one (and id),
-    /// or no handshake completes.
+    /// or no handshake completes. Default none.
     pub psk: Option<Psk>,
-    /// v2, server: a long-term key pair, for clients that pin it.
+    /// v2, server: a long-term key pair, for clients that pin it. Default
+    /// none.
     pub static_key: Option<StaticKey>,
     /// v2, client: the server's long-term public key. Only the holder of
     /// its private key can complete the handshake; the client's key share
-    /// goes in that key's group.
+    /// goes in that key's group. Default none.
     pub server_key: Option<PublicKey>,
     /// Client: the ciphers, modes and hashes offered, most preferred first.
     /// Server: the ones accepted (their order does not matter: the v1 rule
-    /// follows the client's preferences).
+    /// follows the client's preferences). Default: AES-128; GCM, CBC;
+    /// SHA-256, SHA-512. Seed preset: every cipher, mode and hash
+    /// ([`Offer::all`]).
     pub offer: Offer,
     /// The group a v1 client sends in `ALGORITHMS` (existing servers load
-    /// any group; ours never generates one).
+    /// any group; ours never generates one). Default ffdhe2048.
     pub v1_group: NamedGroup,
     /// Server: accept ad-hoc groups chosen by the client (existing v1
     /// clients send a fresh 512-bit group per process). Off means only the
-    /// RFC 7919 groups.
+    /// RFC 7919 groups. Default off; seed preset on.
     pub accept_adhoc_groups: bool,
     /// Server: the smallest modulus accepted, in bits. Default 2048 (the
     /// seed-compatible preset: 512, what existing clients send).
@@ -219,7 +237,8 @@ pub struct Config {
     /// epoch; `None` never rotates. The rotation also waits for
     /// [`v1_rotation_min_frames`](Config::v1_rotation_min_frames) and
     /// [`v1_rotation_min_bytes`](Config::v1_rotation_min_bytes), which a
-    /// server of ours enforces.
+    /// server of ours enforces. Default `None`; seed preset 20
+    /// ([`SEED_ROTATE_AFTER_FRAMES`]).
     pub rotate_after_frames: Option<u64>,
     /// v1: the fewest protected frames of the client's in an epoch before
     /// a rotation: a server refuses an earlier `ALGORITHMS`
@@ -330,6 +349,8 @@ impl Config {
     }
 }
 
+/// What the connection (which needs `std`) asks of a configuration.
+#[cfg(feature = "std")]
 impl Config {
     /// Whether this side may speak v1: listed, and no authentication
     /// configured that v1 would silently drop.

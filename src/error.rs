@@ -11,6 +11,7 @@
 use alloc::string::String;
 use core::fmt;
 
+pub use crate::config::ConfigError;
 use crate::suite::{Cipher, Mode};
 
 /// The coarse class of an [`Error`], stable enough to match on.
@@ -325,6 +326,8 @@ pub enum Error {
     },
     /// The application used the API wrongly.
     Misuse(Misuse),
+    /// A [`Config`](crate::Config) that cannot make a connection.
+    Config(ConfigError),
 }
 
 /// The deadline behind an [`Error::TimedOut`]: what the peer owed and did
@@ -430,7 +433,7 @@ impl Error {
             Error::Protocol(ProtocolError::InvalidBase64 { .. }) => ErrorKind::Malformed,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::TimedOut { .. } => ErrorKind::TimedOut,
-            Error::Misuse(_) => ErrorKind::Misuse,
+            Error::Misuse(_) | Error::Config(_) => ErrorKind::Misuse,
             Error::Record(e) => match e {
                 RecordError::BadMac
                 | RecordError::BadPadding
@@ -457,6 +460,12 @@ impl From<FrameError> for Error {
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
         Error::Protocol(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
     }
 }
 
@@ -669,6 +678,7 @@ impl fmt::Display for Error {
             Error::Protocol(e) => e.fmt(f),
             Error::TimedOut { timer } => write!(f, "timed out waiting for {}", timer.describe()),
             Error::Misuse(e) => e.fmt(f),
+            Error::Config(e) => e.fmt(f),
         }
     }
 }
@@ -679,6 +689,7 @@ impl core::error::Error for DhError {}
 impl core::error::Error for RecordError {}
 impl core::error::Error for ProtocolError {}
 impl core::error::Error for Misuse {}
+impl core::error::Error for ConfigError {}
 
 /// An [`Error`] as an I/O error, for code that works in `std::io`
 /// terms: the kind says what happened ([`ErrorKind::TimedOut`] →
@@ -709,6 +720,7 @@ impl core::error::Error for Error {
             Error::Protocol(e) => Some(e),
             Error::TimedOut { .. } => None,
             Error::Misuse(e) => Some(e),
+            Error::Config(e) => Some(e),
         }
     }
 }

@@ -42,8 +42,8 @@
 //!
 //! let now = Instant::now();
 //! let rng = |seed| rand_chacha::ChaCha20Rng::from_seed([seed; 32]); // use an OS-seeded CSPRNG
-//! let mut client = Connection::client(Config::default(), rng(1), now);
-//! let mut server = Connection::server(Config::default(), rng(2), now);
+//! let mut client = Connection::client(Config::default(), rng(1), now)?;
+//! let mut server = Connection::server(Config::default(), rng(2), now)?;
 //! client.send(now, Message::Open { file_name: "notes.txt".into() })?; // queued until keys exist
 //!
 //! // ALGORITHMS; EXCHANGE and the server's FINISHED; the client's FINISHED
@@ -62,6 +62,96 @@
 //!     Some(Event::Message(Message::Open { file_name: "notes.txt".into() }))
 //! );
 //! # Ok::<(), securex::Error>(())
+//! ```
+//!
+//! # Driving it from any event loop
+//!
+//! A [`Connection`] does nothing by itself. A driver, whatever its
+//! runtime (threads and `std::net`, tokio, mio, an embedded loop), does
+//! three things, over and over:
+//!
+//! 1. **feed input**: bytes read from the peer go to
+//!    [`Connection::handle_input`], the end of the stream to
+//!    [`Connection::handle_eof`], and the application's messages to
+//!    [`Connection::send`] (or a [`transfer::Upload`] / [`transfer::Download`]
+//!    that sends them);
+//! 2. **drain** [`Connection::poll_output`] until it says to wait: write
+//!    every [`Output::Transmit`], handle every [`Output::Event`]; the
+//!    separate polls (`poll_transmit`, `poll_event`, `poll_timeout`) do the
+//!    same for drivers that prefer them;
+//! 3. **arm the deadline**: wait for input no longer than the instant of
+//!    [`Output::Timeout`], and call [`Connection::handle_timeout`] when it
+//!    passes. No read or write may block past it, or a silent peer keeps
+//!    the connection open beyond what its [`Config`] promises.
+//!
+//! [`Output::Closed`] ends the loop. A std loop that uploads a small file
+//! in v2 and honours the deadline (the example programs in `examples/`
+//! add a reader thread, partial writes and a bound on a peer that takes
+//! no bytes):
+//!
+//! ```no_run
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::{Duration, Instant};
+//!
+//! use securex::transfer::{Sender, Upload};
+//! use securex::{Config, Connection, Output};
+//!
+//! fn upload(addr: &str, name: &str, file: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//!     let mut stream = TcpStream::connect(addr)?;
+//!     let rng: rand::rngs::StdRng = rand::make_rng(); // seeded by the OS
+//!     let mut conn = Connection::client(Config::default(), rng, Instant::now())?;
+//!     let sender = Sender::new(std::io::Cursor::new(file), name, 64 * 1024)?;
+//!     let mut upload = Upload::new(sender);
+//!     let mut buf = vec![0; 64 * 1024];
+//!     loop {
+//!         let now = Instant::now();
+//!         let more = upload.pump(&mut conn, now);
+//!         // Drain: write what is due, handle events, learn the deadline.
+//!         let deadline = loop {
+//!             match conn.poll_output() {
+//!                 Output::Transmit(bytes) => {
+//!                     // A write may not outlast the deadline either.
+//!                     let left = conn.poll_timeout().map(|d| d.saturating_duration_since(now));
+//!                     stream.set_write_timeout(left.map(|d| d.max(Duration::from_millis(1))))?;
+//!                     stream.write_all(&bytes)?;
+//!                 }
+//!                 Output::Event(event) => upload.handle_event(&mut conn, now, event),
+//!                 Output::Timeout(at) => break at,
+//!                 Output::Closed => {
+//!                     return match upload.outcome() {
+//!                         Some(Ok(())) => Ok(()),
+//!                         Some(Err(e)) => Err(e.clone().into()),
+//!                         None => Err("the connection closed".into()),
+//!                     };
+//!                 }
+//!                 _ => {}
+//!             }
+//!         };
+//!         if more {
+//!             continue; // more to send at once: no waiting for input
+//!         }
+//!         // Arm the deadline: read no longer than until it.
+//!         let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+//!         if wait == Some(Duration::ZERO) {
+//!             conn.handle_timeout(Instant::now());
+//!             continue;
+//!         }
+//!         stream.set_read_timeout(wait)?;
+//!         match stream.read(&mut buf) {
+//!             Ok(0) => conn.handle_eof(),
+//!             // An error on input also closes the connection: the loop
+//!             // sees it as an event and then `Output::Closed`.
+//!             Ok(n) => {
+//!                 let _ = conn.handle_input(Instant::now(), &buf[..n]);
+//!             }
+//!             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+//!                 conn.handle_timeout(Instant::now())
+//!             }
+//!             Err(e) => return Err(e.into()),
+//!         }
+//!     }
+//! }
 //! ```
 //!
 //! # Security model
@@ -130,6 +220,6 @@ pub mod wire;
 
 pub use config::Config;
 #[cfg(feature = "std")]
-pub use connection::{Connection, Event, RETAINED_OUTPUT, Role, State, Version};
+pub use connection::{Connection, Event, Output, RETAINED_OUTPUT, Role, State, Version};
 pub use error::{Error, ErrorKind, Timer};
 pub use message::Message;

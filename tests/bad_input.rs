@@ -1856,7 +1856,8 @@ fn endless_input_fails_at_the_first_byte_over_the_limit() {
             config.clone(),
             ChaCha20Rng::seed_from_u64(SEED),
             std::time::Instant::now(),
-        );
+        )
+        .expect("a valid config");
         let now = std::time::Instant::now();
         let mut fed = 0;
         let mut failed_at = None;
@@ -1893,7 +1894,8 @@ fn endless_input_fails_at_the_first_byte_over_the_limit() {
         config,
         ChaCha20Rng::seed_from_u64(SEED),
         std::time::Instant::now(),
-    );
+    )
+    .expect("a valid config");
     let now = std::time::Instant::now();
     let mut frame = vec![b'x'; limit];
     frame.push(b'\r');

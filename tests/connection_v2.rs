@@ -611,7 +611,8 @@ fn an_attacker_cannot_answer_for_a_pinned_key_it_does_not_hold() {
             };
             config.server_key = Some(static_key(1).public_key().clone());
             let mut client =
-                Connection::client(config, rand_chacha::ChaCha20Rng::seed_from_u64(23), now);
+                Connection::client(config, rand_chacha::ChaCha20Rng::seed_from_u64(23), now)
+                    .expect("a valid config");
             client.send(now, Message::Data(vec![1])).unwrap();
             let hello = client.poll_transmit().unwrap();
             let hello = hello.strip_suffix(b"\r\n").unwrap();

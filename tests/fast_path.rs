@@ -173,7 +173,7 @@ fn records_in_another_json_form_still_open() {
 fn poll_transmit_into_hands_over_whole_frames() {
     let now = Instant::now();
     let rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::seed_from_u64(1);
-    let mut client = Connection::client(Config::default(), rng, now);
+    let mut client = Connection::client(Config::default(), rng, now).expect("a valid config");
     let mut buf = Vec::new();
     let n = client.poll_transmit_into(&mut buf);
     assert!(n > 0 && buf.ends_with(b"\r\n") && buf.len() == n);

@@ -194,7 +194,8 @@ fn adhoc_hello(bits: NamedGroup) -> Vec<u8> {
         Config::seed_compatible(),
         rand_chacha::ChaCha20Rng::from_seed([7; 32]),
         std::time::Instant::now(),
-    );
+    )
+    .expect("a valid config");
     let hello = client.poll_transmit().unwrap();
     let Frame::Algorithms(mut algorithms) = Frame::decode(&hello[..hello.len() - 2]).unwrap()
     else {
@@ -260,7 +261,8 @@ fn an_adhoc_group_over_2048_bits_is_refused_by_the_seed_preset() {
             Config::seed_compatible(),
             rand_chacha::ChaCha20Rng::from_seed([9; 32]),
             std::time::Instant::now(),
-        );
+        )
+        .expect("a valid config");
         let result = server.handle_input(std::time::Instant::now(), &adhoc_hello(group));
         if refused {
             assert_eq!(

@@ -154,10 +154,14 @@ impl Mitm {
         let rng = |k: u64| ChaCha20Rng::seed_from_u64(seed * 4 + k);
         Mitm {
             now,
-            client: Side::new(Connection::client(client, rng(0), now)),
-            attacker_server: Side::new(Connection::server(attacker.clone(), rng(1), now)),
-            attacker_client: Side::new(Connection::client(attacker, rng(2), now)),
-            server: Side::new(Connection::server(server, rng(3), now)),
+            client: Side::new(Connection::client(client, rng(0), now).expect("a valid config")),
+            attacker_server: Side::new(
+                Connection::server(attacker.clone(), rng(1), now).expect("a valid config"),
+            ),
+            attacker_client: Side::new(
+                Connection::client(attacker, rng(2), now).expect("a valid config"),
+            ),
+            server: Side::new(Connection::server(server, rng(3), now).expect("a valid config")),
             seen_from_client: Vec::new(),
             seen_from_server: Vec::new(),
         }

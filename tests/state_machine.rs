@@ -295,7 +295,7 @@ fn a_frame_limit_of_usize_max_survives_a_read_that_ends_in_cr() {
     let mut config = v2();
     config.max_frame_len = usize::MAX;
     let now = std::time::Instant::now();
-    let mut server = Connection::server(config, review_rng(1), now);
+    let mut server = Connection::server(config, review_rng(1), now).expect("a valid config");
     // TCP may cut anywhere, e.g. between the `\r` and the `\n`.
     assert_eq!(server.handle_input(now, b"{\"type\":\"OK\"}\r"), Ok(()));
     assert_eq!(server.state(), State::Negotiating);

@@ -680,7 +680,8 @@ pub fn send_file(
     let limits = Limits::new(&config, "server");
     let stream = connect(addr, limits.write_stall)?;
     stream.set_nodelay(true).ok();
-    let mut conn = Connection::client(config, os_rng(), Instant::now());
+    let mut conn =
+        Connection::client(config, os_rng(), Instant::now()).map_err(|e| e.to_string())?;
     let mut upload = Upload::new(sender);
     match drive(&stream, &mut conn, &mut upload, limits) {
         Ok(()) => {}
@@ -734,7 +735,10 @@ pub fn serve(stream: TcpStream, config: Config, store: &Store) -> String {
         .unwrap_or_else(|_| "?".into());
     stream.set_nodelay(true).ok();
     let limits = Limits::new(&config, "client");
-    let mut conn = Connection::server(config, os_rng(), Instant::now());
+    let mut conn = match Connection::server(config, os_rng(), Instant::now()) {
+        Ok(conn) => conn,
+        Err(e) => return format!("peer={peer} refused: {e}"),
+    };
     let receiver = Receiver::new(&store.dir)
         .with_max_file_len(store.max_file_len)
         .with_overwrite(store.overwrite)

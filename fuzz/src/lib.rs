@@ -52,7 +52,7 @@ pub fn strict_server(now: Instant) -> Connection {
 
 /// A server of `config` with the seeded RNG.
 pub fn server_with(config: Config, now: Instant) -> Connection {
-    Connection::server(config, ChaCha20Rng::from_seed(SERVER_SEED), now)
+    Connection::server(config, ChaCha20Rng::from_seed(SERVER_SEED), now).expect("a valid config")
 }
 
 /// Lifts the bounds on rotations (the fewest frames and bytes before one,
@@ -84,7 +84,7 @@ pub fn client_config(version: Version, suite: Option<CipherSuite>) -> Config {
 
 /// A client of `config` with the seeded RNG.
 pub fn client_with(config: Config, now: Instant) -> Connection {
-    Connection::client(config, ChaCha20Rng::from_seed(CLIENT_SEED), now)
+    Connection::client(config, ChaCha20Rng::from_seed(CLIENT_SEED), now).expect("a valid config")
 }
 
 /// A client of `client_config(version, suite)` with the seeded RNG.

@@ -13,7 +13,8 @@
 //!   [`Connection::send_data`], [`Connection::send_data_into`],
 //!   [`Connection::close`], [`Connection::flush_and_close`],
 //!   [`Connection::rotate`];
-//! * outputs, to drain after every input or command:
+//! * outputs, to drain after every input or command: all in one with
+//!   [`Connection::poll_output`], or each on its own with
 //!   [`Connection::poll_transmit`] or [`Connection::poll_transmit_into`]
 //!   (bytes to write to the peer), [`Connection::poll_event`],
 //!   [`Connection::poll_timeout`];
@@ -69,40 +70,8 @@
 //! nothing open. What the driver must add: a write that makes no progress
 //! (a peer that stops reading) is for the driver to notice, as the
 //! connection cannot see it; bound each blocking read and write by
-//! `poll_timeout`.
-//!
-//! ```no_run
-//! use std::io::{Read, Write};
-//! use std::time::Instant;
-//! use securex::{Config, Connection, Event, Message};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut stream = std::net::TcpStream::connect("127.0.0.1:5000")?;
-//! let rng = rand_chacha::ChaCha20Rng::from_seed([0; 32]); // use a seeded CSPRNG, e.g. from getrandom
-//! # use rand_core::SeedableRng;
-//! let mut conn = Connection::client(Config::seed_compatible(), rng, Instant::now());
-//! let mut buf = [0u8; 16384];
-//! loop {
-//!     while let Some(bytes) = conn.poll_transmit() {
-//!         stream.write_all(&bytes)?;
-//!     }
-//!     while let Some(event) = conn.poll_event() {
-//!         match event {
-//!             Event::HandshakeComplete { .. } => {
-//!                 conn.send(Instant::now(), Message::Open { file_name: "hello.txt".into() })?;
-//!             }
-//!             Event::Closed { error } => return Ok(println!("closed: {error:?}")),
-//!             _ => {}
-//!         }
-//!     }
-//!     let n = stream.read(&mut buf)?;
-//!     if n == 0 {
-//!         conn.handle_eof();
-//!     } else {
-//!         let _ = conn.handle_input(Instant::now(), &buf[..n]);
-//!     }
-//! }
-//! # }
-//! ```
+//! `poll_timeout`. The crate docs ("Driving it from any event loop") show
+//! a std loop that does.
 //!
 //! # States
 //!
@@ -154,8 +123,8 @@ use std::time::Instant;
 
 use rand_core::CryptoRng;
 
-use crate::config::Config;
 pub use crate::config::Version;
+use crate::config::{Config, ConfigError};
 use crate::error::{Error, Misuse, ProtocolError, Timer};
 use crate::message::Message;
 use crate::suite::CipherSuite;
@@ -209,6 +178,24 @@ impl State {
             State::Closed => "closed",
         }
     }
+}
+
+/// What [`Connection::poll_output`] hands the driver.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Bytes to write to the peer: whole frames with their `\r\n`.
+    Transmit(Vec<u8>),
+    /// Something the application should know about.
+    Event(Event),
+    /// Nothing more for now: wait for input, and call
+    /// [`Connection::handle_timeout`] at this instant if none has come
+    /// (it may be now: deferred work is due). `None`: no deadline is
+    /// armed (every timeout of the `Config` is off); wait for input.
+    Timeout(Option<Instant>),
+    /// The connection is over and everything it had to say has been
+    /// taken (its [`Event::Closed`] included): stop driving it.
+    Closed,
 }
 
 /// Something the application should know about.
@@ -334,15 +321,39 @@ pub struct Connection {
 
 impl Connection {
     /// A client: sends its `ALGORITHMS` at once (see `poll_transmit`).
-    pub fn client(config: Config, rng: impl CryptoRng + Send + 'static, now: Instant) -> Self {
-        Connection::new(Role::Client, config, Box::new(rng), now, client::hello)
+    ///
+    /// Fails if [`Config::validate`] refuses `config`.
+    pub fn client(
+        config: Config,
+        rng: impl CryptoRng + Send + 'static,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Connection::new(
+            Role::Client,
+            config,
+            Box::new(rng),
+            now,
+            client::hello,
+        ))
     }
 
     /// A server: waits for the client's `ALGORITHMS`.
-    pub fn server(config: Config, rng: impl CryptoRng + Send + 'static, now: Instant) -> Self {
-        Connection::new(Role::Server, config, Box::new(rng), now, |_| {
-            Phase::ServerAwaitHello
-        })
+    ///
+    /// Fails if [`Config::validate`] refuses `config`.
+    pub fn server(
+        config: Config,
+        rng: impl CryptoRng + Send + 'static,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Connection::new(
+            Role::Server,
+            config,
+            Box::new(rng),
+            now,
+            |_| Phase::ServerAwaitHello,
+        ))
     }
 
     /// A connection in the phase `start` begins it with (the client's
@@ -732,6 +743,34 @@ impl Connection {
             buf.clear();
             core::mem::swap(buf, &mut self.core.outgoing);
         }
+    }
+
+    /// Everything the connection has for its driver, one item at a time,
+    /// for event loops that want a single poll (in the manner of str0m):
+    /// bytes to write first, then events, then when to call
+    /// [`handle_timeout`](Self::handle_timeout), and [`Output::Closed`]
+    /// once the connection is over and all of it has been taken.
+    ///
+    /// Call it until it returns [`Output::Timeout`] or [`Output::Closed`]
+    /// after every [`handle_input`](Self::handle_input),
+    /// [`handle_timeout`](Self::handle_timeout), [`send`](Self::send) and
+    /// the like. It is the same as [`poll_transmit`](Self::poll_transmit),
+    /// [`poll_event`](Self::poll_event) and
+    /// [`poll_timeout`](Self::poll_timeout) in that order, which stay for
+    /// drivers that poll each on its own (see the crate docs, "Driving a
+    /// connection").
+    #[must_use]
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(bytes) = self.poll_transmit() {
+            return Output::Transmit(bytes);
+        }
+        if let Some(event) = self.poll_event() {
+            return Output::Event(event);
+        }
+        if self.state() == State::Closed {
+            return Output::Closed;
+        }
+        Output::Timeout(self.poll_timeout())
     }
 
     /// The next event, if any.

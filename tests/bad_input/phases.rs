@@ -179,13 +179,15 @@ impl Frames {
             Config::default(),
             ChaCha20Rng::seed_from_u64(SEED ^ 77),
             now,
-        );
+        )
+        .expect("a valid config");
         let hello = client.poll_transmit().unwrap();
         let mut server = securex::Connection::server(
             Config::default(),
             ChaCha20Rng::seed_from_u64(SEED ^ 78),
             now,
-        );
+        )
+        .expect("a valid config");
         server.handle_input(now, &hello).unwrap();
         let answer = server.poll_transmit().unwrap();
         let end = answer.windows(2).position(|w| w == b"\r\n").unwrap();

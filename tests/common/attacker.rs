@@ -356,8 +356,8 @@ impl Relay {
         let rng = |k: u64| ChaCha20Rng::seed_from_u64(seed * 3 + k);
         Relay {
             now,
-            client: Connection::client(client, rng(0), now),
-            server: Connection::server(server, rng(1), now),
+            client: Connection::client(client, rng(0), now).expect("a valid config"),
+            server: Connection::server(server, rng(1), now).expect("a valid config"),
             attacker,
             rng: rng(2),
             to_client: ToClient::Waiting,

@@ -268,8 +268,8 @@ impl Pair {
         let client_rng = ChaCha20Rng::seed_from_u64(rng.next_u64());
         let server_rng = ChaCha20Rng::seed_from_u64(rng.next_u64());
         Pair {
-            client: Connection::client(client, client_rng, now),
-            server: Connection::server(server, server_rng, now),
+            client: Connection::client(client, client_rng, now).expect("a valid config"),
+            server: Connection::server(server, server_rng, now).expect("a valid config"),
             now,
             start: now,
             to_server: Link::new(rng.next_u64()),

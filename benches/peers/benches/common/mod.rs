@@ -32,12 +32,12 @@ pub fn configs(v1: bool) -> (Config, Config) {
 /// (client) and `seed + 1` (server).
 pub fn established(client: &Config, server: &Config, seed: u64) -> (Connection, Connection) {
     let now = Instant::now();
-    let mut c = Connection::client(client.clone(), ChaCha20Rng::seed_from_u64(seed), now);
+    let mut c = Connection::client(client.clone(), ChaCha20Rng::seed_from_u64(seed), now).expect("a valid config");
     let mut s = Connection::server(
         server.clone(),
         ChaCha20Rng::seed_from_u64(seed.wrapping_add(1)),
         now,
-    );
+    ).expect("a valid config");
     while c.state() != State::Established || s.state() != State::Established {
         let mut moved = false;
         while let Some(bytes) = c.poll_transmit() {
