@@ -399,3 +399,35 @@ fn review_rng(seed: u8) -> rand_chacha::ChaCha20Rng {
     use rand_core::SeedableRng;
     rand_chacha::ChaCha20Rng::from_seed([seed; 32])
 }
+
+/// A `Config` changed in place, without the builder, cannot make a
+/// connection the builder would refuse: both constructors validate.
+#[test]
+fn the_constructors_refuse_what_the_builder_refuses() {
+    use securex::config::ConfigError;
+    let now = std::time::Instant::now();
+    let mut v1_with_psk = Config::seed_compatible();
+    v1_with_psk.versions = vec![Version::V1];
+    v1_with_psk.psk = securex::config::Psk::new("id", &[7; 16]);
+    let mut no_frames = Config::default();
+    no_frames.max_frame_len = 0;
+    let cases = [
+        (
+            v1_with_psk,
+            ConfigError::AuthenticationWithoutV2 { what: "a PSK" },
+        ),
+        (
+            no_frames,
+            ConfigError::ZeroLimit {
+                field: "max_frame_len",
+            },
+        ),
+    ];
+    for (config, error) in cases {
+        assert_eq!(config.validate(), Err(error.clone()));
+        let client = Connection::client(config.clone(), review_rng(1), now);
+        assert_eq!(client.err(), Some(error.clone()));
+        let server = Connection::server(config, review_rng(2), now);
+        assert_eq!(server.err(), Some(error));
+    }
+}
