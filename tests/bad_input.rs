@@ -927,8 +927,11 @@ fn transfer_rows() -> Vec<Case> {
         case!(Server "OPEN of an absolute path into the scratch directory", upload("{root}/outer/abs.txt", b"abs")
             => stored "abs.txt"),
         case!(Server "OPEN \"/etc/passwd\"", upload("/etc/passwd", &passwd) => stored "passwd"),
+        // Every character that is not a letter, a digit, `_`, `.` or `-`
+        // becomes `_`: nothing is left to name a path.
+        case!(Server "OPEN \"$%&\"", upload("$%&", b"data") => stored "___"),
     ];
-    for name in ["..", "../", "/etc/..", "x/..", ".", "", "/", "$%&"] {
+    for name in ["..", "../", "/etc/..", "x/..", ".", "", "/", "x.partial"] {
         rows.push(case!(Server format!("OPEN {name:?}"), upload(name, b"data")
             => refused TransferError::BadFileName(_), keeps []));
     }

@@ -28,14 +28,18 @@ const TEMP_ATTEMPTS: u32 = 1000;
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The name under which a file sent as `file_name` is stored: the last path
-/// component (after the last `/` or `\`), reduced to ASCII letters, digits,
-/// `_`, `.` and `-` (every other character removed).
+/// component (after the last `/` or `\`), in Unicode NFC, with its letters
+/// and digits (any script; the combining marks that follow them too), `_`,
+/// `.` and `-` kept, and every other character (spaces, controls,
+/// punctuation, format and bidirectional marks) replaced with `_`.
 ///
 /// ```
 /// use securex::transfer::stored_name;
 ///
 /// assert_eq!(stored_name("/home/u/report.pdf").unwrap(), "report.pdf");
-/// assert_eq!(stored_name("C:\\dir\\a b$c.txt").unwrap(), "abc.txt");
+/// assert_eq!(stored_name("C:\\dir\\a b$c.txt").unwrap(), "a_b_c.txt");
+/// // NFD (as macOS writes names) and NFC give the same name.
+/// assert_eq!(stored_name("re\u{301}sume\u{301} café.txt").unwrap(), "résumé_café.txt");
 /// assert!(stored_name("/home/u/..").is_err());
 /// assert!(stored_name("report.pdf.partial").is_err());
 /// ```
@@ -43,15 +47,26 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// # Errors
 ///
 /// [`TransferError::BadFileName`] (carrying `file_name`) if what remains is
-/// empty, `.`, `..`, longer than [`MAX_NAME_LEN`], or ends in `.partial`
-/// (the name of an incomplete upload: a file stored under it would pass
-/// for one, and block its name).
+/// empty, `.`, `..`, longer than [`MAX_NAME_LEN`] bytes of UTF-8, or ends
+/// in `.partial` (the name of an incomplete upload: a file stored under it
+/// would pass for one, and block its name).
 pub fn stored_name(file_name: &str) -> Result<String, TransferError> {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
     let last = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
-    let name: String = last
-        .chars()
-        .filter(|&c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        .collect();
+    let mut name = String::with_capacity(last.len());
+    // Whether the last character kept is a letter, a digit or a mark on
+    // one: a combining mark is kept only there.
+    let mut after_letter = false;
+    for c in last.nfc() {
+        let letter = c.is_alphanumeric() || (after_letter && is_combining_mark(c));
+        after_letter = letter;
+        name.push(if letter || matches!(c, '_' | '.' | '-') {
+            c
+        } else {
+            '_'
+        });
+    }
     if name.is_empty()
         || name == "."
         || name == ".."
@@ -578,8 +593,19 @@ mod tests {
             ("/home/u/report.pdf", Some("report.pdf")),
             ("..\\..\\evil.txt", Some("evil.txt")),
             ("C:\\dir\\file-1_2.bin", Some("file-1_2.bin")),
-            ("a b$c.txt", Some("abc.txt")),
-            ("ü.txt", Some(".txt")),
+            ("a b$c.txt", Some("a_b_c.txt")),
+            ("ü.txt", Some("ü.txt")),
+            ("résumé café.txt", Some("résumé_café.txt")),
+            // NFD, as macOS writes names: stored in NFC.
+            ("re\u{301}sume\u{301}.txt", Some("résumé.txt")),
+            ("Ωμέγα-数据-١٢٣.bin", Some("Ωμέγα-数据-١٢٣.bin")),
+            // Devanagari: a vowel sign that composes with nothing stays.
+            ("नमस्ते.txt", Some("नमस्ते.txt")),
+            // A mark on nothing, bidirectional and zero-width controls.
+            ("\u{301}x", Some("_x")),
+            ("evil\u{202e}txt.exe", Some("evil_txt.exe")),
+            ("a\u{200d}b", Some("a_b")),
+            ("tab\tnew\nline", Some("tab_new_line")),
             ("../", None),
             ("..", None),
             (".", None),
@@ -587,12 +613,14 @@ mod tests {
             ("/", None),
             ("x/..", None),
             ("x\\.", None),
-            (".$.", None),
-            ("/tmp/$%&", None),
+            (".$.", Some("._.")),
+            ("/tmp/$%&", Some("___")),
             ("...", Some("...")),
             (".bashrc", Some(".bashrc")),
             ("a/b\\c", Some("c")),
-            ("nul\0l.txt", Some("null.txt")),
+            ("nul\0l.txt", Some("nul_l.txt")),
+            ("x.partial", None),
+            ("x~1+2.tmp", Some("x_1_2.tmp")),
         ];
         for &(input, expected) in table {
             match expected {
