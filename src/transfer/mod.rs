@@ -9,7 +9,8 @@
 //! messages"):
 //!
 //! * the stored name is the last path component of the client's name,
-//!   reduced to ASCII letters, digits, `_`, `.` and `-` ([`stored_name`]);
+//!   in NFC, with its letters and digits (of any script), `_`, `.` and `-`
+//!   kept and every other character replaced with `_` ([`stored_name`]);
 //!   nothing is ever written outside the storage directory;
 //! * a stored file is not someone else's to replace: by default an `Open`
 //!   whose stored name is taken, as `<name>` or as `<name>.partial` (an
@@ -153,9 +154,10 @@ impl fmt::Display for TransferError {
         match self {
             TransferError::BadFileName(name) => write!(
                 f,
-                "refused file name {name:?}: its last path component, kept to \
-                 ASCII letters, digits, `_`, `.` and `-`, must be 1 to \
-                 {MAX_NAME_LEN} characters long and not `.` or `..`"
+                "refused file name {name:?}: its last path component, with \
+                 every character but letters, digits, `_`, `.` and `-` \
+                 replaced by `_`, must be 1 to {MAX_NAME_LEN} bytes long, \
+                 not `.` or `..`, and not end in `.partial`"
             ),
             TransferError::UnexpectedMessage { expected, got } => {
                 write!(f, "unexpected {got} message: expected {expected}")

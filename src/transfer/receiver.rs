@@ -232,8 +232,9 @@ impl Incoming {
 
     /// Creates a fresh temporary file in `dir` for the stored name `name`.
     fn temporary(dir: &Path, name: &str) -> Result<Incoming, TransferError> {
-        // `name` is ASCII, so any byte index is a character boundary.
-        let prefix = &name[..name.len().min(TEMP_PREFIX_LEN)];
+        // At most TEMP_PREFIX_LEN bytes, cut at a character boundary (the
+        // name may hold letters of any script).
+        let prefix = &name[..name.floor_char_boundary(TEMP_PREFIX_LEN)];
         let mut attempts = 0;
         loop {
             let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -631,6 +632,27 @@ mod tests {
                     "{input:?}"
                 ),
             }
+        }
+    }
+
+    /// The temporary file's name repeats at most 64 bytes of the stored
+    /// name: cut inside a letter of two bytes, it once panicked.
+    #[test]
+    fn a_long_name_of_any_script_gets_a_temporary_file() {
+        for name in [
+            "é".repeat(MAX_NAME_LEN / 2),
+            std::format!("a{}", "é".repeat(99)),
+        ] {
+            let dir = TestDir::new("unicode-temp");
+            let mut receiver = Receiver::new(dir.path()).with_overwrite(true);
+            assert_eq!(receiver.handle_message(open(&name)), Ok(Some(Message::Ok)));
+            let temps = temp_files(&dir);
+            assert_eq!(temps.len(), 1);
+            assert!(temps[0].starts_with(&name[..name.floor_char_boundary(TEMP_PREFIX_LEN)]));
+            receiver
+                .handle_message(Message::Close { sha256: None })
+                .unwrap();
+            assert_eq!(dir.list(), [name]);
         }
     }
 
