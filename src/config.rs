@@ -31,6 +31,38 @@ pub enum Version {
     V2,
 }
 
+/// A v2 extension of the application protocol, agreed in the handshake:
+/// the client lists the ones it speaks in `ALGORITHMS` (field
+/// `extensions`), the server answers in `EXCHANGE` with those it speaks
+/// too, and both hellos are in the transcript the keys are bound to, so a
+/// man in the middle cannot strip or add one. A peer that knows none (an
+/// older v2 peer) ignores the field: nothing is agreed, and the
+/// application protocol is the plain one.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Extension {
+    /// `resume`: an interrupted upload continues from what the server
+    /// holds (see [`crate::manual::v2_wire`], "Resume").
+    Resume,
+}
+
+impl Extension {
+    /// Every extension this crate knows.
+    pub const ALL: [Extension; 1] = [Extension::Resume];
+
+    /// The name on the wire.
+    pub const fn wire_name(self) -> &'static str {
+        match self {
+            Extension::Resume => "resume",
+        }
+    }
+
+    /// The extension of a wire name, if this crate knows it.
+    pub fn from_wire_name(name: &str) -> Option<Extension> {
+        Extension::ALL.into_iter().find(|e| e.wire_name() == name)
+    }
+}
+
 /// A pre-shared key and the identifier both sides know it by.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Psk {
@@ -308,6 +340,12 @@ pub struct Config {
     /// received ([`Timer::Idle`](crate::Timer::Idle)); bytes that do not
     /// complete a frame do not count. Default 300 s.
     pub idle_timeout: Option<Duration>,
+    /// v2: the extensions of the application protocol this side speaks
+    /// (client: offers; server: agrees to those the client offers). List
+    /// one only if the application handles it: the file transfer of
+    /// [`crate::transfer`] does [`Extension::Resume`] when its receiver
+    /// has a resume RNG. Default none.
+    pub extensions: Vec<Extension>,
 }
 
 impl Config {
@@ -345,6 +383,7 @@ impl Config {
             max_buffered: DEFAULT_MAX_BUFFERED,
             handshake_timeout: Some(Duration::from_secs(30)),
             idle_timeout: Some(Duration::from_secs(300)),
+            extensions: Vec::new(),
         }
     }
 }

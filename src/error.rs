@@ -61,6 +61,12 @@ pub enum ProtocolError {
         /// The message's type.
         message: &'static str,
     },
+    /// The server's `EXCHANGE` agreed to an extension the client did not
+    /// offer (or twice).
+    UnexpectedExtension {
+        /// Its name, as sent.
+        name: String,
+    },
     /// The peer sent `ERROR`.
     PeerError(String),
     /// The connection ended (end of stream) before the protocol was done.
@@ -609,6 +615,9 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::UnexpectedMessage { message } => {
                 write!(f, "unexpected {message} message")
+            }
+            ProtocolError::UnexpectedExtension { name } => {
+                write!(f, "the server agreed to extension {name:?}, which was not offered")
             }
             ProtocolError::PeerError(m) => write!(f, "the peer reported an error: {m}"),
             ProtocolError::UnexpectedEof => f.write_str("the peer closed the connection too early"),

@@ -415,6 +415,12 @@ impl ConfigBuilder {
         /// Sets [`Config::idle_timeout`].
         idle_timeout: Option<Duration>;
     }
+
+    /// Sets [`Config::extensions`].
+    pub fn extensions(mut self, extensions: &[super::Extension]) -> Self {
+        self.config.extensions = extensions.to_vec();
+        self
+    }
 }
 
 #[cfg(test)]

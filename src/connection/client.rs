@@ -90,6 +90,7 @@ fn send_algorithms_v2(core: &mut Core) -> ClientHello {
     hello.groups = Some(groups.iter().map(|g| g.wire_name().into()).collect());
     hello.psk_id = core.config.psk.as_ref().map(|psk| psk.id().into());
     hello.server_key = pinned.map(|k| base64::encode(k.fingerprint()));
+    hello.extensions = v2::extension_names(&core.config.extensions);
     let bytes = Frame::Algorithms(hello).encode();
     core.push_encoded(&bytes);
     ClientHello {
@@ -127,6 +128,11 @@ impl ClientHello {
                 let channel = self
                     .agree_v2(core, &exchange, bytes)
                     .map_err(Failed::silent)?;
+                core.extensions = v2::answered_extensions(
+                    &core.config.extensions,
+                    exchange.extensions.as_deref(),
+                )
+                .map_err(Failed::silent)?;
                 Ok(Phase::ClientAwaitFinished(Box::new(Handshake::new(
                     channel,
                 ))))

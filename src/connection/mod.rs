@@ -124,7 +124,7 @@ use std::time::Instant;
 use rand_core::CryptoRng;
 
 pub use crate::config::Version;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Extension};
 use crate::error::{Error, Misuse, ProtocolError, Timer};
 use crate::message::Message;
 use crate::suite::CipherSuite;
@@ -238,6 +238,8 @@ struct Core {
     epoch: u32,
     suite: Option<CipherSuite>,
     version: Option<Version>,
+    /// v2: the extensions both hellos agreed (empty until then, and in v1).
+    extensions: Vec<Extension>,
     timers: Timers,
     /// The latest time handed in: timers count from it.
     now: Instant,
@@ -374,6 +376,7 @@ impl Connection {
             epoch: 0,
             suite: None,
             version: None,
+            extensions: Vec::new(),
             timers: Timers::default(),
             now,
         };
@@ -390,6 +393,18 @@ impl Connection {
     }
 
     // ----- getters -----
+
+    /// v2: the extensions of the application protocol both sides agreed in
+    /// the handshake (see [`Extension`]); empty before the server's
+    /// `EXCHANGE`, in v1, and when none was agreed.
+    pub fn extensions(&self) -> &[Extension] {
+        &self.core.extensions
+    }
+
+    /// Whether `extension` was agreed (see [`extensions`](Self::extensions)).
+    pub fn has_extension(&self, extension: Extension) -> bool {
+        self.core.extensions.contains(&extension)
+    }
 
     /// The role.
     pub fn role(&self) -> Role {

@@ -160,6 +160,8 @@ fn answer_v2(core: &mut Core, hello: &Algorithms, hello_bytes: &[u8]) -> Result<
     exchange.version = Some(v2::VERSION);
     exchange.nonce = Some(base64::encode(nonce));
     exchange.group = Some(named.wire_name().into());
+    let agreed = v2::agreed_extensions(&config.extensions, hello.extensions.as_deref());
+    exchange.extensions = v2::extension_names(&agreed);
     let exchange_bytes = Frame::Exchange(exchange).encode();
     let th = hash(suite.hash(), &[hello_bytes, &exchange_bytes]);
     let secrets = EpochSecrets::handshake(
@@ -178,5 +180,6 @@ fn answer_v2(core: &mut Core, hello: &Algorithms, hello_bytes: &[u8]) -> Result<
         core.outgoing.truncate(mark);
         return Err(error);
     }
+    core.extensions = agreed;
     Ok(Handshake::new(channel))
 }

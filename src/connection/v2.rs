@@ -12,7 +12,7 @@ use super::finished::{self, PeerVerified};
 use super::phase::{Failed, Phase, Sent};
 use super::timer::Slot;
 use super::{Core, Event, Role, State, Version, payload_len, unexpected};
-use crate::config::{Config, TDES_MAX_BYTES_PER_KEY};
+use crate::config::{Config, Extension, TDES_MAX_BYTES_PER_KEY};
 use crate::dh::{Group, KeyPair, NamedGroup};
 use crate::error::{Error, FrameError, ProtocolError};
 use crate::message::Message;
@@ -237,6 +237,51 @@ pub(super) fn v2_offer(offer: &Offer, legacy: bool) -> Offer {
         offer.modes.retain(|&m| m != Mode::Ecb);
     }
     offer
+}
+
+/// The wire names of `extensions`, or `None` (the field left out) if
+/// there are none.
+pub(super) fn extension_names(extensions: &[Extension]) -> Option<Vec<String>> {
+    (!extensions.is_empty()).then(|| {
+        extensions
+            .iter()
+            .map(|e| String::from(e.wire_name()))
+            .collect()
+    })
+}
+
+/// Server: the extensions of the client's list (`offered`, names this
+/// crate may not know, in the client's order) that `ours` lists too, each
+/// once.
+pub(super) fn agreed_extensions(ours: &[Extension], offered: Option<&[String]>) -> Vec<Extension> {
+    let mut agreed = Vec::new();
+    for name in offered.unwrap_or_default() {
+        if let Some(e) = Extension::from_wire_name(name)
+            && ours.contains(&e)
+            && !agreed.contains(&e)
+        {
+            agreed.push(e);
+        }
+    }
+    agreed
+}
+
+/// Client: the server's answer, which may hold only extensions we
+/// offered, each once.
+pub(super) fn answered_extensions(
+    ours: &[Extension],
+    answered: Option<&[String]>,
+) -> Result<Vec<Extension>, Error> {
+    let mut agreed = Vec::new();
+    for name in answered.unwrap_or_default() {
+        match Extension::from_wire_name(name) {
+            Some(e) if ours.contains(&e) && !agreed.contains(&e) => agreed.push(e),
+            _ => {
+                return Err(ProtocolError::UnexpectedExtension { name: name.clone() }.into());
+            }
+        }
+    }
+    Ok(agreed)
 }
 
 /// The names of groups, comma-separated, for error messages.

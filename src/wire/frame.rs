@@ -40,6 +40,10 @@ pub struct Algorithms {
     /// client pins (big-endian, padded to the length of p).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_key: Option<String>,
+    /// v2: the extensions of the application protocol the client speaks
+    /// (see [`crate::config::Extension`]); absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Vec<String>>,
 }
 
 impl Algorithms {
@@ -62,6 +66,7 @@ impl Algorithms {
             groups: None,
             psk_id: None,
             server_key: None,
+            extensions: None,
         }
     }
 }
@@ -82,6 +87,10 @@ pub struct Exchange {
     /// v2: the group of the key exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// v2: the extensions of the client's list the server speaks too, in
+    /// the client's order; absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Vec<String>>,
 }
 
 impl Exchange {
@@ -93,6 +102,7 @@ impl Exchange {
             version: None,
             nonce: None,
             group: None,
+            extensions: None,
         }
     }
 }

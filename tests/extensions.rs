@@ -1,0 +1,134 @@
+//! v2 extensions are agreed in the hellos: both sides must list one, an
+//! older peer that knows none ignores the field, the server may answer only
+//! what the client offered, and both hellos are in the transcript, so a
+//! man in the middle who strips or adds one fails the handshake.
+
+mod common;
+
+use common::{FrameHook, Pair};
+use securex::config::Extension;
+use securex::error::ProtocolError;
+use securex::{Config, Error, Role, State};
+use serde_json::{Map, Value, json};
+
+fn config(extensions: &[Extension]) -> Config {
+    let mut c = Config::default();
+    c.extensions = extensions.to_vec();
+    c
+}
+
+/// Rewrites the JSON of frame `index` of a link with `edit`.
+fn edit_frame(index: usize, edit: impl Fn(&mut Map<String, Value>) + 'static) -> FrameHook {
+    Box::new(move |i, frame| {
+        if i != index {
+            return vec![frame];
+        }
+        let mut json: Map<String, Value> = serde_json::from_slice(&frame).unwrap();
+        edit(&mut json);
+        vec![serde_json::to_vec(&json).unwrap()]
+    })
+}
+
+const RESUME: &[Extension] = &[Extension::Resume];
+
+#[test]
+fn an_extension_is_agreed_only_when_both_sides_list_it() {
+    for (client, server, agreed) in [
+        (RESUME, RESUME, RESUME),
+        (RESUME, &[][..], &[][..]),
+        (&[][..], RESUME, &[][..]),
+        (&[][..], &[][..], &[][..]),
+    ] {
+        let mut pair = Pair::new(config(client), config(server), 3);
+        pair.drive();
+        assert_eq!(pair.client.state(), State::Established);
+        assert_eq!(pair.client.extensions(), agreed, "{client:?} {server:?}");
+        assert_eq!(pair.server.extensions(), agreed, "{client:?} {server:?}");
+        assert_eq!(
+            pair.client.has_extension(Extension::Resume),
+            !agreed.is_empty()
+        );
+    }
+}
+
+#[test]
+fn a_server_ignores_names_it_does_not_know() {
+    // The client's list gains a name from the future and a repeat: the
+    // server agrees `resume`, once.
+    let mut pair = Pair::new(config(RESUME), config(RESUME), 4);
+    pair.to_server.hook = Some(edit_frame(0, |j| {
+        j.insert("extensions".into(), json!(["future-x", "resume", "resume"]));
+    }));
+    pair.drive();
+    assert_eq!(pair.server.extensions(), RESUME);
+    // The edit changed the hello the client's transcript holds: the
+    // handshake then fails on FINISHED.
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::BadFinished))
+    );
+}
+
+#[test]
+fn stripping_the_clients_extensions_fails_the_handshake() {
+    let mut pair = Pair::new(config(RESUME), config(RESUME), 5);
+    pair.to_server.hook = Some(edit_frame(0, |j| {
+        j.remove("extensions").unwrap();
+    }));
+    pair.drive();
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::BadFinished))
+    );
+    assert_ne!(pair.server.state(), State::Established);
+}
+
+#[test]
+fn stripping_the_servers_answer_fails_the_handshake() {
+    let mut pair = Pair::new(config(RESUME), config(RESUME), 6);
+    pair.to_client.hook = Some(edit_frame(0, |j| {
+        j.remove("extensions").unwrap();
+    }));
+    pair.drive();
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::BadFinished))
+    );
+    assert_ne!(pair.client.state(), State::Established);
+}
+
+#[test]
+fn a_server_may_not_agree_what_was_not_offered() {
+    let mut pair = Pair::new(config(&[]), config(RESUME), 7);
+    pair.to_client.hook = Some(edit_frame(0, |j| {
+        j.insert("extensions".into(), json!(["resume"]));
+    }));
+    pair.drive();
+    assert_eq!(
+        pair.client_error(),
+        Some(Error::Protocol(ProtocolError::UnexpectedExtension {
+            name: "resume".into()
+        }))
+    );
+    assert!(pair.client.extensions().is_empty());
+}
+
+#[test]
+fn v1_has_no_extensions() {
+    let mut client = Config::seed_compatible();
+    client.extensions = RESUME.to_vec();
+    let mut server = Config::seed_compatible();
+    server.extensions = RESUME.to_vec();
+    let mut pair = Pair::new(client, server, 8);
+    pair.to_server.hook = Some(Box::new(|i, frame| {
+        if i == 0 {
+            let text = String::from_utf8(frame.clone()).unwrap();
+            assert!(!text.contains("extensions"), "{text}");
+        }
+        vec![frame]
+    }));
+    pair.drive();
+    assert_eq!(pair.conn(Role::Client).state(), State::Established);
+    assert!(pair.client.extensions().is_empty());
+    assert!(pair.server.extensions().is_empty());
+}
