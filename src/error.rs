@@ -143,6 +143,11 @@ pub enum Misuse {
     NotEstablished,
     /// A v1 server cannot start a rotation: in v1 only the client rotates.
     CannotRotate,
+    /// A message of an extension the handshake did not agree (or not yet).
+    ExtensionNotAgreed {
+        /// The message's type.
+        message: &'static str,
+    },
 }
 
 /// Problems with the JSON of a frame or of an inner message.
@@ -673,6 +678,10 @@ impl fmt::Display for Misuse {
                     "{limit} bytes are already queued; drain poll_transmit first"
                 )
             }
+            Misuse::ExtensionNotAgreed { message } => write!(
+                f,
+                "{message} needs an extension the handshake did not agree"
+            ),
         }
     }
 }

@@ -7,14 +7,25 @@
 //! | [`Message::Close`] | (v2: SHA-256 of the file) | client → server |
 //! | [`Message::Ok`]    | — | server → client |
 //! | [`Message::Error`] | why | server → client, then close |
+//! | [`Message::Resume`] | file name, resume token | client → server, instead of `Open` |
+//! | [`Message::Accepted`] | stored name, offset, resume token | server → client, instead of `Ok` to `Open` or `Resume` |
+//! | [`Message::Prefix`] | SHA-256 of the first `offset` bytes | client → server, after `Accepted` with an offset |
+//!
+//! The last three are v2's, and only where both sides agreed
+//! [`Extension::Resume`](crate::config::Extension::Resume) (the
+//! connection refuses them otherwise; see [`crate::manual::v2_wire`],
+//! "Resume").
 //!
 //! In v1 the client's messages travel as JSON inside `SECURE_X` records
 //! (`{"type": "DATA", "data": "<base64>"}`), and the server's as plaintext
 //! `OK` / `ERROR` frames.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+
+use subtle::ConstantTimeEq;
 
 use crate::wire::base64;
 use serde::{Deserialize, Serialize};
@@ -47,6 +58,78 @@ pub enum Message {
         /// Why.
         message: String,
     },
+    /// Like `Open`, for an upload that an earlier connection started and
+    /// did not finish: the token the server gave it then proves this is
+    /// the same uploader.
+    Resume {
+        /// The name the client gives the file, as in `Open`.
+        file_name: String,
+        /// The token of the earlier [`Message::Accepted`].
+        token: ResumeToken,
+    },
+    /// The server accepted an `Open` or a `Resume` (instead of `Ok`, where
+    /// resume is agreed): the file is stored under `stored_name`, the
+    /// server holds its first `offset` bytes (0 after `Open`), and `token`
+    /// lets this uploader resume it.
+    Accepted {
+        /// The name the server stores the file under.
+        stored_name: String,
+        /// How many bytes of the file the server holds.
+        offset: u64,
+        /// What a later `Resume` of this upload presents.
+        token: ResumeToken,
+    },
+    /// The SHA-256 of the client's first `offset` bytes (of an `Accepted`
+    /// with an offset): the server resumes only if it holds the same.
+    Prefix {
+        /// SHA-256 of the prefix.
+        sha256: [u8; 32],
+    },
+}
+
+/// The length of a [`ResumeToken`], in bytes.
+pub const RESUME_TOKEN_LEN: usize = 16;
+
+/// A random secret the server hands an uploader inside the channel, which
+/// a later [`Message::Resume`] of the same upload presents: without it
+/// nobody can resume, or learn anything of, someone else's `.partial`.
+///
+/// Compared in constant time, zeroized on drop, and never shown by
+/// `Debug`.
+#[derive(Clone)]
+pub struct ResumeToken([u8; RESUME_TOKEN_LEN]);
+
+impl ResumeToken {
+    /// A token of these bytes (drawn from a CSPRNG by the server).
+    pub fn from_bytes(bytes: [u8; RESUME_TOKEN_LEN]) -> ResumeToken {
+        ResumeToken(bytes)
+    }
+
+    /// The token's bytes, for the uploader to keep (it is a credential:
+    /// store it where only the uploader can read it).
+    pub fn as_bytes(&self) -> &[u8; RESUME_TOKEN_LEN] {
+        &self.0
+    }
+}
+
+impl PartialEq for ResumeToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for ResumeToken {}
+
+impl Drop for ResumeToken {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl fmt::Debug for ResumeToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResumeToken(..)")
+    }
 }
 
 impl Message {
@@ -58,7 +141,18 @@ impl Message {
             Message::Close { .. } => "CLOSE",
             Message::Ok => "OK",
             Message::Error { .. } => "ERROR",
+            Message::Resume { .. } => "RESUME",
+            Message::Accepted { .. } => "ACCEPTED",
+            Message::Prefix { .. } => "PREFIX",
         }
+    }
+
+    /// Whether this is a message of [`Extension::Resume`](crate::config::Extension::Resume).
+    pub fn is_resume_message(&self) -> bool {
+        matches!(
+            self,
+            Message::Resume { .. } | Message::Accepted { .. } | Message::Prefix { .. }
+        )
     }
 
     /// Whether a client may send this message (the others are the
@@ -66,11 +160,17 @@ impl Message {
     pub fn is_from_client(&self) -> bool {
         matches!(
             self,
-            Message::Open { .. } | Message::Data(_) | Message::Close { .. }
+            Message::Open { .. }
+                | Message::Data(_)
+                | Message::Close { .. }
+                | Message::Resume { .. }
+                | Message::Prefix { .. }
         )
     }
 
-    /// The v1 inner JSON of the message, ASCII only.
+    /// The v1 inner JSON of the message, ASCII only. v1 has no resume
+    /// messages: theirs is a JSON object of their type name alone, which
+    /// a v1 peer refuses (the connection never sends one in v1).
     pub fn to_v1_json(&self) -> Vec<u8> {
         match self {
             Message::Data(data) => {
@@ -84,23 +184,45 @@ impl Message {
 
     /// The v2 inner plaintext of the message: one type byte, then the
     /// body (the file name or error text in UTF-8, the raw DATA bytes, the
-    /// 32-byte SHA-256 of CLOSE, nothing for OK). DATA is not base64-encoded.
+    /// 32-byte SHA-256 of CLOSE, nothing for OK; RESUME: the token, then
+    /// the file name; ACCEPTED: the offset as 8 bytes big-endian, the
+    /// token, then the stored name; PREFIX: the 32-byte SHA-256). DATA is
+    /// not base64-encoded.
     pub fn to_v2_bytes(&self) -> Vec<u8> {
         let (code, body) = self.v2_parts();
         let mut out = Vec::with_capacity(1 + body.len());
         out.push(code);
-        out.extend_from_slice(body);
+        out.extend_from_slice(&body);
         out
     }
 
-    /// The v2 type byte and body of the message.
-    pub(crate) fn v2_parts(&self) -> (u8, &[u8]) {
+    /// The v2 type byte and body of the message (borrowed but for the
+    /// resume messages, whose body is made of several fields).
+    pub(crate) fn v2_parts(&self) -> (u8, Cow<'_, [u8]>) {
+        fn borrowed(code: u8, body: &[u8]) -> (u8, Cow<'_, [u8]>) {
+            (code, Cow::Borrowed(body))
+        }
         match self {
-            Message::Open { file_name } => (V2_OPEN, file_name.as_bytes()),
-            Message::Data(d) => (V2_DATA, d),
-            Message::Close { sha256 } => (V2_CLOSE, sha256.as_ref().map_or(&[][..], |d| &d[..])),
-            Message::Ok => (V2_OK, &[]),
-            Message::Error { message } => (V2_ERROR, message.as_bytes()),
+            Message::Open { file_name } => borrowed(V2_OPEN, file_name.as_bytes()),
+            Message::Data(d) => borrowed(V2_DATA, d),
+            Message::Close { sha256 } => {
+                borrowed(V2_CLOSE, sha256.as_ref().map_or(&[][..], |d| &d[..]))
+            }
+            Message::Ok => borrowed(V2_OK, &[]),
+            Message::Error { message } => borrowed(V2_ERROR, message.as_bytes()),
+            Message::Resume { file_name, token } => (
+                V2_RESUME,
+                Cow::Owned([&token.0[..], file_name.as_bytes()].concat()),
+            ),
+            Message::Accepted {
+                stored_name,
+                offset,
+                token,
+            } => (
+                V2_ACCEPTED,
+                Cow::Owned([&offset.to_be_bytes()[..], &token.0, stored_name.as_bytes()].concat()),
+            ),
+            Message::Prefix { sha256 } => borrowed(V2_PREFIX, sha256),
         }
     }
 
@@ -114,7 +236,7 @@ impl Message {
     /// gives up: DATA keeps its buffer.
     pub(crate) fn from_v2_vec(mut bytes: Vec<u8>) -> Option<Result<Message, FrameError>> {
         let code = *bytes.first()?;
-        if !matches!(code, V2_OPEN..=V2_ERROR) {
+        if !matches!(code, V2_OPEN..=V2_PREFIX) {
             return None;
         }
         bytes.remove(0);
@@ -129,7 +251,34 @@ impl Message {
                 .map_err(|_| invalid("CLOSE", "needs the 32-byte SHA-256 of the file")),
             V2_OK if bytes.is_empty() => Ok(Message::Ok),
             V2_OK => Err(invalid("OK", "carries no body")),
-            _ => text("ERROR", bytes).map(|message| Message::Error { message }),
+            V2_ERROR => text("ERROR", bytes).map(|message| Message::Error { message }),
+            V2_RESUME => match split_token(&bytes) {
+                Some((token, name)) => text("RESUME", name.to_vec())
+                    .map(|file_name| Message::Resume { file_name, token }),
+                None => Err(invalid("RESUME", "needs a 16-byte token")),
+            },
+            V2_ACCEPTED => {
+                let fields = bytes.split_first_chunk::<8>().and_then(|(offset, rest)| {
+                    split_token(rest)
+                        .map(|(token, name)| (u64::from_be_bytes(*offset), token, name))
+                });
+                match fields {
+                    Some((offset, token, name)) => {
+                        text("ACCEPTED", name.to_vec()).map(|stored_name| Message::Accepted {
+                            stored_name,
+                            offset,
+                            token,
+                        })
+                    }
+                    None => Err(invalid(
+                        "ACCEPTED",
+                        "needs an 8-byte offset and a 16-byte token",
+                    )),
+                }
+            }
+            _ => <[u8; 32]>::try_from(bytes.as_slice())
+                .map(|sha256| Message::Prefix { sha256 })
+                .map_err(|_| invalid("PREFIX", "needs the 32-byte SHA-256 of the prefix")),
         })
     }
 
@@ -174,6 +323,13 @@ impl fmt::Debug for Message {
             Message::Close { .. } => f.write_str("Close"),
             Message::Ok => f.write_str("Ok"),
             Message::Error { message } => write!(f, "Error({message:?})"),
+            Message::Resume { file_name, .. } => write!(f, "Resume({file_name:?})"),
+            Message::Accepted {
+                stored_name,
+                offset,
+                ..
+            } => write!(f, "Accepted({stored_name:?} at {offset})"),
+            Message::Prefix { .. } => f.write_str("Prefix"),
         }
     }
 }
@@ -202,6 +358,15 @@ pub(crate) const V2_DATA: u8 = 0x02;
 const V2_CLOSE: u8 = 0x03;
 const V2_OK: u8 = 0x04;
 const V2_ERROR: u8 = 0x05;
+const V2_RESUME: u8 = 0x06;
+const V2_ACCEPTED: u8 = 0x07;
+const V2_PREFIX: u8 = 0x08;
+
+/// A token at the start of `body`, and the rest.
+fn split_token(body: &[u8]) -> Option<(ResumeToken, &[u8])> {
+    body.split_first_chunk::<RESUME_TOKEN_LEN>()
+        .map(|(token, rest)| (ResumeToken(*token), rest))
+}
 
 fn invalid(frame: &'static str, detail: &str) -> FrameError {
     FrameError::InvalidFields {
@@ -223,6 +388,12 @@ enum V1Inner<'a> {
     Ok,
     #[serde(rename = "ERROR")]
     Error { message: &'a str },
+    #[serde(rename = "RESUME")]
+    Resume,
+    #[serde(rename = "ACCEPTED")]
+    Accepted,
+    #[serde(rename = "PREFIX")]
+    Prefix,
 }
 
 impl<'a> From<&'a Message> for V1Inner<'a> {
@@ -236,6 +407,10 @@ impl<'a> From<&'a Message> for V1Inner<'a> {
             Message::Close { .. } => V1Inner::Close,
             Message::Ok => V1Inner::Ok,
             Message::Error { message } => V1Inner::Error { message },
+            // Not v1's: see `to_v1_json`.
+            Message::Resume { .. } => V1Inner::Resume,
+            Message::Accepted { .. } => V1Inner::Accepted,
+            Message::Prefix { .. } => V1Inner::Prefix,
         }
     }
 }
@@ -295,11 +470,56 @@ mod tests {
             Message::Error {
                 message: "no".into(),
             },
+            Message::Resume {
+                file_name: "r\u{e9}sum\u{e9}.pdf".into(),
+                token: ResumeToken([3; RESUME_TOKEN_LEN]),
+            },
+            Message::Resume {
+                file_name: String::new(),
+                token: ResumeToken([0; RESUME_TOKEN_LEN]),
+            },
+            Message::Accepted {
+                stored_name: "r\u{e9}sum\u{e9}.pdf".into(),
+                offset: u64::MAX - 1,
+                token: ResumeToken([4; RESUME_TOKEN_LEN]),
+            },
+            Message::Prefix { sha256: [5; 32] },
         ] {
             let bytes = m.to_v2_bytes();
             assert_eq!(Message::from_v2_bytes(&bytes), Some(Ok(m)));
         }
         assert_eq!(Message::Data(vec![7, 8]).to_v2_bytes(), [2, 7, 8]);
+        // The layouts of the resume messages (see the v2 manual).
+        let token = ResumeToken(*b"0123456789abcdef");
+        let resume = Message::Resume {
+            file_name: "f".into(),
+            token: token.clone(),
+        };
+        assert_eq!(resume.to_v2_bytes(), b"\x060123456789abcdeff");
+        let accepted = Message::Accepted {
+            stored_name: "f".into(),
+            offset: 0x0102,
+            token,
+        };
+        assert_eq!(
+            accepted.to_v2_bytes(),
+            b"\x07\0\0\0\0\0\0\x01\x020123456789abcdeff"
+        );
+        for bad in [
+            &[6u8; RESUME_TOKEN_LEN][..],
+            &[7; 8 + RESUME_TOKEN_LEN],
+            &[7, 0, 0, 0, 0, 0, 0, 0, 1],
+            &[8; 32],
+            &[8; 34],
+        ] {
+            assert!(
+                matches!(
+                    Message::from_v2_bytes(bad),
+                    Some(Err(FrameError::InvalidFields { .. }))
+                ),
+                "{bad:?}"
+            );
+        }
         assert_eq!(Message::from_v2_bytes(&[]), None);
         assert_eq!(Message::from_v2_bytes(&[0x10, 1]), None);
         for bad in [&[3u8, 1, 2][..], &[3], &[4, 0], &[1, 0xff], &[5, 0xc3]] {
@@ -311,6 +531,22 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_resume_token_is_never_shown() {
+        let token = ResumeToken([0xAB; RESUME_TOKEN_LEN]);
+        let resume = Message::Resume {
+            file_name: "f".into(),
+            token: token.clone(),
+        };
+        let shown = alloc::format!("{token:?} {resume:?}");
+        assert!(
+            !shown.contains("171") && !shown.to_lowercase().contains("ab"),
+            "{shown}"
+        );
+        assert_ne!(token, ResumeToken([0xAB - 1; RESUME_TOKEN_LEN]));
+        assert_eq!(token, ResumeToken([0xAB; RESUME_TOKEN_LEN]));
     }
 
     #[test]

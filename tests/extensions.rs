@@ -132,3 +132,86 @@ fn v1_has_no_extensions() {
     assert!(pair.client.extensions().is_empty());
     assert!(pair.server.extensions().is_empty());
 }
+
+fn token() -> securex::message::ResumeToken {
+    securex::message::ResumeToken::from_bytes([9; 16])
+}
+
+#[test]
+fn the_resume_messages_need_the_extension_agreed() {
+    use securex::Message;
+    use securex::error::Misuse;
+    let resume = || Message::Resume {
+        file_name: "f".into(),
+        token: token(),
+    };
+    let accepted = || Message::Accepted {
+        stored_name: "f".into(),
+        offset: 7,
+        token: token(),
+    };
+    let not_agreed = |message| Err(Error::Misuse(Misuse::ExtensionNotAgreed { message }));
+
+    let mut plain = Pair::new(config(&[]), config(RESUME), 9);
+    let now = plain.now;
+    // Before the handshake, nothing is agreed yet.
+    assert_eq!(plain.client.send(now, resume()), not_agreed("RESUME"));
+    plain.drive();
+    assert_eq!(plain.client.send(now, resume()), not_agreed("RESUME"));
+    let prefix = Message::Prefix { sha256: [0; 32] };
+    assert_eq!(plain.client.send(now, prefix), not_agreed("PREFIX"));
+    assert_eq!(plain.server.send(now, accepted()), not_agreed("ACCEPTED"));
+
+    let mut agreed = Pair::new(config(RESUME), config(RESUME), 10);
+    agreed.drive();
+    let now = agreed.now;
+    agreed.client.send(now, resume()).unwrap();
+    agreed.drive();
+    assert!(agreed.server_messages().contains(&resume()));
+    agreed.server.send(agreed.now, accepted()).unwrap();
+    agreed.drive();
+    assert!(agreed.client_messages().contains(&accepted()));
+}
+
+/// `RESUME` calls for an answer within the reply deadline, as `OPEN` does,
+/// and `ACCEPTED` is that answer.
+#[test]
+fn resume_is_answered_in_time_by_accepted() {
+    use securex::Message;
+    use securex::error::Timer;
+    let resume = Message::Resume {
+        file_name: "f".into(),
+        token: token(),
+    };
+    let timeout = Config::default().handshake_timeout.unwrap();
+
+    let mut unanswered = Pair::new(config(RESUME), config(RESUME), 11);
+    unanswered.drive();
+    unanswered
+        .client
+        .send(unanswered.now, resume.clone())
+        .unwrap();
+    unanswered.drive();
+    unanswered.wait(timeout + std::time::Duration::from_secs(1));
+    assert_eq!(
+        unanswered.client_error(),
+        Some(Error::TimedOut {
+            timer: Timer::OpenReply
+        })
+    );
+
+    let mut answered = Pair::new(config(RESUME), config(RESUME), 12);
+    answered.drive();
+    answered.client.send(answered.now, resume).unwrap();
+    answered.drive();
+    let accepted = Message::Accepted {
+        stored_name: "f".into(),
+        offset: 0,
+        token: token(),
+    };
+    answered.server.send(answered.now, accepted).unwrap();
+    answered.drive();
+    answered.wait(timeout + std::time::Duration::from_secs(1));
+    assert_eq!(answered.client_error(), None);
+    assert_eq!(answered.client.state(), State::Established);
+}

@@ -541,7 +541,10 @@ impl Connection {
     /// while negotiating or rotating wait for the new keys.
     ///
     /// A client sends `Open`, `Data` and `Close`; a server `Ok` and
-    /// `Error` (which also closes the connection). Errors here are
+    /// `Error` (which also closes the connection). The resume messages
+    /// (`Resume`, `Prefix` from a client, `Accepted` from a server) need
+    /// [`Extension::Resume`] agreed ([`Misuse::ExtensionNotAgreed`]
+    /// before the handshake completes, in v1, or when it was not). Errors here are
     /// [`Misuse`] and leave the connection as it was, except an error in
     /// sealing (the sequence numbers of an epoch used up, which every
     /// rotation limit keeps far away), which closes it.
@@ -551,6 +554,12 @@ impl Connection {
     /// rotation it starts) count from it.
     pub fn send(&mut self, now: Instant, message: Message) -> Result<(), Error> {
         self.check_sender(message.type_name(), message.is_from_client())?;
+        if message.is_resume_message() && !self.has_extension(Extension::Resume) {
+            return Err(Misuse::ExtensionNotAgreed {
+                message: message.type_name(),
+            }
+            .into());
+        }
         let v2 = match self.core.version {
             Some(version) => version == Version::V2,
             None => self.core.config.client_speaks() == Version::V2,
@@ -911,7 +920,9 @@ impl Connection {
     /// `OPEN` (both versions) and v2 `CLOSE` (v1 servers never answer it).
     fn reply_owed(&self, message: &Message) -> Option<Timer> {
         match message {
-            Message::Open { .. } if self.core.role == Role::Client => Some(Timer::OpenReply),
+            Message::Open { .. } | Message::Resume { .. } if self.core.role == Role::Client => {
+                Some(Timer::OpenReply)
+            }
             Message::Close { .. }
                 if self.core.role == Role::Client && self.core.version == Some(Version::V2) =>
             {
@@ -1021,7 +1032,8 @@ fn frame_len_bound(is_data: bool, len: usize) -> usize {
 fn payload_len(message: &Message) -> usize {
     match message {
         Message::Data(d) => d.len(),
-        Message::Open { file_name } => file_name.len(),
+        Message::Open { file_name } | Message::Resume { file_name, .. } => file_name.len(),
+        Message::Accepted { stored_name, .. } => stored_name.len(),
         Message::Error { message } => message.len(),
         _ => 0,
     }

@@ -2,6 +2,7 @@
 //! the inner messages of records, the handshake awaiting the peer's
 //! FINISHED, the established phase and its rotation (REKEY / REKEY_ACK).
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -89,7 +90,7 @@ impl Channel {
     /// length.
     pub(super) fn seal_into(&mut self, core: &mut Core, inner: &Inner) -> Result<usize, Error> {
         let (code, body) = inner.parts();
-        self.seal_parts(core, code, body)
+        self.seal_parts(core, code, &body)
     }
 
     /// Seals the inner plaintext `code ‖ body` straight into the
@@ -188,12 +189,12 @@ pub(super) enum Inner {
 
 impl Inner {
     /// The type byte and the body of the inner plaintext.
-    pub(super) fn parts(&self) -> (u8, &[u8]) {
+    pub(super) fn parts(&self) -> (u8, Cow<'_, [u8]>) {
         match self {
             Inner::App(message) => message.v2_parts(),
-            Inner::Finished(value) => (FINISHED, value),
-            Inner::Rekey(public) => (REKEY, public),
-            Inner::RekeyAck(public) => (REKEY_ACK, public),
+            Inner::Finished(value) => (FINISHED, Cow::Borrowed(value)),
+            Inner::Rekey(public) => (REKEY, Cow::Borrowed(public)),
+            Inner::RekeyAck(public) => (REKEY_ACK, Cow::Borrowed(public)),
         }
     }
 
@@ -472,7 +473,7 @@ impl Verified {
     ) -> Result<(Phase, Sent), Failed> {
         let closes = matches!(message, Message::Error { .. });
         let (code, body) = message.v2_parts();
-        let (phase, sealed) = self.transmit_parts(core, code, body, payload_len(&message))?;
+        let (phase, sealed) = self.transmit_parts(core, code, &body, payload_len(&message))?;
         let sent = match (sealed, closes) {
             (false, _) => Sent::Wait(message),
             (true, true) => Sent::Closes,
@@ -575,8 +576,14 @@ impl Verified {
 fn accept(core: &mut Core, message: Message) -> Result<(), Error> {
     match message {
         Message::Error { message } => Err(ProtocolError::PeerError(message).into()),
+        message if message.is_resume_message() && !core.extensions.contains(&Extension::Resume) => {
+            Err(ProtocolError::UnexpectedMessage {
+                message: message.type_name(),
+            }
+            .into())
+        }
         message if message.is_from_client() == (core.role == Role::Server) => {
-            if message == Message::Ok {
+            if matches!(message, Message::Ok | Message::Accepted { .. }) {
                 core.reply_received();
             }
             core.events.push_back(Event::Message(message));

@@ -369,6 +369,12 @@ fn forged_rows() -> Vec<Case> {
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "DATA" })),
         case!(Client "impostor: CLOSE from the server", forged(forge(|f| vec![f.app(Message::Close { sha256: Some([0; 32]) })]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "CLOSE" })),
+        case!(Client "impostor: ACCEPTED, resume not agreed", forged(forge(|f| vec![f.app(Message::Accepted {
+                stored_name: "x".into(),
+                offset: 0,
+                token: securex::message::ResumeToken::from_bytes([1; 16]),
+            })]))
+            => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "ACCEPTED" })),
         case!(Client "impostor: a second FINISHED", forged(forge(|f| vec![f.finished()]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "FINISHED" })),
         case!(Client "impostor: an empty record", forged(forge(|f| vec![f.seal([])]))

@@ -128,9 +128,9 @@ pub(super) fn invalid_raw_values() -> Vec<(String, Vec<u8>)> {
 }
 
 /// Inner type bytes nobody sends: below, between and above the
-/// application messages (0x01 to 0x05) and the connection's own (0x10 to
+/// application messages (0x01 to 0x08) and the connection's own (0x10 to
 /// 0x12).
-pub(super) const UNKNOWN_TYPES: [u8; 7] = [0x00, 0x06, 0x0f, 0x13, 0x20, 0x7f, 0xff];
+pub(super) const UNKNOWN_TYPES: [u8; 7] = [0x00, 0x09, 0x0f, 0x13, 0x20, 0x7f, 0xff];
 
 /// A record whose inner type byte is `code`, unknown.
 pub(super) fn unknown_type(code: u8) -> Expect {
@@ -559,6 +559,14 @@ fn forged_rows() -> Vec<Case> {
         // Not the client's word: its keys are not confirmed.
         case!(Server "forged: an alert before FINISHED", forged(forge_first(|f| vec![f.app(Message::Error { message: "early".into() })]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "ERROR" })),
+        // The resume messages, where the handshake agreed no extension.
+        case!(Server "forged: RESUME, resume not agreed", forged(forge(|f| vec![f.app(Message::Resume {
+                file_name: "x".into(),
+                token: securex::message::ResumeToken::from_bytes([1; 16]),
+            })]))
+            => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "RESUME" })),
+        case!(Server "forged: PREFIX, resume not agreed", forged(forge(|f| vec![f.app(Message::Prefix { sha256: [0; 32] })]))
+            => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "PREFIX" })),
         case!(Server "forged: REKEY before FINISHED", forged(forge_first(|f| vec![f.rekey()]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "REKEY" })),
         case!(Server "forged: REKEY_ACK before FINISHED", forged(forge_first(|f| vec![f.rekey_ack()]))
