@@ -71,6 +71,7 @@
 
 mod digest;
 mod receiver;
+mod resume;
 mod sender;
 mod session;
 
@@ -128,6 +129,29 @@ pub enum TransferError {
         /// progress, or one left incomplete) rather than a stored `<name>`.
         partial: bool,
     },
+    /// A `Resume` whose token is not the one the server gave the upload
+    /// of that name (or whose upload kept no token): only the uploader
+    /// that started it may resume it.
+    ResumeRefused {
+        /// The stored name.
+        name: String,
+    },
+    /// A `Resume` of an upload that a connection is still writing (one
+    /// the server has not yet seen end): try again once it has.
+    ResumeBusy {
+        /// The stored name.
+        name: String,
+    },
+    /// The SHA-256 of the client's prefix (`Prefix`) differs from that of
+    /// what the server holds: the file changed, nothing is resumed.
+    PrefixMismatch,
+    /// The server holds more of the file than the client has.
+    ServerHoldsMore {
+        /// What the server holds, in bytes.
+        offset: u64,
+        /// What the client read, in bytes.
+        len: u64,
+    },
 }
 
 impl TransferError {
@@ -184,6 +208,22 @@ impl fmt::Display for TransferError {
                 f,
                 "{name}.partial exists: an upload of that name is in progress \
                  or was left incomplete"
+            ),
+            TransferError::ResumeRefused { name } => write!(
+                f,
+                "resume refused: the upload of {name} was not started with this token"
+            ),
+            TransferError::ResumeBusy { name } => write!(
+                f,
+                "the upload of {name} is still in progress on another connection; \
+                 try again later"
+            ),
+            TransferError::PrefixMismatch => {
+                f.write_str("resume refused: the file differs from the part the server holds")
+            }
+            TransferError::ServerHoldsMore { offset, len } => write!(
+                f,
+                "the server holds {offset} bytes of the file, which has only {len}"
             ),
         }
     }

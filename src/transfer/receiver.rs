@@ -2,16 +2,21 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::string::String;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::boxed::Box;
 
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
 use super::TransferError;
 use super::digest::{FileDigest, InlineSha256};
-use crate::message::Message;
+use super::resume::{lock, token_matches, token_path, write_token};
+use crate::message::{Message, RESUME_TOKEN_LEN, ResumeToken};
 
 /// The longest stored name accepted, in bytes; with `.partial` or the
 /// temporary suffix it stays within the 255 bytes most file systems allow.
@@ -130,6 +135,10 @@ pub struct Receiver {
     bytes_written: u64,
     digest: Box<dyn FileDigest>,
     sha256: Option<[u8; 32]>,
+    /// Where resume tokens come from, if uploads may resume.
+    resume: Option<Box<dyn CryptoRng + Send>>,
+    /// Whether the connection agreed `Extension::Resume`.
+    resume_agreed: bool,
 }
 
 #[derive(Debug)]
@@ -154,6 +163,7 @@ impl Phase {
     fn expected(&self) -> &'static str {
         match self {
             Phase::AwaitingOpen => "OPEN",
+            Phase::Receiving(file) if file.awaiting_prefix.is_some() => "PREFIX",
             Phase::Receiving(_) => "DATA or CLOSE",
             _ => "no further message",
         }
@@ -169,6 +179,13 @@ enum Storage {
     /// In a temporary file, renamed on `Close` to `<name>` and on an
     /// incomplete end to `<name>.partial`, replacing either.
     Temporary,
+    /// Appended to the `<name>.partial` of an upload that is resumed;
+    /// `Close` puts it under `<name>` as `Claimed` does, or replacing a
+    /// stored file if `replace` (the overwriting mode).
+    Resumed {
+        /// Whether `Close` replaces a stored `<name>`.
+        replace: bool,
+    },
 }
 
 /// A file being written, and the stored path it is meant for.
@@ -182,6 +199,12 @@ struct Incoming {
     /// Where `Close` puts it.
     target: PathBuf,
     writer: BufWriter<File>,
+    /// The token of the upload, if it may be resumed: kept (as its
+    /// SHA-256) in `<name>.partial~token` beside the `.partial`.
+    token: Option<ResumeToken>,
+    /// A resumed upload: the SHA-256 of what the server holds, until the
+    /// client's `Prefix` matched it.
+    awaiting_prefix: Option<[u8; 32]>,
 }
 
 /// `<target>.partial`.
@@ -213,13 +236,19 @@ impl Incoming {
         // symbolic link.
         let path = partial_path(&target);
         match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => Ok(Incoming {
-                storage: Storage::Claimed,
-                name: name.into(),
-                path,
-                target,
-                writer: BufWriter::new(file),
-            }),
+            Ok(file) => {
+                // A new file: nobody else holds its lock.
+                let _ = lock(&file);
+                Ok(Incoming {
+                    storage: Storage::Claimed,
+                    name: name.into(),
+                    path,
+                    target,
+                    writer: BufWriter::new(file),
+                    token: None,
+                    awaiting_prefix: None,
+                })
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 Err(TransferError::AlreadyStored {
                     name: name.into(),
@@ -247,6 +276,8 @@ impl Incoming {
                         path,
                         target: dir.join(name),
                         writer: BufWriter::new(file),
+                        token: None,
+                        awaiting_prefix: None,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => {
@@ -257,6 +288,89 @@ impl Incoming {
         }
     }
 
+    /// Takes up the upload kept in `<name>.partial` in `dir`, for the
+    /// holder of its `token`: checks the token before anything else, locks
+    /// the file (refusing it while another connection writes it), and
+    /// reads it through `digest` and a SHA-256 of its own; returns it
+    /// ready to append to, with its length and that SHA-256. `None` if
+    /// there is no `.partial` of that name (the upload starts again).
+    fn resume(
+        dir: &Path,
+        name: &str,
+        token: &ResumeToken,
+        replace: bool,
+        max_file_len: Option<u64>,
+        digest: &mut dyn FileDigest,
+    ) -> Result<Option<(Incoming, u64, [u8; 32])>, TransferError> {
+        let target = dir.join(name);
+        match fs::symlink_metadata(&target) {
+            Ok(_) if !replace => {
+                return Err(TransferError::AlreadyStored {
+                    name: name.into(),
+                    partial: false,
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(TransferError::io("cannot look up the stored name", &e)),
+        }
+        let path = partial_path(&target);
+        let refused = || TransferError::ResumeRefused { name: name.into() };
+        match fs::symlink_metadata(&path) {
+            // Not a file of ours (a link, a directory): nothing to resume,
+            // and nothing to follow.
+            Ok(meta) if !meta.is_file() => return Err(refused()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(TransferError::io("cannot look up the upload", &e)),
+        }
+        if !token_matches(&target, token)? {
+            return Err(refused());
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| TransferError::io("cannot open the upload", &e))?;
+        if let Err(std::fs::TryLockError::WouldBlock) = lock(&file) {
+            return Err(TransferError::ResumeBusy { name: name.into() });
+        }
+        let len = file
+            .metadata()
+            .map_err(|e| TransferError::io("cannot read the upload", &e))?
+            .len();
+        if let Some(limit) = max_file_len
+            && len > limit
+        {
+            return Err(TransferError::TooLarge { limit });
+        }
+        // Read to the end: the position is then where the data goes on.
+        let mut prefix = Sha256::new();
+        let mut held = 0u64;
+        let mut buf = std::vec![0u8; 64 * 1024];
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(TransferError::io("cannot read the upload", &e)),
+            };
+            prefix.update(&buf[..n]);
+            digest.update(&buf[..n]);
+            held += n as u64;
+        }
+        let incoming = Incoming {
+            storage: Storage::Resumed { replace },
+            name: name.into(),
+            path,
+            target,
+            writer: BufWriter::new(file),
+            token: Some(token.clone()),
+            awaiting_prefix: None,
+        };
+        Ok(Some((incoming, held, prefix.finalize().into())))
+    }
+
     /// Flushes the file to disk and puts it under its stored name: a
     /// claimed file without replacing one, a temporary file replacing it.
     fn persist(&mut self) -> Result<(), TransferError> {
@@ -264,10 +378,12 @@ impl Incoming {
             .flush()
             .and_then(|()| self.writer.get_ref().sync_all())
             .map_err(|e| TransferError::io("cannot write the file", &e))?;
-        match self.storage {
-            Storage::Temporary => fs::rename(&self.path, &self.target)
-                .map_err(|e| TransferError::io("cannot store the file under its name", &e)),
-            Storage::Claimed => {
+        let stored = match self.storage {
+            Storage::Temporary | Storage::Resumed { replace: true } => {
+                fs::rename(&self.path, &self.target)
+                    .map_err(|e| TransferError::io("cannot store the file under its name", &e))
+            }
+            Storage::Claimed | Storage::Resumed { replace: false } => {
                 // Unlike a rename, `hard_link` fails if the target exists: a
                 // file stored since `Open` is not replaced, and the data
                 // stays in the `.partial`.
@@ -287,7 +403,12 @@ impl Incoming {
                 let _ = fs::remove_file(&self.path);
                 Ok(())
             }
+        };
+        if stored.is_ok() && self.token.is_some() {
+            // Stored: nothing is left to resume.
+            let _ = fs::remove_file(token_path(&self.target));
         }
+        stored
     }
 
     /// Keeps what was written as `<name>.partial`: a claimed file where it
@@ -298,10 +419,15 @@ impl Incoming {
         let _ = self.writer.flush();
         let _ = self.writer.get_ref().sync_all();
         match self.storage {
-            Storage::Claimed => Some(self.path),
+            Storage::Claimed | Storage::Resumed { .. } => Some(self.path),
             Storage::Temporary => {
                 let partial = partial_path(&self.target);
                 fs::rename(&self.path, &partial).ok()?;
+                // The `.partial` it replaced was another upload's: the
+                // token kept now is this one's.
+                if let Some(token) = &self.token {
+                    let _ = write_token(&self.target, token);
+                }
                 Some(partial)
             }
         }
@@ -324,7 +450,84 @@ impl Receiver {
             bytes_written: 0,
             digest: Box::new(InlineSha256::default()),
             sha256: None,
+            resume: None,
+            resume_agreed: false,
         }
+    }
+
+    /// Lets uploads resume ([`Extension::Resume`](crate::config::Extension::Resume)):
+    /// every upload accepted gets a random token from `rng` (a CSPRNG),
+    /// and a later `Resume` that presents it continues the upload from
+    /// what `<name>.partial` holds, once the client's `Prefix` matched
+    /// it. The token is kept as its SHA-256 in `<name>.partial~token`
+    /// beside the `.partial` (a name no client can upload), and removed
+    /// when the file is stored.
+    ///
+    /// This takes effect only where the connection agreed the extension
+    /// ([`agree_resume`](Self::agree_resume); [`Download`](super::Download)
+    /// tells it). A resume reads the whole `.partial` once (at most
+    /// [`with_max_file_len`](Self::with_max_file_len)), and is refused
+    /// while another connection still writes it
+    /// ([`TransferError::ResumeBusy`]): each upload locks its file.
+    #[must_use]
+    pub fn with_resume(mut self, rng: impl CryptoRng + Send + 'static) -> Receiver {
+        self.resume = Some(Box::new(rng));
+        self
+    }
+
+    /// Whether uploads may resume ([`with_resume`](Self::with_resume)).
+    pub fn resumable(&self) -> bool {
+        self.resume.is_some()
+    }
+
+    /// Tells the receiver whether the connection agreed
+    /// [`Extension::Resume`](crate::config::Extension::Resume); call it
+    /// before the first message ([`Download`](super::Download) does). With
+    /// it agreed and [`with_resume`](Self::with_resume), `Open` and
+    /// `Resume` are answered with `Accepted`; otherwise `Open` with `Ok`,
+    /// and `Resume` and `Prefix` are refused.
+    pub fn agree_resume(&mut self, agreed: bool) {
+        self.resume_agreed = agreed;
+    }
+
+    /// A fresh token, where uploads may resume.
+    fn new_token(&mut self) -> Option<ResumeToken> {
+        if !self.resume_agreed {
+            return None;
+        }
+        let rng = self.resume.as_mut()?;
+        let mut bytes = [0u8; RESUME_TOKEN_LEN];
+        rng.fill_bytes(&mut bytes);
+        Some(ResumeToken::from_bytes(bytes))
+    }
+
+    /// Starts an upload of `name` from nothing: claims the name (or a
+    /// temporary file), and answers `Ok`, or `Accepted` with a new token.
+    fn start(&mut self, name: String) -> Result<Option<Message>, TransferError> {
+        let mut file = if self.overwrite {
+            Incoming::temporary(&self.dir, &name)?
+        } else {
+            Incoming::claim(&self.dir, &name)?
+        };
+        let reply = match self.new_token() {
+            Some(token) => {
+                if file.storage == Storage::Claimed {
+                    // A temporary file keeps its token once it is the
+                    // `.partial` (see `keep_partial`).
+                    write_token(&file.target, &token)?;
+                }
+                file.token = Some(token.clone());
+                Message::Accepted {
+                    stored_name: name.clone(),
+                    offset: 0,
+                    token,
+                }
+            }
+            None => Message::Ok,
+        };
+        self.phase = Phase::Receiving(file);
+        self.stored_name = Some(name);
+        Ok(Some(reply))
     }
 
     /// Refuses files larger than `limit` bytes: a `Data` that would pass it
@@ -409,14 +612,49 @@ impl Receiver {
             (Phase::Failed { error, .. }, _) => Err(error.clone()),
             (Phase::AwaitingOpen, Message::Open { file_name }) => {
                 let name = stored_name(&file_name)?;
-                let file = if self.overwrite {
-                    Incoming::temporary(&self.dir, &name)?
-                } else {
-                    Incoming::claim(&self.dir, &name)?
+                self.start(name)
+            }
+            (Phase::AwaitingOpen, Message::Resume { file_name, token })
+                if self.resume_agreed && self.resume.is_some() =>
+            {
+                let name = stored_name(&file_name)?;
+                let resumed = Incoming::resume(
+                    &self.dir,
+                    &name,
+                    &token,
+                    self.overwrite,
+                    self.max_file_len,
+                    &mut *self.digest,
+                )?;
+                let Some((mut file, offset, prefix)) = resumed else {
+                    // Nothing kept under that name: from the start.
+                    return self.start(name);
                 };
+                file.awaiting_prefix = (offset > 0).then_some(prefix);
                 self.phase = Phase::Receiving(file);
-                self.stored_name = Some(name);
-                Ok(Some(Message::Ok))
+                self.stored_name = Some(name.clone());
+                self.bytes_written = offset;
+                Ok(Some(Message::Accepted {
+                    stored_name: name,
+                    offset,
+                    token,
+                }))
+            }
+            (Phase::Receiving(file), Message::Prefix { sha256 })
+                if file.awaiting_prefix.is_some() =>
+            {
+                let held = file.awaiting_prefix.take().unwrap_or_default();
+                if bool::from(held.ct_eq(&sha256)) {
+                    Ok(None)
+                } else {
+                    Err(TransferError::PrefixMismatch)
+                }
+            }
+            (Phase::Receiving(file), message) if file.awaiting_prefix.is_some() => {
+                Err(TransferError::UnexpectedMessage {
+                    expected: "PREFIX",
+                    got: message.type_name(),
+                })
             }
             (Phase::Receiving(file), Message::Data(bytes)) => {
                 let len = bytes.len() as u64;
