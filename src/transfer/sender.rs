@@ -7,9 +7,11 @@ use std::vec::Vec;
 
 use std::boxed::Box;
 
+use sha2::{Digest, Sha256};
+
 use super::TransferError;
 use super::digest::{FileDigest, InlineSha256};
-use crate::message::Message;
+use crate::message::{Message, ResumeToken};
 
 /// The chunk size existing v1 clients use, in bytes.
 pub const DEFAULT_CHUNK_SIZE: usize = 960;
@@ -26,6 +28,14 @@ const MAX_PREALLOCATION: usize = 1 << 16;
 /// chunk size), then `Close`. The reader is read lazily, one chunk per
 /// `Data`, so a large file never sits in memory.
 ///
+/// Where the connection agreed resume ([`agree_resume`](Sender::agree_resume)),
+/// the server answers with `Accepted` instead of `Ok`: its token
+/// ([`resume_token`](Sender::resume_token)) lets a later sender of the same
+/// file continue from what the server holds
+/// ([`with_resume_token`](Sender::with_resume_token)): it sends `Resume`
+/// instead of `Open`, reads the part the server holds (hashing it into the
+/// file's digest), sends its SHA-256 as `Prefix`, and goes on from there.
+///
 /// After an error, the sender is failed: every later call returns the same
 /// error.
 pub struct Sender<R> {
@@ -36,14 +46,23 @@ pub struct Sender<R> {
     bytes_read: u64,
     digest: Box<dyn FileDigest>,
     sha256: Option<[u8; 32]>,
+    /// The token of an earlier upload of this file, to present.
+    resume_token: Option<ResumeToken>,
+    /// Whether the connection agreed `Extension::Resume`.
+    resume_agreed: bool,
+    /// The server's `Accepted`: the stored name, the offset it resumed
+    /// at, and the token of this upload.
+    accepted: Option<(String, u64, ResumeToken)>,
 }
 
 #[derive(Debug)]
 enum State {
-    /// `Open` is next.
+    /// `Open` (or `Resume`) is next.
     Start,
     /// `Open` went out; waiting for the server's `Ok`.
     AwaitingOk,
+    /// The server holds this many bytes: read them, then `Prefix`.
+    Prefix(u64),
     /// Reading the file into `Data`.
     Sending,
     /// The reader ended after a short chunk: `Close` is next.
@@ -79,7 +98,20 @@ impl<R: Read> Sender<R> {
             bytes_read: 0,
             digest: Box::new(InlineSha256::default()),
             sha256: None,
+            resume_token: None,
+            resume_agreed: false,
+            accepted: None,
         })
+    }
+
+    /// Resumes the upload that an earlier sender of this file started,
+    /// whose [`resume_token`](Sender::resume_token) this is: the first
+    /// message is `Resume` instead of `Open` where the connection agreed
+    /// resume. The server starts again from nothing if it kept nothing.
+    #[must_use]
+    pub fn with_resume_token(mut self, token: ResumeToken) -> Sender<R> {
+        self.resume_token = Some(token);
+        self
     }
 
     /// Computes the file's SHA-256 with `digest` instead of inline (on a
@@ -103,9 +135,22 @@ impl<R: Read> Sender<R> {
             State::Start => {
                 self.state = State::AwaitingOk;
                 let file_name = core::mem::take(&mut self.file_name);
-                Ok(Some(Message::Open { file_name }))
+                Ok(Some(match self.resume_token.take() {
+                    Some(token) if self.resume_agreed => Message::Resume { file_name, token },
+                    _ => Message::Open { file_name },
+                }))
             }
             State::AwaitingOk | State::Finished => Ok(None),
+            &State::Prefix(offset) => match self.read_prefix(offset) {
+                Ok(sha256) => {
+                    self.state = State::Sending;
+                    Ok(Some(Message::Prefix { sha256 }))
+                }
+                Err(error) => {
+                    self.state = State::Failed(error.clone());
+                    Err(error)
+                }
+            },
             State::CloseNext => {
                 self.state = State::Finished;
                 Ok(Some(Message::Close {
@@ -138,6 +183,32 @@ impl<R: Read> Sender<R> {
             }
             State::Failed(error) => Err(error.clone()),
         }
+    }
+
+    /// Reads the first `offset` bytes of the file (the part the server
+    /// holds) into the file's digest; returns their SHA-256.
+    fn read_prefix(&mut self, offset: u64) -> Result<[u8; 32], TransferError> {
+        let mut prefix = Sha256::new();
+        let mut buf = alloc::vec![0u8; MAX_PREALLOCATION];
+        while self.bytes_read < offset {
+            let want =
+                usize::try_from(offset - self.bytes_read).map_or(buf.len(), |n| n.min(buf.len()));
+            let n = match self.reader.read(&mut buf[..want]) {
+                Ok(0) => {
+                    return Err(TransferError::ServerHoldsMore {
+                        offset,
+                        len: self.bytes_read,
+                    });
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(TransferError::io("cannot read the file", &e)),
+            };
+            prefix.update(&buf[..n]);
+            self.digest.update(&buf[..n]);
+            self.bytes_read += n as u64;
+        }
+        Ok(prefix.finalize().into())
     }
 
     /// Reads up to a full chunk, fewer only at the end of the file.
@@ -185,9 +256,26 @@ impl<R> Sender<R> {
                 self.state = State::Sending;
                 return Ok(());
             }
+            (
+                State::AwaitingOk,
+                Message::Accepted {
+                    stored_name,
+                    offset,
+                    token,
+                },
+            ) if self.resume_agreed => {
+                self.state = if *offset > 0 {
+                    State::Prefix(*offset)
+                } else {
+                    State::Sending
+                };
+                self.accepted = Some((stored_name.clone(), *offset, token.clone()));
+                return Ok(());
+            }
             (_, Message::Error { message }) => TransferError::Refused(message.clone()),
             (state, message) => TransferError::UnexpectedMessage {
                 expected: match state {
+                    State::AwaitingOk if self.resume_agreed => "ACCEPTED, OK or ERROR",
                     State::AwaitingOk => "OK or ERROR",
                     _ => "ERROR or no message",
                 },
@@ -196,6 +284,34 @@ impl<R> Sender<R> {
         };
         self.state = State::Failed(error.clone());
         Err(error)
+    }
+
+    /// Tells the sender whether the connection agreed
+    /// [`Extension::Resume`](crate::config::Extension::Resume); call it
+    /// before the first [`next_message`](Sender::next_message)
+    /// ([`Upload`](super::Upload) does).
+    pub fn agree_resume(&mut self, agreed: bool) {
+        self.resume_agreed = agreed;
+    }
+
+    /// The token of this upload, once the server's `Accepted` gave it:
+    /// keep it (where only the uploader can read it) to resume the upload
+    /// if the connection is cut.
+    pub fn resume_token(&self) -> Option<&ResumeToken> {
+        self.accepted.as_ref().map(|(_, _, token)| token)
+    }
+
+    /// The name the server stores the file under, once its `Accepted`
+    /// said (v2 with resume agreed; otherwise the server does not say:
+    /// see [`stored_name`](super::stored_name) for what ours does).
+    pub fn stored_name(&self) -> Option<&str> {
+        self.accepted.as_ref().map(|(name, _, _)| name.as_str())
+    }
+
+    /// How many bytes of the file the server held when this upload
+    /// resumed (0 for an upload from the start).
+    pub fn resumed_from(&self) -> u64 {
+        self.accepted.as_ref().map_or(0, |&(_, offset, _)| offset)
     }
 
     /// Whether `Close` has been produced: the whole file went out.

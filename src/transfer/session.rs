@@ -9,6 +9,7 @@ use std::string::ToString;
 use std::time::Instant;
 
 use super::{Receiver, Sender, TransferError};
+use crate::config::Extension;
 use crate::connection::{Connection, Event, State, Version};
 use crate::error::Error;
 use crate::message::Message;
@@ -123,6 +124,13 @@ impl<R: Read> Upload<R> {
         if self.outcome.is_some() {
             return false;
         }
+        // The first message waits for the handshake: whether it is `Open`
+        // or `Resume` depends on what the hellos agreed.
+        if matches!(conn.state(), State::Negotiating | State::Handshaking) {
+            return false;
+        }
+        self.sender
+            .agree_resume(conn.has_extension(Extension::Resume));
         while !self.sender.is_finished() && conn.buffered_len() < LOW_WATER {
             let message = match self.sender.next_message() {
                 Ok(Some(message)) => message,
@@ -202,6 +210,8 @@ impl Download {
         match event {
             Event::Message(message) => {
                 let closing = matches!(message, Message::Close { .. });
+                self.receiver
+                    .agree_resume(conn.has_extension(Extension::Resume));
                 match self.receiver.handle_message(message) {
                     Ok(reply) => {
                         if let Some(reply) = reply {
