@@ -46,6 +46,7 @@
 //! | `groups` | array of strings | the groups the client accepts, most preferred first: `"ffdhe2048"`, `"ffdhe3072"`, `"ffdhe4096"`; a pinned server key's group is moved first |
 //! | `psk_id` | string, optional | the identifier of the client's pre-shared key ([`Psk::id`](crate::config::Psk::id)), **in clear** |
 //! | `server_key` | string, optional | base64 of SHA-256 of the server static public value the client pins ([`PublicKey::fingerprint`](crate::dh::PublicKey::fingerprint): big-endian, left-padded to the length of p) |
+//! | `extensions` | array of strings, optional | the extensions of the application protocol the client speaks ([`Config::extensions`](crate::config::Config::extensions)): `"resume"`; absent when none |
 //!
 //! The first six fields are v1's, so a v1 server can answer. A v2 server
 //! checks, in this order, and answers a plaintext `ERROR` at the first
@@ -70,11 +71,17 @@
 //! | `version` | number | `2` |
 //! | `nonce` | string | base64 of 32 random bytes |
 //! | `group` | string | the group of the exchange, the client's first |
+//! | `extensions` | array of strings, optional | those of the client's `extensions` the server speaks too, in the client's order, each once; absent when none |
 //!
 //! The client checks that `group` is the group of its key share, that the
 //! suite is one it offered, that `nonce` is 32 bytes and that `value` is a
 //! valid key in the group. The nonces enter the keys only through the
-//! transcript hash.
+//! transcript hash. Every name in `extensions` must be one the client
+//! offered, once
+//! ([`ProtocolError::UnexpectedExtension`](crate::error::ProtocolError::UnexpectedExtension));
+//! a server ignores names it does not know, and an older server that knows
+//! none ignores the field (nothing is agreed). Both lists are in the
+//! transcript, so one stripped or added on the way fails FINISHED.
 //!
 //! # `SECURE_X` records (both directions, once keys exist)
 //!
@@ -118,6 +125,9 @@
 //! | `0x03` | CLOSE | the SHA-256 of the whole file, exactly 32 bytes | client |
 //! | `0x04` | OK | empty | server |
 //! | `0x05` | ERROR | the reason, UTF-8 | server; either side as an alert |
+//! | `0x06` | RESUME | the 16-byte resume token, then the file name, UTF-8 | client, with `resume` agreed, instead of OPEN |
+//! | `0x07` | ACCEPTED | the offset, 8 bytes big-endian; the 16-byte resume token; the stored name, UTF-8 | server, with `resume` agreed, instead of OK to OPEN or RESUME |
+//! | `0x08` | PREFIX | the SHA-256 of the client's first `offset` bytes, exactly 32 bytes | client, after an ACCEPTED with an offset |
 //! | `0x10` | FINISHED | HMAC-H(own FINISHED key, TH), H's length | both, first record of epoch 0 |
 //! | `0x11` | REKEY | the initiator's fresh public value, big-endian, left-padded to the length of p | either side |
 //! | `0x12` | REKEY_ACK | the responder's fresh public value, same encoding | the other side |
@@ -221,6 +231,46 @@
 //! public values are the bytes REKEY and REKEY_ACK carried. No FINISHED is
 //! exchanged: a record that opens under the new keys confirms them, and the
 //! PSK or pinned key of the handshake carries over through `next`.
+//!
+//! # Resume
+//!
+//! With `resume` agreed ([`Extension::Resume`](crate::config::Extension::Resume)),
+//! an upload that a cut connection left as `<name>.partial` continues on a
+//! new connection from what the server holds
+//! ([`crate::transfer::Receiver::with_resume`],
+//! [`crate::transfer::Sender::with_resume_token`]):
+//!
+//! ```text
+//! first connection                    a later one
+//! c → s  OPEN name                    c → s  RESUME token, name
+//! s → c  ACCEPTED 0, token, stored    s → c  ACCEPTED offset, token, stored
+//! c → s  DATA …  (cut)                c → s  PREFIX SHA-256(first offset bytes)
+//!                                     c → s  DATA from offset …, CLOSE SHA-256(whole file)
+//!                                     s → c  OK
+//! ```
+//!
+//! * The token is 16 random bytes the server draws for every upload it
+//!   accepts and sends only inside the channel; it keeps only its SHA-256,
+//!   beside the `.partial`. The client keeps it (the example client in
+//!   `<file>.securex-resume`, mode 0600).
+//! * A RESUME is checked before anything else: a token that is not the
+//!   upload's, or an upload that kept none, is refused with ERROR
+//!   (resume refused), so a stranger can neither resume someone else's
+//!   `.partial` nor learn anything of its content. A RESUME of a name
+//!   nothing is kept under starts again (ACCEPTED with offset 0 and a new
+//!   token); one of a name already stored is refused as OPEN is.
+//! * The server says how much it holds (`offset`); the client sends the
+//!   SHA-256 of its own first `offset` bytes, and the server compares it
+//!   (in constant time) with its own before it appends anything: a file
+//!   that changed is refused with ERROR and the `.partial` is kept as it
+//!   was. Nothing but PREFIX may come before the DATA.
+//! * The CLOSE digest is of the whole file, as without resume, and still
+//!   decides: the server reads what it held into it.
+//! * An upload a connection still writes is locked: a RESUME of it (the
+//!   server has not yet seen the first connection end) is refused with
+//!   ERROR until it has (at the latest its idle timeout).
+//! * A server without the extension (an older v2 peer) agrees nothing,
+//!   and a client then sends OPEN and starts from zero. v1 has no resume.
 //!
 //! # Closing and errors
 //!
