@@ -728,17 +728,21 @@ impl From<Error> for std::io::Error {
     }
 }
 
+/// `Error` is transparent: its `Display` is the inner error's, so its
+/// `source` is the inner error's source (none: every inner error is a
+/// leaf), and a report that walks the chain says each thing once.
 impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        use core::error::Error as _;
         match self {
-            Error::Frame(e) => Some(e),
-            Error::Suite(e) => Some(e),
-            Error::Dh(e) => Some(e),
-            Error::Record(e) => Some(e),
-            Error::Protocol(e) => Some(e),
+            Error::Frame(e) => e.source(),
+            Error::Suite(e) => e.source(),
+            Error::Dh(e) => e.source(),
+            Error::Record(e) => e.source(),
+            Error::Protocol(e) => e.source(),
             Error::TimedOut { .. } => None,
-            Error::Misuse(e) => Some(e),
-            Error::Config(e) => Some(e),
+            Error::Misuse(e) => e.source(),
+            Error::Config(e) => e.source(),
         }
     }
 }
@@ -747,6 +751,36 @@ impl core::error::Error for Error {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    /// Walks `error`'s chain as a reporter (anyhow, eyre) prints it.
+    fn chain(error: &dyn core::error::Error) -> alloc::vec::Vec<String> {
+        let mut lines = alloc::vec![error.to_string()];
+        let mut next = error.source();
+        while let Some(e) = next {
+            lines.push(e.to_string());
+            next = e.source();
+        }
+        lines
+    }
+
+    #[test]
+    fn a_report_of_the_chain_says_each_thing_once() {
+        let cases: [Error; 4] = [
+            RecordError::Decrypt.into(),
+            ProtocolError::PeerError("disk full".into()).into(),
+            Misuse::Closed.into(),
+            ConfigError::NoVersion.into(),
+        ];
+        for error in cases {
+            let lines = chain(&error);
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            // Through std::io, the io::Error is the wrapper: its source is
+            // our error, whose message it does not repeat in its own.
+            let io: std::io::Error = error.clone().into();
+            let lines = chain(&io);
+            assert_eq!(lines, [error.to_string()], "{lines:?}");
+        }
+    }
 
     #[test]
     fn errors_become_io_errors_of_the_right_kind() {
