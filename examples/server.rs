@@ -95,10 +95,7 @@ fn refuse(stream: TcpStream, message: String) -> String {
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "?".into());
-    let mut frame = Frame::Error(ErrorFrame {
-        message: message.clone(),
-    })
-    .encode();
+    let mut frame = Frame::Error(ErrorFrame::new(message.clone())).encode();
     frame.extend_from_slice(b"\r\n");
     // Never block the accept loop: a fresh socket's buffer takes the frame
     // whole, or the peer does not get it.

@@ -733,7 +733,6 @@ impl From<Error> for std::io::Error {
 /// leaf), and a report that walks the chain says each thing once.
 impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        use core::error::Error as _;
         match self {
             Error::Frame(e) => e.source(),
             Error::Suite(e) => e.source(),

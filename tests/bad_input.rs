@@ -565,10 +565,9 @@ fn seal(p: &V1Protector, inner: &[u8]) -> SecureX {
 
 /// `inner` sealed, then sent with the last byte of the IV XORed with `x`.
 fn with_iv(p: &V1Protector, inner: &[u8], x: u8) -> SecureX {
-    SecureX {
-        iv: iv_xor_last(x),
-        ..seal(p, inner)
-    }
+    let mut record = seal(p, inner);
+    record.iv = iv_xor_last(x);
+    record
 }
 
 /// The IV of forged records with its last byte XORed with `x`: in CBC that

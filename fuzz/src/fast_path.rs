@@ -176,13 +176,13 @@ fn hex(bytes: &[u8], upper: bool) -> String {
 
 /// The frame `Frame::encode` writes for `record`.
 fn fields_of(record: &V2Record, upper: bool) -> Vec<u8> {
-    Frame::Record(Record {
-        epoch: record.epoch,
-        seq: record.seq,
-        payload: base64(&record.ciphertext),
-        iv: (!record.iv.is_empty()).then(|| base64(&record.iv)),
-        hash: (!record.mac.is_empty()).then(|| hex(&record.mac, upper)),
-    })
+    Frame::Record(Record::new(
+        record.epoch,
+        record.seq,
+        base64(&record.ciphertext),
+        (!record.iv.is_empty()).then(|| base64(&record.iv)),
+        (!record.mac.is_empty()).then(|| hex(&record.mac, upper)),
+    ))
     .encode()
 }
 

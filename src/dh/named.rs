@@ -8,6 +8,7 @@ use alloc::string::ToString;
 use crate::error::DhError;
 
 /// A named group of RFC 7919 (safe primes, generator 2).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NamedGroup {
     /// `ffdhe2048`: 2048-bit modulus, about 103 bits of security.

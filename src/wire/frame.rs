@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::FrameError;
 
 /// A client's offer: `{"type": "ALGORITHMS", ...}`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Algorithms {
     /// Cipher names, most preferred first.
@@ -72,6 +73,7 @@ impl Algorithms {
 }
 
 /// A server's answer: `{"type": "EXCHANGE", "value": ..., "ciphersuite": ...}`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exchange {
     /// Base64 of the PEM SubjectPublicKeyInfo of the server's public key.
@@ -110,6 +112,7 @@ impl Exchange {
 /// A v2 protected record: `{"type": "SECURE_X", "epoch", "seq",
 /// "payload", "iv", "hash"}`; `iv` only for CBC, `hash` (the HMAC, lowercase
 /// hex) only for CBC and ECB.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The key epoch.
@@ -126,7 +129,30 @@ pub struct Record {
     pub hash: Option<String>,
 }
 
+impl Record {
+    /// A record of these fields, as they go on the wire (see
+    /// `From<&V2Record>` for one made from a sealed record).
+    pub fn new(
+        epoch: u32,
+        seq: u64,
+        payload: String,
+        iv: Option<String>,
+        hash: Option<String>,
+    ) -> Record {
+        Record {
+            epoch,
+            seq,
+            payload,
+            iv,
+            hash,
+        }
+    }
+}
+
 /// A protected record: `{"type": "SECURE_X", "payload", "iv", "hash"}`.
+///
+/// v1's exact record, which existing peers fix for good: unlike the other
+/// wire structs it is not `#[non_exhaustive]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecureX {
     /// Base64 of the ciphertext.
@@ -138,10 +164,20 @@ pub struct SecureX {
 }
 
 /// A refusal: `{"type": "ERROR", "message": ...}`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorFrame {
     /// Why.
     pub message: String,
+}
+
+impl ErrorFrame {
+    /// A refusal saying `message`.
+    pub fn new(message: impl Into<String>) -> ErrorFrame {
+        ErrorFrame {
+            message: message.into(),
+        }
+    }
 }
 
 /// Any frame.

@@ -359,14 +359,22 @@ impl Received {
     pub(crate) fn into_frame(self) -> Frame {
         Frame::Record(match self {
             Received::Fields(record) => record,
-            Received::Decoded(record) => Record {
-                epoch: record.epoch,
-                seq: record.seq,
-                payload: base64::encode(&record.ciphertext),
-                iv: (!record.iv.is_empty()).then(|| base64::encode(&record.iv)),
-                hash: (!record.mac.is_empty()).then(|| base16ct::lower::encode_string(&record.mac)),
-            },
+            Received::Decoded(record) => Record::from(&record),
         })
+    }
+}
+
+/// The `SECURE_X` frame of a sealed v2 record: its fields encoded as the
+/// wire has them (`iv` and `hash` left out where the suite has none).
+impl From<&V2Record> for Record {
+    fn from(record: &V2Record) -> Record {
+        Record {
+            epoch: record.epoch,
+            seq: record.seq,
+            payload: base64::encode(&record.ciphertext),
+            iv: (!record.iv.is_empty()).then(|| base64::encode(&record.iv)),
+            hash: (!record.mac.is_empty()).then(|| base16ct::lower::encode_string(&record.mac)),
+        }
     }
 }
 

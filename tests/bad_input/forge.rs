@@ -207,14 +207,7 @@ impl Forger {
 
 /// A record as a `SECURE_X` frame.
 fn record_frame(record: &V2Record) -> Vec<u8> {
-    Frame::Record(Record {
-        epoch: record.epoch,
-        seq: record.seq,
-        payload: B64.encode(&record.ciphertext),
-        iv: (!record.iv.is_empty()).then(|| B64.encode(&record.iv)),
-        hash: (!record.mac.is_empty()).then(|| base16ct::lower::encode_string(&record.mac)),
-    })
-    .encode()
+    Frame::Record(Record::from(record)).encode()
 }
 
 fn keys(suite: CipherSuite, d: &DirectionSecrets) -> V2DirectionKeys {

@@ -102,14 +102,7 @@ impl Leg {
     /// Seals an inner plaintext into a `SECURE_X` frame, with its `\r\n`.
     pub fn seal(&mut self, rng: &mut ChaCha20Rng, inner: &[u8]) -> Vec<u8> {
         let record = self.sealer.seal(rng, inner).unwrap();
-        let mut bytes = Frame::Record(Record {
-            epoch: record.epoch,
-            seq: record.seq,
-            payload: BASE64.encode(&record.ciphertext),
-            iv: (!record.iv.is_empty()).then(|| BASE64.encode(&record.iv)),
-            hash: (!record.mac.is_empty()).then(|| base16ct::lower::encode_string(&record.mac)),
-        })
-        .encode();
+        let mut bytes = Frame::Record(Record::from(&record)).encode();
         bytes.extend_from_slice(b"\r\n");
         bytes
     }
