@@ -346,6 +346,13 @@ pub struct Config {
     /// [`crate::transfer`] does [`Extension::Resume`] when its receiver
     /// has a resume RNG. Default none.
     pub extensions: Vec<Extension>,
+    /// **Debugging only: writes every secret needed to decrypt the
+    /// session.** A callback that receives, at each key derivation (the
+    /// first handshake and every rotation), one line per direction with
+    /// that epoch's keys; anyone who holds the lines and a capture reads
+    /// the traffic. See [`crate::keylog`] for the line grammar. Default
+    /// `None` (nothing logged) in both presets.
+    pub key_log: Option<crate::keylog::KeyLog>,
 }
 
 impl Config {
@@ -384,6 +391,7 @@ impl Config {
             handshake_timeout: Some(Duration::from_secs(30)),
             idle_timeout: Some(Duration::from_secs(300)),
             extensions: Vec::new(),
+            key_log: None,
         }
     }
 }
@@ -426,6 +434,7 @@ impl Default for Config {
             accept_adhoc_groups: false,
             min_group_bits: 2048,
             rotate_after_frames: None,
+            key_log: None,
             ..Config::seed_compatible()
         }
     }

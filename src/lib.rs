@@ -24,6 +24,7 @@
 //! | [`dh`] | finite-field DH: groups, key pairs, validation, PEM/DER |
 //! | [`message`] | application messages |
 //! | [`transfer`] | the file transfer: [`transfer::Sender`], [`transfer::Receiver`] |
+//! | [`keylog`] | the optional key log (debugging only: it writes every session key) |
 //! | [`manual`] | documentation only: the exact v2 wire with an annotated transcript, and the security properties and limits of v1 and v2 |
 //!
 //! The [`Connection`] owns no socket, reads no clock (time is handed in)
@@ -209,6 +210,7 @@ pub mod config;
 pub mod connection;
 pub mod dh;
 pub mod error;
+pub mod keylog;
 pub mod manual;
 pub mod message;
 pub mod record;

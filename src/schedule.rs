@@ -22,6 +22,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use crate::error::RecordError;
 use crate::suite::Cipher;
 
 /// The HKDF `info` of the v1 schedule.
@@ -82,6 +83,47 @@ impl V1Secrets {
             &mut secrets.key[..cipher.key_len()],
         );
         secrets
+    }
+
+    /// The secrets of an epoch from their raw bytes (`derived`, then the
+    /// cipher key), as a key log gives them
+    /// ([`crate::keylog`]: `mac-key` and `key` of a `SECUREX_V1` line).
+    ///
+    /// **Dangerous**, and named so: raw keys are meant to stay inside the
+    /// library, derived by [`derive`](Self::derive) and never seen. This
+    /// exists for tools that open recorded traffic with a key log (the
+    /// `inspect` example) and for known-answer tests; a live connection
+    /// never needs it, and whoever holds these bytes reads, and can forge,
+    /// the epoch's records.
+    ///
+    /// [`RecordError::InvalidKeyLength`] unless `derived` is 32 bytes and
+    /// `key` the cipher's key length (16 for AES-128, 24 for 3DES).
+    pub fn dangerously_from_raw(
+        cipher: Cipher,
+        derived: &[u8],
+        key: &[u8],
+    ) -> Result<V1Secrets, RecordError> {
+        let check = |name: &'static str, bytes: &[u8], expected: usize| {
+            if bytes.len() == expected {
+                Ok(())
+            } else {
+                Err(RecordError::InvalidKeyLength {
+                    key: name,
+                    expected,
+                    actual: bytes.len(),
+                })
+            }
+        };
+        check("mac_key", derived, 32)?;
+        check("enc_key", key, cipher.key_len())?;
+        let mut secrets = V1Secrets {
+            derived: [0; 32],
+            key: [0; MAX_KEY_LEN],
+            cipher,
+        };
+        secrets.derived.copy_from_slice(derived);
+        secrets.key[..key.len()].copy_from_slice(key);
+        Ok(secrets)
     }
 
     /// The cipher the key is for.
@@ -341,6 +383,47 @@ mod tests {
             &mut expected,
         );
         assert_eq!(secrets.dangerously_expose_key(), expected);
+    }
+
+    #[test]
+    fn v1_secrets_from_raw_bytes_are_the_derived_ones_and_lengths_are_checked() {
+        use super::V1Secrets;
+        use crate::error::RecordError;
+        use crate::suite::Cipher;
+        for cipher in [Cipher::Aes128, Cipher::TripleDes] {
+            let derived = V1Secrets::derive(b"z", cipher);
+            let raw = V1Secrets::dangerously_from_raw(
+                cipher,
+                derived.dangerously_expose_derived(),
+                derived.dangerously_expose_key(),
+            )
+            .unwrap();
+            assert_eq!(
+                raw.dangerously_expose_key(),
+                derived.dangerously_expose_key()
+            );
+            assert_eq!(
+                raw.dangerously_expose_derived(),
+                derived.dangerously_expose_derived()
+            );
+            assert_eq!(raw.cipher(), cipher);
+        }
+        assert_eq!(
+            V1Secrets::dangerously_from_raw(Cipher::TripleDes, &[0; 32], &[0; 16]).err(),
+            Some(RecordError::InvalidKeyLength {
+                key: "enc_key",
+                expected: 24,
+                actual: 16
+            })
+        );
+        assert_eq!(
+            V1Secrets::dangerously_from_raw(Cipher::Aes128, &[0; 31], &[0; 16]).err(),
+            Some(RecordError::InvalidKeyLength {
+                key: "mac_key",
+                expected: 32,
+                actual: 31
+            })
+        );
     }
 
     #[test]

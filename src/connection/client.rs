@@ -13,6 +13,7 @@ use super::v2::{self, Channel, Handshake};
 use super::{Core, Role, State, Version, unexpected};
 use crate::dh::{Group, KeyPair, NamedGroup};
 use crate::error::{Error, ProtocolError};
+use crate::keylog::Logger;
 use crate::record::V1Protector;
 use crate::schedule::V1Secrets;
 use crate::schedule::v2::{EpochSecrets, hash};
@@ -31,7 +32,14 @@ pub(super) struct ClientHello {
 /// Sends the first `ALGORITHMS`, in the version the policy prefers.
 pub(super) fn hello(core: &mut Core) -> Phase {
     let hello = match core.config.client_speaks() {
-        Version::V1 => send_algorithms(core, core.config.offer.clone()),
+        Version::V1 => {
+            let hello = send_algorithms(core, core.config.offer.clone());
+            if core.config.key_log.is_some() {
+                let pem = hello.key.public_key().to_pem();
+                core.key_log = Logger::new(core.config.key_log.as_ref(), pem.as_bytes(), None);
+            }
+            hello
+        }
         _ => send_algorithms_v2(core),
     };
     Phase::ClientHello(Box::new(hello))
@@ -93,6 +101,10 @@ fn send_algorithms_v2(core: &mut Core) -> ClientHello {
     hello.extensions = v2::extension_names(&core.config.extensions);
     let bytes = Frame::Algorithms(hello).encode();
     core.push_encoded(&bytes);
+    if core.config.key_log.is_some() {
+        let pem = key.public_key().to_pem();
+        core.key_log = Logger::new(core.config.key_log.as_ref(), pem.as_bytes(), Some(&nonce));
+    }
     ClientHello {
         key,
         offer,
@@ -145,6 +157,7 @@ impl ClientHello {
             (_, None) => {
                 let protector = self.agree_v1(&exchange).map_err(Failed::silent)?;
                 core.established(Version::V1, protector.suite(), true);
+                core.log_v1_keys(protector.secrets());
                 Ok(Phase::V1Client(Box::new(V1Client::new(
                     protector, self.offer,
                 ))))
@@ -171,6 +184,7 @@ impl ClientHello {
                 }
                 let protector = self.agree_v1(&exchange).map_err(Failed::silent)?;
                 core.established(Version::V1, protector.suite(), false);
+                core.log_v1_keys(protector.secrets());
                 Ok(Phase::V1Client(Box::new(V1Client::new(
                     protector, self.offer,
                 ))))
@@ -249,7 +263,13 @@ impl ClientHello {
             z_es.as_ref().map(|z| z.as_bytes()),
             &th,
         );
-        Channel::new(Role::Client, secrets, group.clone(), 0)
+        Channel::new(
+            Role::Client,
+            secrets,
+            group.clone(),
+            0,
+            core.key_log.as_ref(),
+        )
     }
 }
 

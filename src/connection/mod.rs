@@ -243,6 +243,9 @@ struct Core {
     timers: Timers,
     /// The latest time handed in: timers count from it.
     now: Instant,
+    /// The key log and the connection's ids, once the first `ALGORITHMS`
+    /// fixed them; `None` without `Config::key_log`.
+    key_log: Option<crate::keylog::Logger>,
 }
 
 impl Core {
@@ -300,6 +303,13 @@ impl Core {
                 suite,
             }
         });
+    }
+
+    /// Logs the keys of the current v1 epoch, if a key log is on.
+    fn log_v1_keys(&self, secrets: &crate::schedule::V1Secrets) {
+        if let Some(log) = &self.key_log {
+            log.v1(self.epoch, secrets);
+        }
     }
 
     /// A rotation started: the peer must answer in time.
@@ -379,6 +389,7 @@ impl Connection {
             extensions: Vec::new(),
             timers: Timers::default(),
             now,
+            key_log: None,
         };
         core.arm(Slot::Handshake, core.config.handshake_timeout);
         core.active();

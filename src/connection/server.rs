@@ -15,6 +15,7 @@ use super::{Core, Role, State, Version, unexpected};
 use crate::dh::{Group, KeyPair, NamedGroup};
 use crate::error::DhError;
 use crate::error::{Error, ProtocolError};
+use crate::keylog::Logger;
 use crate::schedule::v2::{EpochSecrets, hash};
 use crate::suite::Offer;
 use crate::wire::{Algorithms, ErrorFrame, Exchange, Frame};
@@ -34,6 +35,13 @@ pub(super) fn on_hello_frame(core: &mut Core, frame: Frame, bytes: &[u8]) -> Res
             )));
         }
     };
+    if core.config.key_log.is_some() {
+        // The ids of the key log; a field that does not decode fails the
+        // handshake before any key is derived.
+        let pem = base64::decode(&hello.public_key).unwrap_or_default();
+        let nonce = hello.nonce.as_deref().and_then(base64::decode);
+        core.key_log = Logger::new(core.config.key_log.as_ref(), &pem, nonce.as_deref());
+    }
     let v2_allowed = core.config.versions.contains(&Version::V2);
     match hello.version {
         Some(v2::VERSION) if v2_allowed => {
@@ -93,8 +101,10 @@ pub(super) fn answer_v1(core: &mut Core, hello: &Algorithms, first: bool) -> Res
         suite.to_string(),
     )));
     core.established(Version::V1, suite, first);
-    // PBKDF2 waits until the EXCHANGE is out (see `V1Keys`).
-    Ok(V1Keys::pending(suite, z))
+    // PBKDF2 waits until the EXCHANGE is out (see `V1Keys`); the keys are
+    // logged when it has run.
+    let log = core.key_log.clone().map(|log| (log, core.epoch));
+    Ok(V1Keys::pending(suite, z, log))
 }
 
 /// v2: checks the version, groups, PSK and suite, agrees a key in the
@@ -171,7 +181,7 @@ fn answer_v2(core: &mut Core, hello: &Algorithms, hello_bytes: &[u8]) -> Result<
         z_es.as_ref().map(|z| z.as_bytes()),
         &th,
     );
-    let mut channel = Channel::new(Role::Server, secrets, group, 0)?;
+    let mut channel = Channel::new(Role::Server, secrets, group, 0, core.key_log.as_ref())?;
     let finished = Inner::Finished(channel.secrets.finished(false));
     let mark = core.outgoing.len();
     core.push_encoded(&exchange_bytes);

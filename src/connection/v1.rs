@@ -12,6 +12,7 @@ use super::timer::Slot;
 use super::{Core, Event, State, unexpected};
 use crate::dh::SharedSecret;
 use crate::error::{Error, ProtocolError};
+use crate::keylog::Logger;
 use crate::message::Message;
 use crate::record::V1Protector;
 use crate::schedule::V1Secrets;
@@ -146,15 +147,23 @@ pub(super) struct V1Keys {
     /// drop).
     z: Option<SharedSecret>,
     protector: Option<V1Protector>,
+    /// The key log and the epoch, until the keys are derived and logged.
+    log: Option<(Logger, u32)>,
 }
 
 impl V1Keys {
-    /// Keys of `suite`, to be derived from `z`.
-    pub(super) fn pending(suite: CipherSuite, z: SharedSecret) -> V1Keys {
+    /// Keys of `suite`, to be derived from `z` (and then logged in `log`
+    /// as those of its epoch).
+    pub(super) fn pending(
+        suite: CipherSuite,
+        z: SharedSecret,
+        log: Option<(Logger, u32)>,
+    ) -> V1Keys {
         V1Keys {
             suite,
             z: Some(z),
             protector: None,
+            log,
         }
     }
 
@@ -166,12 +175,16 @@ impl V1Keys {
     /// The protector, derived now if it was not yet (the shared secret is
     /// then dropped).
     fn protector(&mut self) -> &V1Protector {
-        let (suite, z) = (self.suite, &mut self.z);
+        let (suite, z, log) = (self.suite, &mut self.z, &mut self.log);
         self.protector.get_or_insert_with(|| {
             // `z` is there until the one derivation takes it.
             let z = z.take();
             let bytes = z.as_ref().map_or(&[][..], SharedSecret::as_bytes);
-            V1Protector::new(suite, V1Secrets::derive(bytes, suite.cipher()))
+            let secrets = V1Secrets::derive(bytes, suite.cipher());
+            if let Some((log, epoch)) = log.take() {
+                log.v1(epoch, &secrets);
+            }
+            V1Protector::new(suite, secrets)
         })
     }
 }

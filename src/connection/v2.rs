@@ -16,6 +16,7 @@ use super::{Core, Event, Role, State, Version, payload_len, unexpected};
 use crate::config::{Config, Extension, TDES_MAX_BYTES_PER_KEY};
 use crate::dh::{Group, KeyPair, NamedGroup};
 use crate::error::{Error, FrameError, ProtocolError};
+use crate::keylog::Logger;
 use crate::message::Message;
 use crate::record::{V2DirectionKeys, V2Opener, V2Sealer};
 use crate::schedule::v2::{DirectionSecrets, EpochSecrets};
@@ -54,13 +55,18 @@ pub(super) struct Channel {
 }
 
 impl Channel {
-    /// The channel of `secrets` for `role` in `epoch`.
+    /// The channel of `secrets` for `role` in `epoch`; its keys go to the
+    /// key log, if one is on.
     pub(super) fn new(
         role: Role,
         secrets: EpochSecrets,
         group: Group,
         epoch: u32,
+        log: Option<&Logger>,
     ) -> Result<Channel, Error> {
+        if let Some(log) = log {
+            log.v2(epoch, &secrets);
+        }
         let suite = secrets.suite();
         let keys = |d: &DirectionSecrets| {
             V2DirectionKeys::new(suite, &d.enc_key, &d.mac_key, &d.static_iv)
@@ -163,6 +169,7 @@ impl Channel {
     fn next(
         &self,
         role: Role,
+        log: Option<&Logger>,
         epoch: u32,
         z: &[u8],
         initiator_public: &[u8],
@@ -171,7 +178,7 @@ impl Channel {
         let secrets =
             self.secrets
                 .rotate(self.suite(), epoch, z, initiator_public, responder_public);
-        Channel::new(role, secrets, self.group.clone(), epoch)
+        Channel::new(role, secrets, self.group.clone(), epoch, log)
     }
 }
 
@@ -543,9 +550,14 @@ impl Verified {
             let key = KeyPair::generate(&self.channel.group, &mut *core.rng);
             let z = key.agree(&peer)?;
             let own = key.public_key().to_padded_bytes();
-            let next = self
-                .channel
-                .next(core.role, epoch, z.as_bytes(), initiator_public, &own)?;
+            let next = self.channel.next(
+                core.role,
+                core.key_log.as_ref(),
+                epoch,
+                z.as_bytes(),
+                initiator_public,
+                &own,
+            )?;
             Ok::<_, Error>((next, own))
         })();
         let (next, own) = match next {
@@ -663,6 +675,7 @@ impl Rekeying {
             let z = self.key.agree(&peer)?;
             channel.next(
                 core.role,
+                core.key_log.as_ref(),
                 epoch,
                 z.as_bytes(),
                 &self.public,

@@ -96,6 +96,11 @@ impl V1Protector {
         self.suite
     }
 
+    /// The epoch's secrets (for the key log).
+    pub(crate) fn secrets(&self) -> &V1Secrets {
+        &self.secrets
+    }
+
     /// The IV length of the suite: the cipher's block size.
     pub fn iv_len(&self) -> usize {
         self.suite.cipher().block_len()
