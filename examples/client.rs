@@ -16,6 +16,10 @@
 //! server took none of our bytes for 30 s`). What it bounds is a wait
 //! without progress, not a slow rate: a server that keeps taking a few
 //! bytes before each deadline keeps the transfer going.
+//!
+//! Debugging: with `SECUREX_KEYLOG=PATH` in the environment, the keys of
+//! every epoch are appended to PATH (mode 0600), for `inspect`. Whoever
+//! reads that file reads the session.
 
 mod common;
 
@@ -34,6 +38,8 @@ struct Args {
     /// v1: rotate keys after this many protected frames (default with
     /// --seed-compatible: 20). A rotation also waits for 19 frames and
     /// 32,000 bytes in the epoch, the least a server of ours accepts.
+    /// v2: after this many records (default 2^24); a rotation also waits
+    /// for 4 KiB of records in the epoch.
     #[arg(long)]
     rotate_after: Option<u64>,
     /// Bytes of file per DATA message (default: 960 with
@@ -60,6 +66,7 @@ fn main() {
     }
     if let Some(n) = args.rotate_after {
         config.rotate_after_frames = Some(n);
+        config.rekey_after_records = Some(n);
     }
     if let Err(e) = config.validate() {
         common::exit_with(e.to_string());

@@ -34,6 +34,10 @@
 //!   one batch of the connection's output (tiny on a server); the library
 //!   bounds a partial frame by `max_frame_len` (1 MiB) and its output by
 //!   `max_buffered` (4 MiB).
+//!
+//! Debugging: with `SECUREX_KEYLOG=PATH` in the environment, the keys of
+//! every epoch of every connection are appended to PATH (mode 0600), for
+//! `inspect`. Whoever reads that file reads every session.
 
 mod common;
 
@@ -78,6 +82,11 @@ struct Args {
     /// with ERROR.
     #[arg(long)]
     overwrite: bool,
+    /// v2: rotate keys after sending this many records in an epoch
+    /// (default 2^24); a rotation also waits for 4 KiB of records in the
+    /// epoch. (In v1 only clients rotate.)
+    #[arg(long, value_name = "N")]
+    rotate_after: Option<u64>,
 }
 
 /// A connection slot: taken in the accept loop, given back on drop.
@@ -131,6 +140,9 @@ fn main() {
         .policy
         .config()
         .unwrap_or_else(|e| common::exit_with(e));
+    if let Some(n) = args.rotate_after {
+        config.rekey_after_records = Some(n);
+    }
     let static_key = args.static_key.as_ref().map(|path| {
         let (key, created) =
             common::load_or_create_static_key(path).unwrap_or_else(|e| common::exit_with(e));

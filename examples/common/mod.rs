@@ -77,8 +77,47 @@ impl PolicyFlags {
             config.psk = Some(read_psk(path)?);
         }
         config.handshake_timeout = Some(Duration::from_secs(self.timeout));
+        config.key_log = key_log_from_env()?;
         Ok(config)
     }
+}
+
+/// The key log that `SECUREX_KEYLOG=PATH` asks for, if set: each line
+/// appended to PATH (created with mode 0600; refused if others may read
+/// it) in one write, with its line break, and flushed. **Debugging only:
+/// the file holds every key of every session, and whoever reads it reads
+/// them** (see `securex::keylog`).
+pub fn key_log_from_env() -> Result<Option<securex::keylog::KeyLog>, String> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let Some(path) = std::env::var_os("SECUREX_KEYLOG").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    let cannot = |e: io::Error| format!("SECUREX_KEYLOG: cannot open {}: {e}", path.display());
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(cannot)?;
+    let mode = file.metadata().map_err(cannot)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "SECUREX_KEYLOG: {} may be read by others (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    let file = std::sync::Mutex::new(file);
+    Ok(Some(securex::keylog::KeyLog::new(move |line| {
+        let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(line.len() + 1));
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        // One write per line: with O_APPEND, the lines of the client and
+        // the server (and of every connection) never interleave.
+        let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = file.write_all(&bytes).and_then(|()| file.flush());
+    })))
 }
 
 /// Reads a PSK file; its identifier is derived from the key, so that both

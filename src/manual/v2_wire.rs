@@ -322,6 +322,35 @@
 //! never speaks or falls back to v1, and a server with a PSK refuses v1
 //! clients, whatever `versions` lists.
 //!
+//! # Key log
+//!
+//! For debugging only, [`Config::key_log`](crate::config::Config::key_log)
+//! (off by default) hands a callback every key that opens the records:
+//! **whoever holds the log reads the session**. Each side writes, when it
+//! derives an epoch's keys (epoch 0 at the handshake, n + 1 at the n-th
+//! rotation), one line per direction, `c2s` then `s2c`, fields separated by
+//! one space, hex in lowercase:
+//!
+//! ```text
+//! SECUREX_V2 <conn-id> <epoch> <c2s|s2c> <key> <mac-key|-> <static-iv|->
+//! ```
+//!
+//! * `conn-id`: the client's `nonce` (the 32 decoded bytes of the field in
+//!   its `ALGORITHMS`), in hex; both sides write the same;
+//! * `epoch`: decimal, as in the records' `epoch`;
+//! * `key`: that direction's `c2s key` / `s2c key` of the [key
+//!   schedule](#key-schedule); `mac-key`: its `c2s mac` / `s2c mac` (CBC
+//!   and ECB; `-` for GCM); `static-iv`: its `c2s iv` / `s2c iv` (GCM;
+//!   `-` for CBC and ECB).
+//!
+//! These open every record of the epoch in that direction as
+//! [above](#secure_x-records-both-directions-once-keys-exist) describes;
+//! FINISHED, `next` and the DH secrets are not logged (they open nothing).
+//! A v1 connection writes `SECUREX_V1` lines instead, one per epoch,
+//! `c2s` only (its id is the SHA-256 of the client's first public key):
+//! the full grammar, for both versions, is in [`crate::keylog`]. The
+//! `inspect` example decrypts a capture with such a log.
+//!
 //! # Annotated transcript
 //!
 //! A real session: two [`Connection`](crate::Connection)s in memory with
