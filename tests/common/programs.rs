@@ -79,10 +79,16 @@ impl ExampleServer {
     /// Starts `server --listen 127.0.0.1:0 --dir DIR FLAGS...` and waits
     /// for the line that says where it listens.
     pub fn start(dir: &Path, flags: &[&str]) -> ExampleServer {
+        ExampleServer::start_with_env(dir, flags, &[])
+    }
+
+    /// [`ExampleServer::start`] with these environment variables set.
+    pub fn start_with_env(dir: &Path, flags: &[&str], env: &[(&str, &Path)]) -> ExampleServer {
         let mut child = Command::new(examples_dir().join("server"))
             .args(["--listen", "127.0.0.1:0", "--dir"])
             .arg(dir)
             .args(flags)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the example server");
@@ -193,10 +199,21 @@ pub struct ClientProcess {
 impl ClientProcess {
     /// Starts `client --connect ADDR FLAGS... FILE`.
     pub fn start(addr: &str, flags: &[&str], file: &Path) -> ClientProcess {
+        ClientProcess::start_with_env(addr, flags, file, &[])
+    }
+
+    /// [`ClientProcess::start`] with these environment variables set.
+    pub fn start_with_env(
+        addr: &str,
+        flags: &[&str],
+        file: &Path,
+        env: &[(&str, &Path)],
+    ) -> ClientProcess {
         let mut child = Command::new(examples_dir().join("client"))
             .args(["--connect", addr])
             .args(flags)
             .arg(file)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
