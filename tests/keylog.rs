@@ -306,6 +306,10 @@ fn v1_both_sides_log_every_epoch_and_the_keys_open_every_record() {
 fn the_key_log_is_off_by_default_and_a_side_without_one_logs_nothing() {
     assert_eq!(Config::default().key_log, None);
     assert_eq!(Config::seed_compatible().key_log, None);
+    assert_eq!(Config::builder().build().unwrap().key_log, None);
+    let (log, _) = collecting();
+    let built = Config::builder().key_log(Some(log.clone())).build();
+    assert_eq!(built.unwrap().key_log, Some(log));
     // One log, held by the client only: the server adds nothing to it.
     let (log, lines) = collecting();
     let suite: CipherSuite = "DH;AES-128;GCM;SHA-256".parse().unwrap();

@@ -414,6 +414,9 @@ impl ConfigBuilder {
         handshake_timeout: Option<Duration>;
         /// Sets [`Config::idle_timeout`].
         idle_timeout: Option<Duration>;
+        /// Sets [`Config::key_log`]. **Debugging only**: the key log
+        /// receives every key of the session (see [`crate::keylog`]).
+        key_log: Option<crate::keylog::KeyLog>;
     }
 
     /// Sets [`Config::extensions`].
