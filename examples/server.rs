@@ -146,7 +146,7 @@ fn main() {
     let static_key = args.static_key.as_ref().map(|path| {
         let (key, created) =
             common::load_or_create_static_key(path).unwrap_or_else(|e| common::exit_with(e));
-        let pem = key.public_key().to_pem();
+        let pem = key.key_pair().public_key().to_pem();
         let mut pub_path = path.clone().into_os_string();
         pub_path.push(".pub");
         let pub_path = PathBuf::from(pub_path);
@@ -169,7 +169,7 @@ fn main() {
             "{verb} static key; clients pin it with --server-key {}:\n{pem}",
             pub_path.display()
         );
-        config.static_key = Some(securex::config::StaticKey::new(key));
+        config.static_key = Some(key);
     }
     if let Err(e) = config.validate() {
         common::exit_with(e.to_string());

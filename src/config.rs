@@ -19,7 +19,10 @@ use crate::suite::{Cipher, Hash, Mode, Offer};
 
 mod builder;
 
+mod key_file;
+
 pub use builder::{ConfigBuilder, ConfigError};
+pub use key_file::KeyFileError;
 
 /// A protocol version.
 #[non_exhaustive]
@@ -75,12 +78,53 @@ pub struct Psk {
 /// high-entropy key, not a password.
 pub const MIN_PSK_LEN: usize = 16;
 
+/// What [`Psk::from_key`] hashes before the key.
+const PSK_ID_LABEL: &[u8] = b"securex psk id";
+
+/// The bytes of the digest a derived PSK id keeps (16 hex digits).
+const PSK_ID_LEN: usize = 8;
+
 impl Psk {
     /// A PSK with its identifier (sent in clear in `ALGORITHMS`); `None`
     /// if the key is shorter than [`MIN_PSK_LEN`].
     pub fn new(id: impl Into<alloc::string::String>, key: &[u8]) -> Option<Psk> {
         (key.len() >= MIN_PSK_LEN).then(|| Psk {
             id: id.into(),
+            key: zeroize::Zeroizing::new(key.to_vec()),
+        })
+    }
+
+    /// A PSK whose identifier is derived from the key itself, so that
+    /// both sides agree on it with nothing but the key: the lower-case hex
+    /// of the first 8 bytes of `SHA-256("securex psk id" || key)`. For a
+    /// high-entropy key (which a PSK must be) the id reveals nothing of
+    /// it. This is how the example programs turn a `--psk-file` into a
+    /// [`Psk`]: a program that does the same interoperates with them.
+    ///
+    /// ```
+    /// use securex::config::Psk;
+    ///
+    /// let psk = Psk::from_key(b"0123456789abcdef")?;
+    /// assert_eq!(psk.id(), "c498815785bd58d4");
+    /// # Ok::<(), securex::config::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::PskTooShort`] if the key is shorter than
+    /// [`MIN_PSK_LEN`].
+    pub fn from_key(key: &[u8]) -> Result<Psk, ConfigError> {
+        use sha2::Digest;
+        if key.len() < MIN_PSK_LEN {
+            return Err(ConfigError::PskTooShort { len: key.len() });
+        }
+        let digest = sha2::Sha256::new()
+            .chain_update(PSK_ID_LABEL)
+            .chain_update(key)
+            .finalize();
+        let id = base16ct::lower::encode_string(&digest[..PSK_ID_LEN]);
+        Ok(Psk {
+            id,
             key: zeroize::Zeroizing::new(key.to_vec()),
         })
     }
@@ -437,5 +481,34 @@ impl Default for Config {
             key_log: None,
             ..Config::seed_compatible()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The id is pinned to a value computed outside this crate (Python's
+    /// `hashlib.sha256(b"securex psk id" + key).hexdigest()[:16]`): the
+    /// ids of existing users' PSK files must never change.
+    #[test]
+    fn a_derived_psk_id_matches_an_independent_computation() {
+        let psk = Psk::from_key(b"0123456789abcdef").unwrap();
+        assert_eq!(psk.id(), "c498815785bd58d4");
+        assert_eq!(psk.key(), b"0123456789abcdef");
+        let key: Vec<u8> = (0..32).collect();
+        assert_eq!(Psk::from_key(&key).unwrap().id(), "df639a8092b70b1d");
+    }
+
+    #[test]
+    fn a_derived_psk_shorter_than_the_minimum_is_refused() {
+        assert_eq!(
+            Psk::from_key(&[7; MIN_PSK_LEN - 1]),
+            Err(ConfigError::PskTooShort {
+                len: MIN_PSK_LEN - 1
+            })
+        );
+        assert_eq!(Psk::from_key(&[]), Err(ConfigError::PskTooShort { len: 0 }));
+        assert!(Psk::from_key(&[7; MIN_PSK_LEN]).is_ok());
     }
 }

@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver as Channel, RecvTimeoutError, SyncSender, T
 use std::thread;
 use std::time::{Duration, Instant};
 
-use securex::config::Psk;
+use securex::config::{Psk, StaticKey};
 use securex::dh::{Group, KeyPair, NamedGroup, PublicKey};
 use securex::suite::{Cipher, Hash, Mode, Offer};
 use securex::transfer::{Download, Receiver, Sender, ThreadedSha256, Upload};
@@ -120,48 +120,35 @@ pub fn key_log_from_env() -> Result<Option<securex::keylog::KeyLog>, String> {
     })))
 }
 
-/// Reads a PSK file; its identifier is derived from the key, so that both
-/// sides agree on it without another flag (it reveals nothing of a
-/// high-entropy key).
+/// Reads a PSK file; its identifier is derived from the key
+/// ([`Psk::from_key`]), so that both sides agree on it without another
+/// flag.
 fn read_psk(path: &Path) -> Result<Psk, String> {
-    use sha2::Digest;
-    let key = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if key.len() < 16 {
-        return Err(format!("{}: a PSK needs at least 16 bytes", path.display()));
-    }
-    let digest = sha2::Sha256::new()
-        .chain_update(b"securex psk id")
-        .chain_update(&key)
-        .finalize();
-    Psk::new(base16ct::lower::encode_string(&digest[..8]), &key)
-        .ok_or_else(|| format!("{}: a PSK needs at least 16 bytes", path.display()))
+    let key = zeroize::Zeroizing::new(
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+    );
+    // The program's own message, as it always was.
+    Psk::from_key(&key).map_err(|_| format!("{}: a PSK needs at least 16 bytes", path.display()))
 }
 
-/// Loads the server's long-term key from `path`, creating it (mode 0600)
-/// if missing; returns the key and whether it was created.
-pub fn load_or_create_static_key(path: &Path) -> Result<(KeyPair, bool), String> {
-    let group = Group::named(NamedGroup::Ffdhe2048);
+/// Loads the server's long-term key from `path` (the format of
+/// [`StaticKey::from_key_file`]), creating it (mode 0600) if missing;
+/// returns the key and whether it was created.
+pub fn load_or_create_static_key(path: &Path) -> Result<(StaticKey, bool), String> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let hex = text
-                .lines()
-                .find_map(|l| l.strip_prefix("private "))
-                .ok_or_else(|| format!("{}: no 'private' line", path.display()))?;
-            let x = zeroize::Zeroizing::new(
-                base16ct::mixed::decode_vec(hex.trim())
-                    .map_err(|_| format!("{}: bad hex", path.display()))?,
-            );
-            let key = KeyPair::from_private_bytes(&group, &x)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = zeroize::Zeroizing::new(text);
+            let key =
+                StaticKey::from_key_file(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok((key, false))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             use std::os::unix::fs::OpenOptionsExt;
-            let key = KeyPair::generate(&group, &mut os_rng());
-            let text = zeroize::Zeroizing::new(format!(
-                "securex static key\ngroup ffdhe2048\nprivate {}\n",
-                base16ct::lower::encode_string(&key.private_bytes())
-            ));
+            let group = Group::named(NamedGroup::Ffdhe2048);
+            let key = StaticKey::new(KeyPair::generate(&group, &mut os_rng()));
+            let text = key
+                .to_key_file()
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
