@@ -49,7 +49,7 @@ pub enum KeyFileError {
     },
     /// The `group` line names no RFC 7919 group this crate knows.
     UnknownGroup,
-    /// The private key is not an even number of hex digits.
+    /// The private key is empty, or not an even number of hex digits.
     BadHex,
     /// The private key is out of range for its group (see
     /// [`KeyPair::from_private_bytes`]).
@@ -168,9 +168,10 @@ impl StaticKey {
         let group = group.ok_or(KeyFileError::MissingLine { keyword: "group" })?;
         let hex = private.ok_or(KeyFileError::MissingLine { keyword: "private" })?;
         let group: NamedGroup = group.parse().map_err(|_| KeyFileError::UnknownGroup)?;
-        if hex.is_empty() || hex.len() % 2 != 0 {
+        if hex.is_empty() {
             return Err(KeyFileError::BadHex);
         }
+        // An odd number of digits fails to decode.
         let mut x = Zeroizing::new(alloc::vec![0u8; hex.len() / 2]);
         let x = base16ct::mixed::decode(hex, &mut x).map_err(|_| KeyFileError::BadHex)?;
         let pair = KeyPair::from_private_bytes(&Group::named(group), x)
