@@ -26,6 +26,7 @@ mod common;
 use std::path::PathBuf;
 
 use clap::Parser;
+use securex::Version;
 
 #[derive(Parser)]
 #[command(about = "Sends a file over securex")]
@@ -71,9 +72,14 @@ fn main() {
     if let Err(e) = config.validate() {
         common::exit_with(e.to_string());
     }
+    let version = if args.policy.seed_compatible {
+        Version::V1
+    } else {
+        Version::V2
+    };
     let chunk = args
         .chunk_size
-        .unwrap_or_else(|| common::default_chunk_size(args.policy.seed_compatible));
+        .unwrap_or_else(|| securex::transfer::default_chunk_size(version));
     match common::send_file(&args.connect, config, &args.file, chunk) {
         Ok(sent) => println!(
             "sent {} ({} bytes) with {}, {} key rotations",

@@ -14,10 +14,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use securex::config::{Psk, StaticKey};
+use securex::connection::{Ending, LINGER};
 use securex::dh::{Group, KeyPair, NamedGroup, PublicKey};
 use securex::suite::{Cipher, Hash, Mode, Offer};
-use securex::transfer::{Download, Receiver, Sender, ThreadedSha256, Upload};
-use securex::{Config, Connection, Event, State};
+use securex::transfer::{Download, Receiver, Sender, Session, ThreadedSha256, Upload};
+use securex::{Config, Connection, State};
 
 /// The algorithm and preset flags shared by the server and the client.
 #[derive(Debug, Clone, clap::Args)]
@@ -188,40 +189,6 @@ pub fn os_rng() -> rand::rngs::StdRng {
     rand::make_rng()
 }
 
-/// What drives the application side of a connection.
-pub trait Application {
-    /// Reacts to an event.
-    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event);
-    /// Feeds the connection; true if there is more to send right away.
-    fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool;
-    /// Whether the work is over and failed.
-    fn failed(&self) -> bool;
-}
-
-impl<R: Read> Application for Upload<R> {
-    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
-        Upload::handle_event(self, conn, now, event)
-    }
-    fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool {
-        Upload::pump(self, conn, now)
-    }
-    fn failed(&self) -> bool {
-        matches!(self.outcome(), Some(Err(_)))
-    }
-}
-
-impl Application for Download {
-    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
-        Download::handle_event(self, conn, now, event)
-    }
-    fn pump(&mut self, _: &mut Connection, _: Instant) -> bool {
-        false
-    }
-    fn failed(&self) -> bool {
-        matches!(self.outcome(), Some(Err(_)))
-    }
-}
-
 /// The `--timeout` default, in seconds: the library's reply deadline.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
@@ -245,12 +212,6 @@ const WRITE_SLICE: usize = 256 * 1024;
 /// peer made room for them: bounding each call bounds that uncertainty
 /// (the write bound is met within this much).
 const WRITE_WAIT: Duration = Duration::from_millis(100);
-
-/// How long a connection that ended waits for the peer's end of the
-/// stream after its own (so that closing never resets a connection whose
-/// last bytes the peer has not read yet), and how long the last words of
-/// a failed connection may take (at most the write bound).
-pub const LINGER: Duration = Duration::from_secs(2);
 
 /// The reader thread only reads: a small stack is plenty.
 const READER_STACK: usize = 128 * 1024;
@@ -338,14 +299,15 @@ enum Input {
 ///
 /// A peer that takes none of our bytes for `limits.write_stall` fails
 /// with [`DriveError::Stalled`] (the connection is closed). Once the
-/// connection is over, what it still produced goes out (a failed
-/// connection's last words for at most [`LINGER`]), the write side is
-/// shut down and, unless the peer timed out, the peer's end of the stream
-/// awaited for at most [`LINGER`].
+/// connection is over, the transport ends as [`Connection::ending`] says:
+/// what the connection still produced goes out (a failed connection's
+/// last words for at most [`LINGER`]), the write side is shut down and,
+/// unless the peer timed out, the peer's end of the stream awaited for at
+/// most [`LINGER`].
 pub fn drive(
     stream: &TcpStream,
     conn: &mut Connection,
-    app: &mut impl Application,
+    app: &mut impl Session,
     limits: Limits,
 ) -> Result<(), DriveError> {
     let (tx, rx) = mpsc::sync_channel(INPUT_QUEUE);
@@ -451,7 +413,7 @@ impl<'a> Driver<'a> {
         self.pending()
     }
 
-    fn run(mut self, app: &mut impl Application) -> Result<(), DriveError> {
+    fn run(mut self, app: &mut impl Session) -> Result<(), DriveError> {
         // Until the connection is over: an application that is finished
         // may still wait for it to flush (a server's answer to CLOSE
         // waits for the keys of a rotation under way), timers running.
@@ -504,35 +466,31 @@ impl<'a> Driver<'a> {
         while let Some(event) = self.conn.poll_event() {
             app.handle_event(self.conn, Instant::now(), event);
         }
-        self.finish(app.failed())
+        match self.conn.ending(app.failed()) {
+            Some(ending) => self.finish(ending),
+            // Never: the loop ends once the connection is closed.
+            None => Ok(()),
+        }
     }
 
-    /// The connection is over: writes what it still produced, shuts down
-    /// our side, and waits briefly for the peer's.
-    fn finish(mut self, failed: bool) -> Result<(), DriveError> {
-        let closed_at = Instant::now();
-        let reason = self.conn.close_reason().cloned();
-        let failed = failed || reason.is_some();
-        // A failed connection's last words (its alert) are best effort;
-        // a successful one's (a v1 CLOSE) must all go out, at the pace
-        // the write bound allows.
-        let give_up = failed.then(|| closed_at + LINGER.min(self.limits.write_stall));
+    /// The connection is over: ends the transport as `ending` says.
+    fn finish(mut self, ending: Ending) -> Result<(), DriveError> {
+        let give_up = ending.write_within.map(|d| Instant::now() + d);
         while self.broken.is_none() && self.refill(Instant::now()) {
             if !self.write(give_up)? {
                 break;
             }
         }
         if let Some((e, _)) = self.broken.take()
-            && !failed
+            && ending.write_within.is_none()
         {
             return Err(DriveError::Io(e));
         }
         let _ = self.stream.shutdown(Shutdown::Write);
-        // A peer that timed out will not close its end in time either.
-        if matches!(reason, Some(securex::Error::TimedOut { .. })) {
+        let Some(drain) = ending.drain_within else {
             return Ok(());
-        }
-        let until = Instant::now() + LINGER.min(self.limits.write_stall);
+        };
+        let until = Instant::now() + drain;
         while !self.eof {
             let wait = until.saturating_duration_since(Instant::now());
             match self.input.recv_timeout(wait) {
@@ -807,15 +765,6 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The default chunk size of a preset: 960 bytes (seed) or 64 KiB.
-pub fn default_chunk_size(seed_compatible: bool) -> usize {
-    if seed_compatible {
-        securex::transfer::DEFAULT_CHUNK_SIZE
-    } else {
-        64 * 1024
-    }
-}
-
 /// A directory that is removed when dropped.
 pub struct TempDir(pub PathBuf);
 
@@ -823,9 +772,4 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Whether the connection ended in a state where nothing more will come.
-pub fn is_closed(conn: &Connection) -> bool {
-    conn.state() == State::Closed
 }

@@ -25,6 +25,11 @@
 //! when the instant `poll_timeout` returns has passed. Feeding the input one
 //! byte at a time or all at once gives the same frames and events.
 //!
+//! Once the connection is [`State::Closed`], [`Connection::ending`] says
+//! how to end the transport: how long the output left may take, then a
+//! half-close and how long to wait for the peer's end of stream (see
+//! [`Ending`]).
+//!
 //! # Moving data fast
 //!
 //! v2 records are written straight into the output and read without a
@@ -142,6 +147,42 @@ use timer::{Slot, Timers};
 /// is the caller's (see [`Connection::lend_output`] and
 /// [`Connection::send_data_into`]). An idle connection holds no more.
 pub const RETAINED_OUTPUT: usize = 1024;
+
+/// How long a driver lingers at the end of a connection (see [`Ending`]):
+/// 2 s, and never longer than the reply deadline
+/// (`Config::handshake_timeout`).
+pub const LINGER: core::time::Duration = core::time::Duration::from_secs(2);
+
+/// How a driver ends its transport once the connection is closed, as
+/// [`Connection::ending`] says: first the output left (what
+/// `poll_transmit` still returns), then a half-close and a drain.
+///
+/// Over TCP: write the output (within `write_within`, if set), then
+/// `shutdown(Write)`, then read and discard until the peer's end of
+/// stream or `drain_within` has passed, and only then close the socket.
+/// A socket closed with input unread resets the connection, and a reset
+/// can destroy bytes the peer has not read yet: the drain is what lets
+/// the last frames reach it. It matters most for a v1 upload, whose
+/// `CLOSE` no server answers: the client's success is that `CLOSE` was
+/// written, and the server reads it only if nothing resets it away.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    /// How long the output left may take to go out, counted from the
+    /// close. `None`: all of it must go out, at the pace the driver's
+    /// write bound allows, and a failure to write it is a failure of the
+    /// connection: after a clean close the last frames are part of the
+    /// work (a v1 client's `CLOSE`, a server's `OK`). After a failure
+    /// (the connection's, or the application's: see
+    /// [`Connection::ending`]) the last words are best effort, for at most
+    /// [`LINGER`].
+    pub write_within: Option<core::time::Duration>,
+    /// Once the output is out: `Some(d)`, shut down the write side and
+    /// wait for the peer's end of stream for at most `d` (at once if it
+    /// came already); `None`, close at once: the peer timed out, and will
+    /// not end its stream in time either.
+    pub drain_within: Option<core::time::Duration>,
+}
 
 /// The side of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -448,6 +489,32 @@ impl Connection {
             Phase::Closed(error) => error.as_ref(),
             _ => None,
         }
+    }
+
+    /// How the driver ends its transport, once the connection is closed
+    /// (`None` until then): see [`Ending`]. `app_failed` says whether the
+    /// application's work failed, which the connection cannot always see
+    /// (a [`Download`](crate::transfer::Download) that refuses a file
+    /// sends its `ERROR` and closes without an error): its last words are
+    /// then best effort too ([`Session::failed`](crate::transfer::Session::failed)
+    /// says it for a file transfer).
+    ///
+    /// The lingering is [`LINGER`], or the reply deadline
+    /// (`Config::handshake_timeout`) if shorter.
+    pub fn ending(&self, app_failed: bool) -> Option<Ending> {
+        let Phase::Closed(error) = &self.phase else {
+            return None;
+        };
+        let linger = match self.core.config.handshake_timeout {
+            Some(deadline) => LINGER.min(deadline),
+            None => LINGER,
+        };
+        let failed = app_failed || error.is_some();
+        let timed_out = matches!(error, Some(Error::TimedOut { .. }));
+        Some(Ending {
+            write_within: failed.then_some(linger),
+            drain_within: (!timed_out).then_some(linger),
+        })
     }
 
     /// Bytes held for sending: queued messages and unpolled frames.

@@ -77,8 +77,8 @@ mod session;
 
 pub use digest::{FileDigest, InlineSha256, ThreadedSha256};
 pub use receiver::{MAX_NAME_LEN, Receiver, stored_name};
-pub use sender::{DEFAULT_CHUNK_SIZE, Sender};
-pub use session::{Download, SessionError, Upload};
+pub use sender::{DEFAULT_CHUNK_SIZE, Sender, V2_DEFAULT_CHUNK_SIZE, default_chunk_size};
+pub use session::{Download, Session, SessionError, Upload};
 
 #[cfg(doc)]
 use crate::message::Message;

@@ -51,6 +51,85 @@ impl From<TransferError> for SessionError {
     }
 }
 
+/// One end of a file transfer, as a driver runs it on top of a
+/// [`Connection`]: an [`Upload`] on a client, a [`Download`] on a server.
+/// A driver that is generic over it (a `std::net` loop, a tokio task, a
+/// test harness) runs either the same way:
+///
+/// * after each input or command, hand every event of
+///   [`Connection::poll_event`] to [`handle_event`](Session::handle_event);
+/// * call [`pump`](Session::pump) whenever the connection's output has
+///   been drained, and again right away while it returns `true` (there is
+///   more to send: do not block waiting for input);
+/// * keep going until the connection is [`State::Closed`], then end the
+///   transport as [`Connection::ending`]`(session.failed())` says, and
+///   read the outcome ([`Upload::outcome`], [`Download::outcome`]).
+///
+/// ```
+/// use std::time::Instant;
+/// use securex::transfer::Session;
+/// use securex::{Connection, State};
+///
+/// /// Runs `session` on `conn` as far as it goes without the peer.
+/// fn step(conn: &mut Connection, session: &mut impl Session, now: Instant) {
+///     while let Some(event) = conn.poll_event() {
+///         session.handle_event(conn, now, event);
+///     }
+///     while conn.state() != State::Closed && session.pump(conn, now) {
+///         // A real driver writes `conn.poll_transmit()` out here.
+///         let _ = conn.poll_transmit();
+///     }
+/// }
+/// ```
+pub trait Session {
+    /// Reacts to one event of the connection (it may send, or close the
+    /// connection).
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event);
+
+    /// Hands the connection what it should send now; `true` if more could
+    /// go once the caller has drained its output (so the caller should
+    /// not block waiting for input).
+    fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool;
+
+    /// Whether the transfer is over and failed. A failure of the transfer
+    /// itself may close the connection cleanly (a server that refuses a
+    /// file sends its ERROR and closes; an upload whose file cannot be
+    /// read closes): only the session knows it failed. Hand it to
+    /// [`Connection::ending`].
+    fn failed(&self) -> bool;
+}
+
+impl<R: Read> Session for Upload<R> {
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        Upload::handle_event(self, conn, now, event);
+    }
+
+    fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool {
+        Upload::pump(self, conn, now)
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.outcome, Some(Err(_)))
+    }
+}
+
+/// A server has nothing to send of its own accord: its answers go out as
+/// it handles the client's messages, so [`pump`](Session::pump) does
+/// nothing.
+impl Session for Download {
+    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
+        Download::handle_event(self, conn, now, event);
+    }
+
+    fn pump(&mut self, _: &mut Connection, _: Instant) -> bool {
+        false
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.outcome, Some(Err(_)))
+    }
+}
+
 /// The client side of a file transfer over a connection.
 ///
 /// Call [`Upload::handle_event`] with every event, [`Upload::pump`] after
@@ -59,10 +138,13 @@ impl From<TransferError> for SessionError {
 ///
 /// In v2 the transfer is complete when the server answers `CLOSE` with
 /// `OK`: the file is stored and its SHA-256 matched. In v1 it is complete
-/// once `CLOSE` has been written: existing servers never answer it. `pump` reports completion (and closes the
-/// connection) as soon as `CLOSE` has become a frame; the caller must then
-/// still write what `poll_transmit` returns before it trusts
-/// `Some(Ok(()))`.
+/// once `CLOSE` has been written: existing servers never answer it. `pump`
+/// reports completion (and closes the connection) as soon as `CLOSE` has
+/// become a frame; the caller must then still write what `poll_transmit`
+/// returns before it trusts `Some(Ok(()))`, and end the transport as
+/// [`Connection::ending`] says (all the output written, a half-close,
+/// then a wait for the server's end of stream), so that the `CLOSE` the
+/// server never acknowledges is not lost to a reset.
 #[derive(Debug)]
 pub struct Upload<R> {
     sender: Sender<R>,
@@ -255,5 +337,266 @@ impl Download {
     /// its path, if a file had been opened.
     pub fn partial(&mut self) -> Option<PathBuf> {
         self.receiver.finish_incomplete()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::connection::{Ending, LINGER};
+    use crate::error::Timer;
+    use crate::transfer::testutil::{TestDir, pseudo_random};
+    use crate::transfer::{Receiver, Sender, default_chunk_size};
+    use core::time::Duration;
+    use rand_core::SeedableRng;
+    use std::vec::Vec;
+
+    fn rng(seed: u8) -> rand_chacha::ChaCha20Rng {
+        rand_chacha::ChaCha20Rng::from_seed([seed; 32])
+    }
+
+    /// One end in memory: its connection, its session, and (when `hold`
+    /// is set) the output it produced once closed, kept back from the
+    /// peer.
+    struct End<S> {
+        conn: Connection,
+        session: S,
+        hold: bool,
+        held: Vec<u8>,
+    }
+
+    impl<S: Session> End<S> {
+        fn new(conn: Connection, session: S) -> End<S> {
+            End {
+                conn,
+                session,
+                hold: false,
+                held: Vec::new(),
+            }
+        }
+
+        /// One turn of a driver generic over [`Session`]: the timers,
+        /// the events, the pump, and the output to `peer`. Whether
+        /// anything moved.
+        fn step(&mut self, peer: &mut Connection, now: Instant) -> bool {
+            self.conn.handle_timeout(now);
+            let mut moved = false;
+            loop {
+                while let Some(event) = self.conn.poll_event() {
+                    self.session.handle_event(&mut self.conn, now, event);
+                    moved = true;
+                }
+                let more =
+                    self.conn.state() != State::Closed && self.session.pump(&mut self.conn, now);
+                let mut sent = false;
+                while let Some(bytes) = self.conn.poll_transmit() {
+                    if self.hold && self.conn.state() == State::Closed {
+                        self.held.extend_from_slice(&bytes);
+                    } else {
+                        let _ = peer.handle_input(now, &bytes);
+                    }
+                    sent = true;
+                }
+                moved |= sent;
+                if !(more && sent) {
+                    return moved;
+                }
+            }
+        }
+    }
+
+    /// Runs both ends until nothing moves and both are closed (or
+    /// nothing moves for good); the clock advances 20 ms whenever
+    /// nothing moved, so that deferred rotations come due. Returns the
+    /// time reached.
+    fn run(
+        client: &mut End<impl Session>,
+        server: &mut End<impl Session>,
+        start: Instant,
+    ) -> Instant {
+        let mut now = start;
+        for _ in 0..5_000 {
+            let a = client.step(&mut server.conn, now);
+            let b = server.step(&mut client.conn, now);
+            if a || b {
+                continue;
+            }
+            if client.conn.state() == State::Closed && server.conn.state() == State::Closed {
+                return now;
+            }
+            now += Duration::from_millis(20);
+        }
+        now
+    }
+
+    fn configs(version: Version) -> Config {
+        match version {
+            Version::V1 => Config::seed_compatible(),
+            Version::V2 => Config::default(),
+        }
+    }
+
+    fn pair<'a>(
+        version: Version,
+        file: &'a [u8],
+        store: &TestDir,
+        now: Instant,
+    ) -> (End<Upload<&'a [u8]>>, End<Download>) {
+        let sender = Sender::new(file, "file.bin", default_chunk_size(version)).unwrap();
+        let client = End::new(
+            Connection::client(configs(version), rng(1), now).unwrap(),
+            Upload::new(sender),
+        );
+        let server = End::new(
+            Connection::server(configs(version), rng(2), now).unwrap(),
+            Download::new(Receiver::new(store.path())),
+        );
+        (client, server)
+    }
+
+    /// What a clean close asks of the driver: all the output written,
+    /// then a half-close and a drain of [`LINGER`].
+    const CLEAN: Ending = Ending {
+        write_within: None,
+        drain_within: Some(LINGER),
+    };
+
+    #[test]
+    fn one_generic_driver_runs_an_upload_and_a_download_in_both_versions() {
+        for version in [Version::V1, Version::V2] {
+            let store = TestDir::new(&std::format!("session-{version:?}"));
+            // Several chunks of the version's default size, the last one
+            // short.
+            let file = pseudo_random(2 * default_chunk_size(version) + 1234, 5);
+            let now = Instant::now();
+            let (mut client, mut server) = pair(version, &file, &store, now);
+            run(&mut client, &mut server, now);
+
+            assert_eq!(client.conn.version(), Some(version));
+            assert_eq!(client.session.outcome(), Some(&Ok(())), "{version:?}");
+            assert!(
+                matches!(server.session.outcome(), Some(Ok(_))),
+                "{version:?}"
+            );
+            assert!(!client.session.failed() && !server.session.failed());
+            assert_eq!(std::fs::read(store.path().join("file.bin")).unwrap(), file);
+            assert_eq!(client.conn.ending(false), Some(CLEAN), "{version:?}");
+            assert_eq!(server.conn.ending(false), Some(CLEAN), "{version:?}");
+        }
+    }
+
+    /// The half-close and drain after a v1 upload: the client is done
+    /// once `CLOSE` is a frame, which it still holds; only writing it all
+    /// gets the file stored, as its ending says.
+    #[test]
+    fn a_v1_upload_ends_with_close_still_to_write_then_a_half_close_and_a_drain() {
+        let store = TestDir::new("session-v1-ending");
+        let file = pseudo_random(5000, 6);
+        let now = Instant::now();
+        let (mut client, mut server) = pair(Version::V1, &file, &store, now);
+        client.hold = true;
+        let now = run(&mut client, &mut server, now);
+
+        assert_eq!(client.conn.state(), State::Closed);
+        assert_eq!(client.session.outcome(), Some(&Ok(())));
+        assert!(!client.held.is_empty(), "the CLOSE frame is still to write");
+        assert_eq!(client.conn.ending(false), Some(CLEAN));
+        assert_eq!(server.session.outcome(), None, "nothing stored yet");
+
+        // The driver writes it all, then half-closes: the server stores
+        // the file, and closes its end too.
+        server.conn.handle_input(now, &client.held).unwrap();
+        server.step(&mut client.conn, now);
+        assert!(matches!(server.session.outcome(), Some(Ok(_))));
+        assert_eq!(std::fs::read(store.path().join("file.bin")).unwrap(), file);
+        assert_eq!(server.conn.ending(false), Some(CLEAN));
+    }
+
+    /// A server that refuses a file closes its connection without an
+    /// error, after its ERROR: only its session knows it failed, and with
+    /// that its last words are best effort. The client's connection fails
+    /// with the server's ERROR.
+    #[test]
+    fn a_refused_upload_ends_with_best_effort_last_words() {
+        let store = TestDir::new("session-refused");
+        std::fs::write(store.path().join("file.bin"), b"taken").unwrap();
+        let file = pseudo_random(3000, 7);
+        let now = Instant::now();
+        let (mut client, mut server) = pair(Version::V2, &file, &store, now);
+        run(&mut client, &mut server, now);
+
+        assert!(matches!(
+            server.session.outcome(),
+            Some(Err(SessionError::Transfer(
+                TransferError::AlreadyStored { .. }
+            )))
+        ));
+        assert!(server.session.failed());
+        assert_eq!(server.conn.close_reason(), None);
+        let best_effort = Ending {
+            write_within: Some(LINGER),
+            drain_within: Some(LINGER),
+        };
+        assert_eq!(
+            server.conn.ending(server.session.failed()),
+            Some(best_effort)
+        );
+        assert_eq!(server.conn.ending(false), Some(CLEAN));
+
+        assert!(client.session.failed());
+        assert!(matches!(
+            client.conn.close_reason(),
+            Some(Error::Protocol(crate::error::ProtocolError::PeerError(_)))
+        ));
+        assert_eq!(client.conn.ending(false), Some(best_effort));
+        assert_eq!(
+            std::fs::read(store.path().join("file.bin")).unwrap(),
+            b"taken"
+        );
+    }
+
+    #[test]
+    fn a_connection_that_timed_out_is_not_drained() {
+        let now = Instant::now();
+        let mut client = Connection::client(Config::default(), rng(3), now).unwrap();
+        let _ = client.poll_transmit();
+        assert_eq!(client.ending(false), None, "open");
+        client.handle_timeout(now + Duration::from_secs(31));
+        assert_eq!(
+            client.close_reason(),
+            Some(&Error::TimedOut {
+                timer: Timer::Handshake
+            })
+        );
+        assert_eq!(
+            client.ending(false),
+            Some(Ending {
+                write_within: Some(LINGER),
+                drain_within: None,
+            })
+        );
+    }
+
+    #[test]
+    fn the_linger_is_never_longer_than_the_reply_deadline() {
+        let now = Instant::now();
+        let short = Duration::from_millis(500);
+        for (deadline, linger) in [(Some(short), short), (None, LINGER)] {
+            let config = Config {
+                handshake_timeout: deadline,
+                ..Config::default()
+            };
+            let mut client = Connection::client(config, rng(4), now).unwrap();
+            client.close(now);
+            assert_eq!(
+                client.ending(true),
+                Some(Ending {
+                    write_within: Some(linger),
+                    drain_within: Some(linger),
+                }),
+                "{deadline:?}"
+            );
+        }
     }
 }
