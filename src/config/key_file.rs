@@ -247,24 +247,20 @@ mod tests {
             format!("securex static keys\ngroup ffdhe2048\nprivate {hex}\n"),
             format!("-----BEGIN PUBLIC KEY-----\nprivate {hex}\n"),
         ] {
-            assert_eq!(
-                StaticKey::from_key_file(&text),
-                Err(KeyFileError::NotAKeyFile),
-                "{text:?}"
-            );
+            assert_refused(&text, KeyFileError::NotAKeyFile);
         }
     }
 
     #[test]
     fn a_key_file_missing_a_line_is_refused() {
         let hex = private_hex(&key(NamedGroup::Ffdhe2048, 3));
-        assert_eq!(
-            StaticKey::from_key_file("securex static key\ngroup ffdhe2048\n"),
-            Err(KeyFileError::MissingLine { keyword: "private" })
+        assert_refused(
+            "securex static key\ngroup ffdhe2048\n",
+            KeyFileError::MissingLine { keyword: "private" },
         );
-        assert_eq!(
-            StaticKey::from_key_file(&format!("securex static key\nprivate {hex}\n")),
-            Err(KeyFileError::MissingLine { keyword: "group" })
+        assert_refused(
+            &format!("securex static key\nprivate {hex}\n"),
+            KeyFileError::MissingLine { keyword: "group" },
         );
     }
 
@@ -293,12 +289,17 @@ mod tests {
                 2,
             ),
         ] {
-            assert_eq!(
-                StaticKey::from_key_file(&text),
-                Err(KeyFileError::UnexpectedLine { line }),
-                "{text:?}"
-            );
+            assert_refused(&text, KeyFileError::UnexpectedLine { line });
         }
+    }
+
+    /// A key file of `group` and `hex`, laid out as the format writes it.
+    fn file(group: &str, hex: &str) -> String {
+        format!("securex static key\ngroup {group}\nprivate {hex}\n")
+    }
+
+    fn assert_refused(text: &str, error: KeyFileError) {
+        assert_eq!(StaticKey::from_key_file(text), Err(error), "{text:?}");
     }
 
     #[test]
@@ -311,46 +312,38 @@ mod tests {
             "",
             "ffdhe2048 ffdhe3072",
         ] {
-            let text = format!("securex static key\ngroup {group}\nprivate {hex}\n");
-            assert_eq!(
-                StaticKey::from_key_file(&text),
-                Err(KeyFileError::UnknownGroup),
-                "{group:?}"
-            );
+            assert_refused(&file(group, &hex), KeyFileError::UnknownGroup);
         }
     }
 
     #[test]
     fn a_key_file_with_bad_hex_is_refused() {
         for hex in ["", "0x1234", "12g4", "123", "12 34", "é1"] {
-            let text = format!("securex static key\ngroup ffdhe2048\nprivate {hex}\n");
-            assert_eq!(
-                StaticKey::from_key_file(&text),
-                Err(KeyFileError::BadHex),
-                "{hex:?}"
-            );
+            assert_refused(&file("ffdhe2048", hex), KeyFileError::BadHex);
         }
     }
 
     #[test]
     fn a_key_file_with_a_key_out_of_range_is_refused() {
-        // 0, 1, q = (p - 1) / 2 and p - 1 in ffdhe2048, and a key longer
-        // than the modulus.
-        let p_minus_1 = "ff".repeat(256);
-        let q = format!("7f{}", "ff".repeat(255));
+        let group = Group::named(NamedGroup::Ffdhe2048);
+        let q = group.subgroup_order().unwrap().to_vec();
+        let mut q_minus_1 = q.clone();
+        // q = (p - 1) / 2 ends in 0xff, as p ends in 64 one bits.
+        *q_minus_1.last_mut().unwrap() -= 1;
+        let hex = |x: &[u8]| base16ct::lower::encode_string(x);
+        // 0, 1, q, 2^2048 - 1 (above p) and a key longer than the modulus.
         let long = format!("01{}", "00".repeat(256));
-        for hex in ["00", "01", "0001", &q, &p_minus_1, &long] {
-            let text = format!("securex static key\ngroup ffdhe2048\nprivate {hex}\n");
-            assert_eq!(
-                StaticKey::from_key_file(&text),
-                Err(KeyFileError::InvalidKey),
-                "{hex:?}"
+        for x in ["00", "01", "0001", &hex(&q), &"ff".repeat(256), &long] {
+            assert_refused(&file("ffdhe2048", x), KeyFileError::InvalidKey);
+        }
+        // 2 and q - 1 are the bounds of the range: it is the range that
+        // is checked, not the length.
+        for x in ["02", &hex(&q_minus_1)] {
+            assert!(
+                StaticKey::from_key_file(&file("ffdhe2048", x)).is_ok(),
+                "{x}"
             );
         }
-        // 2 is the smallest key in range: the bound is the range, not
-        // the length.
-        let text = "securex static key\ngroup ffdhe2048\nprivate 02\n";
-        assert!(StaticKey::from_key_file(text).is_ok());
     }
 
     #[test]
