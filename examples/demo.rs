@@ -25,12 +25,15 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let root = std::env::temp_dir().join(format!("securex-demo-{}", std::process::id()));
-    let _cleanup = common::TempDir(root.clone());
-    let store = root.join("store");
+    // Removed when dropped.
+    let root = tempfile::Builder::new()
+        .prefix("securex-demo-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let store = root.path().join("store");
     std::fs::create_dir_all(&store).map_err(|e| e.to_string())?;
 
-    let source = root.join("demo-file.bin");
+    let source = root.path().join("demo-file.bin");
     let mut data = vec![0u8; SIZE];
     common::os_rng().fill_bytes(&mut data);
     std::fs::write(&source, &data).map_err(|e| e.to_string())?;

@@ -24,7 +24,9 @@
 
 mod common;
 
-use common::programs::{ClientRun, ExampleServer, TempDir, random_bytes, run_client};
+use common::programs::{
+    ClientRun, ExampleServer, Store, TempDir, random_bytes, run_client, scratch,
+};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -336,9 +338,9 @@ const FILE_NAME: &str = "payload.bin";
 
 /// Sends the file through a proxy with these plans to a fresh server.
 fn run(case: &str, to_server: Plan, to_client: Plan) -> Outcome {
-    let tmp = TempDir::new("attacker", case);
+    let tmp = scratch("attacker", case);
     let data = random_bytes(FILE_LEN, 0x5ec0_0e2e);
-    let path = tmp.0.join(FILE_NAME);
+    let path = tmp.path().join(FILE_NAME);
     std::fs::write(&path, &data).unwrap();
     let server = ExampleServer::start(&tmp.store(), &[]);
     let (proxy, proxy_log) = start_proxy(&server.addr, to_server, to_client);

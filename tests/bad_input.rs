@@ -941,23 +941,24 @@ fn transfer_rows() -> Vec<Case> {
 // Running a row
 // ---------------------------------------------------------------------------
 
-/// A scratch directory, `<tmp>/securex-bad-input-<pid>-<id>`, holding the
-/// store three levels down (so that `../`, `../../` and `../../../` of the
-/// store stay inside it) and sentinel files; removed on drop.
+/// A scratch directory (tempfile's, removed on drop), holding the store
+/// three levels down (so that `../`, `../../` and `../../../` of the store
+/// stay inside it) and sentinel files.
 struct Sandbox {
-    root: PathBuf,
+    root: tempfile::TempDir,
     store: PathBuf,
 }
 
 impl Sandbox {
     fn new(id: usize) -> Sandbox {
-        let root =
-            std::env::temp_dir().join(format!("securex-bad-input-{}-{id}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let store = root.join("outer").join("inner").join("store");
+        let root = tempfile::Builder::new()
+            .prefix(&format!("securex-bad-input-{id}-"))
+            .tempdir()
+            .unwrap();
+        let store = root.path().join("outer").join("inner").join("store");
         std::fs::create_dir_all(&store).unwrap();
         for dir in ["", "outer", "outer/inner"] {
-            std::fs::write(root.join(dir).join("sentinel"), dir).unwrap();
+            std::fs::write(root.path().join(dir).join("sentinel"), dir).unwrap();
         }
         Sandbox { root, store }
     }
@@ -979,7 +980,7 @@ impl Sandbox {
             }
         }
         let mut out = BTreeMap::new();
-        walk(&self.root, &self.store, &mut out);
+        walk(self.root.path(), &self.store, &mut out);
         out
     }
 
@@ -995,12 +996,6 @@ impl Sandbox {
             .collect();
         files.sort();
         files
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
@@ -1238,7 +1233,7 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
             sends.push(open(OPEN_NAME));
         }
         Attack::Send(messages) => {
-            let root = sandbox.root.to_str().unwrap();
+            let root = sandbox.root.path().to_str().unwrap();
             sends.extend(messages.iter().map(|m| match m {
                 Message::Open { file_name } => open(&file_name.replace("{root}", root)),
                 m => m.clone(),
@@ -1364,7 +1359,7 @@ fn run(case: &Case, id: usize, split: Split) -> Observed {
         store: sandbox.store_files(),
         outside_changed: changed
             .iter()
-            .map(|p| p.strip_prefix(&sandbox.root).unwrap().to_path_buf())
+            .map(|p| p.strip_prefix(sandbox.root.path()).unwrap().to_path_buf())
             .collect(),
         etc_passwd_changed: etc_passwd() != etc_before,
         ..observed

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::programs::{ExampleServer as Server, TempDir, examples_dir, random_bytes};
+use common::programs::{ExampleServer as Server, Store, examples_dir, random_bytes, scratch};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -32,7 +32,7 @@ fn text(len: usize) -> Vec<u8> {
 /// Sends each file in one suite and checks the stored copies.
 fn transfer_all(suite: CipherSuite, files: &[(&str, Vec<u8>, &[&str])]) {
     let name = suite.to_string().replace(';', "_");
-    let tmp = TempDir::new("e2e", &name);
+    let tmp = scratch("e2e", &name);
     let (c, m, h) = (
         suite.cipher().to_string(),
         suite.mode().to_string(),
@@ -51,7 +51,7 @@ fn transfer_all(suite: CipherSuite, files: &[(&str, Vec<u8>, &[&str])]) {
         ],
     );
     for (file_name, data, flags) in files {
-        let path = tmp.0.join(file_name);
+        let path = tmp.path().join(file_name);
         std::fs::write(&path, data).unwrap();
         let mut all_flags = vec!["--seed-compatible"];
         all_flags.extend_from_slice(flags);
@@ -115,9 +115,9 @@ fn every_suite_moves_every_kind_of_file_byte_for_byte() {
 
 #[test]
 fn the_client_reports_a_refusal_and_exits_non_zero() {
-    let tmp = TempDir::new("e2e", "refusal");
+    let tmp = scratch("e2e", "refusal");
     let server = Server::start(&tmp.store(), &["--seed-compatible", "--ciphers", "AES-128"]);
-    let path = tmp.0.join("f.txt");
+    let path = tmp.path().join("f.txt");
     std::fs::write(&path, b"hello").unwrap();
     let out = client(
         &server.addr,
@@ -133,8 +133,8 @@ fn the_client_reports_a_refusal_and_exits_non_zero() {
 
 #[test]
 fn the_client_fails_without_a_server() {
-    let tmp = TempDir::new("e2e", "noserver");
-    let path = tmp.0.join("f.txt");
+    let tmp = scratch("e2e", "noserver");
+    let path = tmp.path().join("f.txt");
     std::fs::write(&path, b"hello").unwrap();
     // A port nobody listens on: bind one, then free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -152,8 +152,8 @@ fn the_client_fails_without_a_server() {
 /// without a `.partial`.
 #[test]
 fn a_path_that_is_not_a_regular_file_is_refused_before_connecting() {
-    let tmp = TempDir::new("e2e", "notafile");
-    let dir = tmp.0.join("src");
+    let tmp = scratch("e2e", "notafile");
+    let dir = tmp.path().join("src");
     std::fs::create_dir(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -176,12 +176,12 @@ fn a_path_that_is_not_a_regular_file_is_refused_before_connecting() {
 /// client without the PSK, or pinning another key, is refused.
 #[test]
 fn v2_by_default_with_and_without_authentication() {
-    let tmp = TempDir::new("e2e", "v2");
-    let psk = tmp.0.join("psk");
+    let tmp = scratch("e2e", "v2");
+    let psk = tmp.path().join("psk");
     std::fs::write(&psk, random_bytes(32, 7)).unwrap();
-    let key = tmp.0.join("server.key");
+    let key = tmp.path().join("server.key");
     let data = random_bytes(300_000, 8);
-    let path = tmp.0.join("v2.bin");
+    let path = tmp.path().join("v2.bin");
     std::fs::write(&path, &data).unwrap();
     let (psk_s, key_s) = (psk.to_str().unwrap(), key.to_str().unwrap());
     let pinned = format!("{key_s}.pub");
@@ -212,7 +212,7 @@ fn v2_by_default_with_and_without_authentication() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pre-shared key"));
 
-    let other_key = tmp.0.join("other.key");
+    let other_key = tmp.path().join("other.key");
     let other = Server::start(&tmp.store(), &["--static-key", other_key.to_str().unwrap()]);
     let out = client(&other.addr, &["--server-key", &pinned], &path);
     assert!(!out.status.success());

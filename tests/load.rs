@@ -29,7 +29,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::programs::{
-    ClientProcess, ExampleServer, TempDir, examples_dir, proc_status, random_bytes,
+    ClientProcess, ExampleServer, Store, examples_dir, proc_status, random_bytes, scratch,
 };
 
 /// The peak RSS the server must stay under, with up to 256 clients.
@@ -107,12 +107,12 @@ fn report(line: &str) {
 
 fn load(version: &str, server_flags: &[&str], client_flags: &[&str]) {
     let n = clients();
-    let tmp = TempDir::new("load", version);
+    let tmp = scratch("load", version);
     let files: Vec<(String, Vec<u8>)> = (0..n)
         .map(|i| {
             let name = format!("load-{version}-{i:03}-{}.bin", size(i));
             let data = random_bytes(size(i), i as u64 + 1);
-            std::fs::write(tmp.0.join(&name), &data).unwrap();
+            std::fs::write(tmp.path().join(&name), &data).unwrap();
             (name, data)
         })
         .collect();
@@ -125,7 +125,7 @@ fn load(version: &str, server_flags: &[&str], client_flags: &[&str]) {
     let started = Instant::now();
     let running: Vec<ClientProcess> = files
         .iter()
-        .map(|(name, _)| ClientProcess::start(&gate.addr, client_flags, &tmp.0.join(name)))
+        .map(|(name, _)| ClientProcess::start(&gate.addr, client_flags, &tmp.path().join(name)))
         .collect();
     // How many connections the server holds at once: two threads each,
     // besides its main thread.

@@ -9,7 +9,7 @@ use std::io::Cursor;
 use std::rc::Rc;
 
 use common::Pair;
-use common::programs::{TempDir, random_bytes};
+use common::programs::{Store, TempDir, random_bytes, scratch};
 use rand_core::SeedableRng;
 use securex::config::Extension;
 use securex::message::ResumeToken;
@@ -85,7 +85,7 @@ fn cut_upload(dir: &TempDir, file: &[u8], cut: u64) -> ResumeToken {
 
 #[test]
 fn a_cut_upload_resumes_and_the_file_is_stored_byte_for_byte() {
-    let dir = TempDir::new("resume", "byte-for-byte");
+    let dir = scratch("resume", "byte-for-byte");
     let file = random_bytes(1_000_000, 7);
     let token = cut_upload(&dir, &file, 150_000);
     let held = std::fs::metadata(dir.store().join("big.bin.partial"))
@@ -118,7 +118,7 @@ fn a_cut_upload_resumes_and_the_file_is_stored_byte_for_byte() {
 
 #[test]
 fn a_changed_file_is_refused_and_the_partial_kept() {
-    let dir = TempDir::new("resume", "changed");
+    let dir = scratch("resume", "changed");
     let file = random_bytes(1_000_000, 8);
     let token = cut_upload(&dir, &file, 50_000);
     let before = std::fs::read(dir.store().join("big.bin.partial")).unwrap();
@@ -147,7 +147,7 @@ fn a_changed_file_is_refused_and_the_partial_kept() {
 fn a_server_without_the_extension_answers_a_fresh_upload() {
     // The client holds a token, but the server (an older v2 peer, say)
     // agrees no extension: the client sends OPEN and starts from zero.
-    let dir = TempDir::new("resume", "older-server");
+    let dir = scratch("resume", "older-server");
     let file = random_bytes(50_000, 9);
     let up = upload(&file, Some(ResumeToken::from_bytes([1; 16])));
     let down = download(&dir, 4);
@@ -166,7 +166,7 @@ fn a_server_without_the_extension_answers_a_fresh_upload() {
 
 #[test]
 fn a_resume_with_another_token_is_refused_with_error() {
-    let dir = TempDir::new("resume", "stranger");
+    let dir = scratch("resume", "stranger");
     let file = random_bytes(1_000_000, 10);
     let _owner = cut_upload(&dir, &file, 20_000);
     let up = upload(&file, Some(ResumeToken::from_bytes([2; 16])));

@@ -16,7 +16,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::programs::{ExampleServer, TempDir, examples_dir, random_bytes, run_client};
+use common::programs::{ExampleServer, Store, examples_dir, random_bytes, run_client, scratch};
 
 /// When a client counts as hung.
 const KILL_AFTER: Duration = Duration::from_secs(40);
@@ -94,13 +94,13 @@ fn help_documents_every_bound_with_its_default() {
 
 #[test]
 fn a_busy_server_refuses_at_once_and_serves_again_once_free() {
-    let tmp = TempDir::new("limits", "busy");
+    let tmp = scratch("limits", "busy");
     let timeout = SERVER_TIMEOUT.to_string();
     let server = ExampleServer::start(
         &tmp.store(),
         &["--max-connections", "1", "--timeout", &timeout],
     );
-    let path = tmp.0.join("f.bin");
+    let path = tmp.path().join("f.bin");
     let data = random_bytes(50_000, 3);
     std::fs::write(&path, &data).unwrap();
 
@@ -137,14 +137,14 @@ fn a_busy_server_refuses_at_once_and_serves_again_once_free() {
 
 #[test]
 fn a_file_over_the_limit_is_refused_and_never_stored() {
-    let tmp = TempDir::new("limits", "size");
+    let tmp = scratch("limits", "size");
     // Seed-compatible: it accepts v1 and v2 clients.
     let server = ExampleServer::start(
         &tmp.store(),
         &["--seed-compatible", "--max-file-size", "100000"],
     );
     // At the limit: stored.
-    let at = tmp.0.join("at.bin");
+    let at = tmp.path().join("at.bin");
     let data = random_bytes(100_000, 4);
     std::fs::write(&at, &data).unwrap();
     let run = run_client(&server.addr, &[], &at, KILL_AFTER);
@@ -159,7 +159,7 @@ fn a_file_over_the_limit_is_refused_and_never_stored() {
         ("over.bin", &[][..]),
         ("over-v1.bin", &["--seed-compatible"][..]),
     ] {
-        let over = tmp.0.join(name);
+        let over = tmp.path().join(name);
         std::fs::write(&over, random_bytes(100_001, 5)).unwrap();
         let run = run_client(&server.addr, flags, &over, KILL_AFTER);
         if flags.is_empty() || run.code != Some(0) {
@@ -194,7 +194,7 @@ fn a_file_over_the_limit_is_refused_and_never_stored() {
 
 #[test]
 fn silent_and_trickling_peers_are_dropped_within_the_deadline() {
-    let tmp = TempDir::new("limits", "silent");
+    let tmp = scratch("limits", "silent");
     let timeout = SERVER_TIMEOUT.to_string();
     let server = ExampleServer::start(&tmp.store(), &["--timeout", &timeout]);
     let idle_threads = threads_settle(&server, 1);
@@ -238,7 +238,7 @@ fn silent_and_trickling_peers_are_dropped_within_the_deadline() {
     assert!(logs.iter().all(|l| l.contains("timed out")), "{logs:?}");
 
     // And the server still serves.
-    let path = tmp.0.join("after.bin");
+    let path = tmp.path().join("after.bin");
     let data = random_bytes(20_000, 6);
     std::fs::write(&path, &data).unwrap();
     let run = run_client(&server.addr, &[], &path, KILL_AFTER);
@@ -252,7 +252,7 @@ fn silent_and_trickling_peers_are_dropped_within_the_deadline() {
 #[test]
 fn a_stored_file_is_replaced_only_with_overwrite() {
     for (label, server_flags) in [("refuse", &[][..]), ("overwrite", &["--overwrite"][..])] {
-        let tmp = TempDir::new("limits", label);
+        let tmp = scratch("limits", label);
         let flags: Vec<&str> = ["--seed-compatible"]
             .into_iter()
             .chain(server_flags.iter().copied())
@@ -262,7 +262,7 @@ fn a_stored_file_is_replaced_only_with_overwrite() {
             let name = format!("{version}.bin");
             let first = random_bytes(5000, 6);
             let second = random_bytes(7000, 7);
-            let path = tmp.0.join(&name);
+            let path = tmp.path().join(&name);
             std::fs::write(&path, &first).unwrap();
             let run = run_client(&server.addr, client_flags, &path, KILL_AFTER);
             assert_eq!(run.code, Some(0), "{label} {version}: {run:?}");

@@ -28,8 +28,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::programs::{
-    ClientProcess, ClientRun, ExampleServer, Proxy, Stall, TempDir, random_bytes, run_client,
-    tcp_queued,
+    ClientProcess, ClientRun, ExampleServer, Proxy, Stall, Store, random_bytes, run_client,
+    scratch, tcp_queued,
 };
 
 /// The client's `--timeout`, in seconds.
@@ -122,8 +122,8 @@ fn silent_server(v1: bool) {
     } else {
         "v2 silent server"
     };
-    let tmp = TempDir::new("stalls", if v1 { "silent-v1" } else { "silent-v2" });
-    let path = tmp.0.join("f.txt");
+    let tmp = scratch("stalls", if v1 { "silent-v1" } else { "silent-v2" });
+    let path = tmp.path().join("f.txt");
     std::fs::write(&path, b"hello").unwrap();
     // Accepts, holds the connection open, says nothing.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -163,8 +163,8 @@ fn v1_client_gives_up_on_a_silent_server() {
 fn stalled_upload(v1: bool, mode: Stall) {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let case = format!("{} {mode:?}", if v1 { "v1" } else { "v2" });
-    let tmp = TempDir::new("stalls", &case.replace(' ', "-"));
-    let path = tmp.0.join("big.bin");
+    let tmp = scratch("stalls", &case.replace(' ', "-"));
+    let path = tmp.path().join("big.bin");
     std::fs::write(&path, random_bytes(BIG, 11)).unwrap();
     let (server_flags, mut client_flags) = flags(v1);
     let server = ExampleServer::start(&tmp.store(), server_flags);

@@ -11,7 +11,7 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::programs::{TempDir, random_bytes};
+use common::programs::{Store, random_bytes, scratch};
 use common::{FrameHook, Pair};
 use securex::config::Version;
 use securex::error::{ProtocolError, SuiteError};
@@ -120,7 +120,7 @@ fn a_plaintext_exchange_to_a_rotating_v1_client_is_refused_as_malformed_not_a_pa
 /// of being dropped by the close.
 #[test]
 fn the_servers_ok_to_close_survives_a_rotation_in_progress() {
-    let dir = TempDir::new("state_machine", "ok-mid-rotation");
+    let dir = scratch("state_machine", "ok-mid-rotation");
     let mut pair = Pair::new(v2(), v2(), 33);
     pair.drive();
     let data = random_bytes(5000, 3);

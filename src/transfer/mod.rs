@@ -235,41 +235,9 @@ impl std::error::Error for TransferError {}
 pub(crate) mod testutil {
     //! Helpers shared by the tests of the transfer module.
 
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::string::String;
     use std::vec::Vec;
-
-    /// A fresh directory under the system's temp dir, removed on drop.
-    pub struct TestDir(PathBuf);
-
-    impl TestDir {
-        /// Creates `<tmp>/securex-transfer-<name>-<pid>`, empty.
-        pub fn new(name: &str) -> TestDir {
-            let path = std::env::temp_dir().join(std::format!(
-                "securex-transfer-{name}-{}",
-                std::process::id()
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir(&path).unwrap();
-            TestDir(path)
-        }
-
-        /// The directory.
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-
-        /// The sorted names in the directory.
-        pub fn list(&self) -> Vec<String> {
-            list(&self.0)
-        }
-    }
-
-    impl Drop for TestDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     /// The sorted names in `dir`.
     pub fn list(dir: &Path) -> Vec<String> {
@@ -303,7 +271,7 @@ pub(crate) mod testutil {
 
 #[cfg(test)]
 mod tests {
-    use super::testutil::{TestDir, pseudo_random, sha256};
+    use super::testutil::{list, pseudo_random, sha256};
     use super::*;
     use crate::message::Message;
     use std::vec::Vec;
@@ -336,7 +304,7 @@ mod tests {
 
     #[test]
     fn round_trip_of_one_mebibyte() {
-        let dir = TestDir::new("round-trip");
+        let dir = tempfile::tempdir().unwrap();
         let file = pseudo_random(1 << 20, 7);
         let mut sender = Sender::new(&file[..], "/home/u/data.bin", DEFAULT_CHUNK_SIZE).unwrap();
         let mut receiver = Receiver::new(dir.path());
@@ -357,12 +325,12 @@ mod tests {
             Some(dir.path().join("data.bin").as_path())
         );
         drop(receiver);
-        assert_eq!(dir.list(), ["data.bin"]);
+        assert_eq!(list(dir.path()), ["data.bin"]);
     }
 
     #[test]
     fn round_trip_with_short_reads() {
-        let dir = TestDir::new("round-trip-short");
+        let dir = tempfile::tempdir().unwrap();
         let file = pseudo_random(10_000, 3);
         let reader = Trickle {
             data: &file,
@@ -377,7 +345,7 @@ mod tests {
 
     #[test]
     fn a_refusal_reaches_the_sender() {
-        let dir = TestDir::new("refusal");
+        let dir = tempfile::tempdir().unwrap();
         let mut sender = Sender::new(&[1u8; 100][..], "big.bin", 40).unwrap();
         let mut receiver = Receiver::new(dir.path()).with_max_file_len(50);
         let mut failure = None;
@@ -414,7 +382,7 @@ mod tests {
 
     #[test]
     fn a_name_already_stored_is_refused_to_the_sender() {
-        let dir = TestDir::new("refusal-stored");
+        let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("taken.txt"), b"first").unwrap();
         let mut sender = Sender::new(&b"second"[..], "/home/u/taken.txt", 4).unwrap();
         let mut receiver = Receiver::new(dir.path());
@@ -431,7 +399,7 @@ mod tests {
             ))
         );
         drop(receiver);
-        assert_eq!(dir.list(), ["taken.txt"]);
+        assert_eq!(list(dir.path()), ["taken.txt"]);
         assert_eq!(
             std::fs::read(dir.path().join("taken.txt")).unwrap(),
             b"first"

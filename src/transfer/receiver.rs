@@ -762,12 +762,12 @@ impl fmt::Debug for Receiver {
 #[cfg(test)]
 mod digest_tests {
     use super::*;
-    use crate::transfer::testutil::{TestDir, sha256};
+    use crate::transfer::testutil::{list, sha256};
     use std::vec;
 
     #[test]
     fn close_with_the_wrong_digest_keeps_only_a_partial() {
-        let dir = TestDir::new("digest-mismatch");
+        let dir = tempfile::tempdir().unwrap();
         let mut receiver = Receiver::new(dir.path());
         let open = Message::Open {
             file_name: "d.bin".into(),
@@ -784,12 +784,12 @@ mod digest_tests {
             Err(TransferError::DigestMismatch)
         );
         assert!(receiver.finish_incomplete().is_some());
-        assert_eq!(dir.list(), ["d.bin.partial"]);
+        assert_eq!(list(dir.path()), ["d.bin.partial"]);
     }
 
     #[test]
     fn close_with_the_right_digest_stores_the_file() {
-        let dir = TestDir::new("digest-match");
+        let dir = tempfile::tempdir().unwrap();
         let mut receiver = Receiver::new(dir.path());
         receiver
             .handle_message(Message::Open {
@@ -803,7 +803,7 @@ mod digest_tests {
             sha256: Some(sha256(&[1, 2, 3])),
         };
         assert_eq!(receiver.handle_message(right), Ok(None));
-        assert_eq!(dir.list(), ["d.bin"]);
+        assert_eq!(list(dir.path()), ["d.bin"]);
         assert_eq!(receiver.sha256(), Some(sha256(&[1, 2, 3])));
     }
 }
@@ -811,7 +811,7 @@ mod digest_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::testutil::{TestDir, list, pseudo_random, sha256};
+    use crate::transfer::testutil::{list, pseudo_random, sha256};
     use std::vec::Vec;
     use std::{thread, vec};
 
@@ -822,8 +822,11 @@ mod tests {
     }
 
     /// The names in the directory that are temporary files.
-    fn temp_files(dir: &TestDir) -> Vec<String> {
-        dir.list().into_iter().filter(|n| n.contains('~')).collect()
+    fn temp_files(dir: &tempfile::TempDir) -> Vec<String> {
+        list(dir.path())
+            .into_iter()
+            .filter(|n| n.contains('~'))
+            .collect()
     }
 
     #[test]
@@ -881,7 +884,7 @@ mod tests {
             "é".repeat(MAX_NAME_LEN / 2),
             std::format!("a{}", "é".repeat(99)),
         ] {
-            let dir = TestDir::new("unicode-temp");
+            let dir = tempfile::tempdir().unwrap();
             let mut receiver = Receiver::new(dir.path()).with_overwrite(true);
             assert_eq!(receiver.handle_message(open(&name)), Ok(Some(Message::Ok)));
             let temps = temp_files(&dir);
@@ -890,7 +893,7 @@ mod tests {
             receiver
                 .handle_message(Message::Close { sha256: None })
                 .unwrap();
-            assert_eq!(dir.list(), [name]);
+            assert_eq!(list(dir.path()), [name]);
         }
     }
 
@@ -908,7 +911,7 @@ mod tests {
     #[test]
     fn the_file_appears_under_its_name_only_on_close() {
         for overwrite in [false, true] {
-            let dir = TestDir::new("on-close");
+            let dir = tempfile::tempdir().unwrap();
             let mut receiver = Receiver::new(dir.path()).with_overwrite(overwrite);
             assert_eq!(
                 receiver.handle_message(open("/home/u/report.pdf")),
@@ -928,14 +931,18 @@ mod tests {
             if overwrite {
                 let temps = temp_files(&dir);
                 assert_eq!(temps.len(), 1);
-                assert_eq!(dir.list(), temps, "only the temporary file before CLOSE");
+                assert_eq!(
+                    list(dir.path()),
+                    temps,
+                    "only the temporary file before CLOSE"
+                );
                 assert!(
                     stored_name(&temps[0]).unwrap() != temps[0],
                     "a client cannot name it"
                 );
             } else {
                 assert_eq!(
-                    dir.list(),
+                    list(dir.path()),
                     ["report.pdf.partial"],
                     "only the claim before CLOSE"
                 );
@@ -947,7 +954,7 @@ mod tests {
                 receiver.handle_message(Message::Close { sha256: None }),
                 Ok(None)
             );
-            assert_eq!(dir.list(), ["report.pdf"]);
+            assert_eq!(list(dir.path()), ["report.pdf"]);
             let path = dir.path().join("report.pdf");
             assert_eq!(fs::read(&path).unwrap(), b"hello world");
             assert_eq!(receiver.final_path(), Some(path.as_path()));
@@ -963,14 +970,14 @@ mod tests {
             );
             assert_eq!(receiver.finish_incomplete(), None);
             drop(receiver);
-            assert_eq!(dir.list(), ["report.pdf"]);
+            assert_eq!(list(dir.path()), ["report.pdf"]);
             assert_eq!(fs::read(&path).unwrap(), b"hello world");
         }
     }
 
     #[test]
     fn close_replaces_an_existing_file() {
-        let dir = TestDir::new("replace");
+        let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a.txt"), b"old and longer").unwrap();
         let mut receiver = Receiver::new(dir.path()).with_overwrite(true);
         receiver.handle_message(open("a.txt")).unwrap();
@@ -986,12 +993,12 @@ mod tests {
             .handle_message(Message::Close { sha256: None })
             .unwrap();
         assert_eq!(fs::read(dir.path().join("a.txt")).unwrap(), b"new");
-        assert_eq!(dir.list(), ["a.txt"]);
+        assert_eq!(list(dir.path()), ["a.txt"]);
     }
 
     #[test]
     fn an_existing_file_is_refused() {
-        let dir = TestDir::new("refuse-stored");
+        let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a.txt"), b"someone else's").unwrap();
         let mut receiver = Receiver::new(dir.path());
         let refused = TransferError::AlreadyStored {
@@ -1014,7 +1021,7 @@ mod tests {
         );
         assert_eq!(receiver.finish_incomplete(), None);
         drop(receiver);
-        assert_eq!(dir.list(), ["a.txt"]);
+        assert_eq!(list(dir.path()), ["a.txt"]);
         assert_eq!(
             fs::read(dir.path().join("a.txt")).unwrap(),
             b"someone else's"
@@ -1023,7 +1030,7 @@ mod tests {
 
     #[test]
     fn an_existing_partial_is_refused() {
-        let dir = TestDir::new("refuse-partial");
+        let dir = tempfile::tempdir().unwrap();
         let partial = dir.path().join("r.bin.partial");
         fs::write(&partial, b"an upload in progress").unwrap();
         let mut receiver = Receiver::new(dir.path());
@@ -1038,17 +1045,17 @@ mod tests {
         );
         assert_eq!(receiver.finish_incomplete(), None);
         drop(receiver);
-        assert_eq!(dir.list(), ["r.bin.partial"]);
+        assert_eq!(list(dir.path()), ["r.bin.partial"]);
         assert_eq!(fs::read(&partial).unwrap(), b"an upload in progress");
     }
 
     #[test]
     fn a_refusal_creates_and_modifies_nothing() {
-        let dir = TestDir::new("refuse-nothing");
+        let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a.txt"), b"stored").unwrap();
         fs::write(dir.path().join("b.txt.partial"), b"in progress").unwrap();
         let snapshot = || -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
-            dir.list()
+            list(dir.path())
                 .into_iter()
                 .map(|name| {
                     let path = dir.path().join(&name);
@@ -1076,7 +1083,7 @@ mod tests {
     #[test]
     fn a_symbolic_link_takes_the_name_and_is_not_followed() {
         use std::os::unix::fs::symlink;
-        let parent = TestDir::new("refuse-symlink");
+        let parent = tempfile::tempdir().unwrap();
         let store = parent.path().join("store");
         fs::create_dir(&store).unwrap();
         let outside = parent.path().join("outside.txt");
@@ -1096,12 +1103,12 @@ mod tests {
         }
         assert_eq!(list(&store), ["d.txt", "o.txt.partial"]);
         assert_eq!(fs::read(&outside).unwrap(), b"not the store's");
-        assert_eq!(parent.list(), ["outside.txt", "store"]);
+        assert_eq!(list(parent.path()), ["outside.txt", "store"]);
     }
 
     #[test]
     fn close_keeps_the_partial_when_the_name_was_stored_after_open() {
-        let dir = TestDir::new("stored-meanwhile");
+        let dir = tempfile::tempdir().unwrap();
         let mut receiver = Receiver::new(dir.path());
         receiver.handle_message(open("m.bin")).unwrap();
         receiver
@@ -1131,13 +1138,13 @@ mod tests {
         );
         assert_eq!(receiver.finish_incomplete(), Some(partial.clone()));
         drop(receiver);
-        assert_eq!(dir.list(), ["m.bin", "m.bin.partial"]);
+        assert_eq!(list(dir.path()), ["m.bin", "m.bin.partial"]);
         assert_eq!(fs::read(&partial).unwrap(), b"mine");
     }
 
     #[test]
     fn empty_file_is_stored() {
-        let dir = TestDir::new("empty");
+        let dir = tempfile::tempdir().unwrap();
         let mut receiver = Receiver::new(dir.path());
         receiver.handle_message(open("e")).unwrap();
         receiver
@@ -1150,7 +1157,7 @@ mod tests {
     #[test]
     fn unfinished_transfer_is_kept_as_partial() {
         for overwrite in [false, true] {
-            let dir = TestDir::new("partial");
+            let dir = tempfile::tempdir().unwrap();
             let partial = dir.path().join("r.bin.partial");
             if overwrite {
                 // Replaced (a refusing receiver would refuse the name).
@@ -1163,7 +1170,11 @@ mod tests {
                 .unwrap();
 
             assert_eq!(receiver.finish_incomplete(), Some(partial.clone()));
-            assert_eq!(dir.list(), ["r.bin.partial"], "never under the final name");
+            assert_eq!(
+                list(dir.path()),
+                ["r.bin.partial"],
+                "never under the final name"
+            );
             assert_eq!(fs::read(&partial).unwrap(), [1, 2, 3]);
             assert_eq!(receiver.final_path(), None);
             assert_eq!(receiver.sha256(), None);
@@ -1176,7 +1187,7 @@ mod tests {
                     .is_err()
             );
             drop(receiver);
-            assert_eq!(dir.list(), ["r.bin.partial"]);
+            assert_eq!(list(dir.path()), ["r.bin.partial"]);
             assert_eq!(fs::read(&partial).unwrap(), [1, 2, 3]);
         }
     }
@@ -1185,7 +1196,7 @@ mod tests {
     fn drop_keeps_an_unfinished_transfer_as_partial() {
         let data = pseudo_random(100_000, 1);
         for overwrite in [false, true] {
-            let dir = TestDir::new("drop");
+            let dir = tempfile::tempdir().unwrap();
             {
                 let mut receiver = Receiver::new(dir.path()).with_overwrite(overwrite);
                 receiver.handle_message(open("d.bin")).unwrap();
@@ -1196,14 +1207,14 @@ mod tests {
                         .unwrap();
                 }
             }
-            assert_eq!(dir.list(), ["d.bin.partial"]);
+            assert_eq!(list(dir.path()), ["d.bin.partial"]);
             assert!(fs::read(dir.path().join("d.bin.partial")).unwrap() == data);
         }
     }
 
     #[test]
     fn a_receiver_without_open_leaves_nothing() {
-        let dir = TestDir::new("no-open");
+        let dir = tempfile::tempdir().unwrap();
         let mut receiver = Receiver::new(dir.path());
         assert_eq!(receiver.finish_incomplete(), None);
         // The connection is over: a late OPEN is refused.
@@ -1213,12 +1224,12 @@ mod tests {
         ));
         drop(receiver);
         drop(Receiver::new(dir.path()));
-        assert!(dir.list().is_empty());
+        assert!(list(dir.path()).is_empty());
     }
 
     #[test]
     fn messages_out_of_order_are_refused() {
-        let dir = TestDir::new("order");
+        let dir = tempfile::tempdir().unwrap();
         let cases: &[(&[Message], &str, &str)] = &[
             (&[Message::Data(vec![1])], "OPEN", "DATA"),
             (&[Message::Close { sha256: None }], "OPEN", "CLOSE"),
@@ -1277,7 +1288,7 @@ mod tests {
 
     #[test]
     fn errors_keep_what_arrived() {
-        let dir = TestDir::new("error-keeps");
+        let dir = tempfile::tempdir().unwrap();
         let mut receiver = Receiver::new(dir.path());
         receiver.handle_message(open("k.txt")).unwrap();
         receiver
@@ -1295,12 +1306,12 @@ mod tests {
             Some(dir.path().join("k.txt.partial"))
         );
         assert_eq!(fs::read(dir.path().join("k.txt.partial")).unwrap(), b"kept");
-        assert_eq!(dir.list(), ["k.txt.partial"]);
+        assert_eq!(list(dir.path()), ["k.txt.partial"]);
     }
 
     #[test]
     fn bad_names_create_nothing() {
-        let dir = TestDir::new("bad-name");
+        let dir = tempfile::tempdir().unwrap();
         let mut receiver = Receiver::new(dir.path());
         assert_eq!(
             receiver.handle_message(open("/home/u/..")),
@@ -1308,12 +1319,12 @@ mod tests {
         );
         assert_eq!(receiver.stored_name(), None);
         assert_eq!(receiver.finish_incomplete(), None);
-        assert!(dir.list().is_empty());
+        assert!(list(dir.path()).is_empty());
     }
 
     #[test]
     fn the_size_limit_refuses_the_excess() {
-        let dir = TestDir::new("limit");
+        let dir = tempfile::tempdir().unwrap();
         let mut receiver = Receiver::new(dir.path()).with_max_file_len(10);
         receiver.handle_message(open("l")).unwrap();
         receiver.handle_message(Message::Data(vec![1; 6])).unwrap();
@@ -1348,7 +1359,7 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_an_io_error_and_not_created() {
-        let dir = TestDir::new("missing");
+        let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
         let mut receiver = Receiver::new(&missing);
         assert!(matches!(
@@ -1363,10 +1374,10 @@ mod tests {
 
     #[test]
     fn nothing_is_written_outside_the_directory() {
-        let parent = TestDir::new("outside");
+        let parent = tempfile::tempdir().unwrap();
         let store = parent.path().join("store");
         fs::create_dir(&store).unwrap();
-        let before = parent.list();
+        let before = list(parent.path());
         let hostile = [
             "../evil.txt",
             "..\\..\\evil2.txt",
@@ -1391,7 +1402,7 @@ mod tests {
                     .unwrap();
             } // else: dropped, kept as .partial
         }
-        assert_eq!(parent.list(), before);
+        assert_eq!(list(parent.path()), before);
         assert_eq!(
             list(&store),
             [
@@ -1407,7 +1418,7 @@ mod tests {
 
     #[test]
     fn interleaved_receivers_of_one_name_stay_apart() {
-        let dir = TestDir::new("interleaved");
+        let dir = tempfile::tempdir().unwrap();
         let mut a = Receiver::new(dir.path()).with_overwrite(true);
         let mut b = Receiver::new(dir.path()).with_overwrite(true);
         a.handle_message(open("/u1/same.bin")).unwrap();
@@ -1422,12 +1433,12 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), vec![b'a'; 10_000]);
         b.handle_message(Message::Close { sha256: None }).unwrap();
         assert_eq!(fs::read(&path).unwrap(), vec![b'b'; 15_000]);
-        assert_eq!(dir.list(), ["same.bin"]);
+        assert_eq!(list(dir.path()), ["same.bin"]);
     }
 
     #[test]
     fn interleaved_receivers_of_one_name_refuse_the_second() {
-        let dir = TestDir::new("interleaved-refused");
+        let dir = tempfile::tempdir().unwrap();
         let mut a = Receiver::new(dir.path());
         let mut b = Receiver::new(dir.path());
         a.handle_message(open("/u1/same.bin")).unwrap();
@@ -1452,7 +1463,11 @@ mod tests {
         );
         assert_eq!(b.finish_incomplete(), None);
         drop(b);
-        assert_eq!(dir.list(), ["same.bin.partial"], "a's claim is left alone");
+        assert_eq!(
+            list(dir.path()),
+            ["same.bin.partial"],
+            "a's claim is left alone"
+        );
 
         let path = dir.path().join("same.bin");
         let a_data = vec![b'a'; 10_000];
@@ -1462,7 +1477,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.final_path(), Some(path.as_path()));
         assert_eq!(fs::read(&path).unwrap(), a_data);
-        assert_eq!(dir.list(), ["same.bin"]);
+        assert_eq!(list(dir.path()), ["same.bin"]);
 
         // Stored, the name stays taken.
         let mut c = Receiver::new(dir.path());
@@ -1477,7 +1492,7 @@ mod tests {
 
     #[test]
     fn concurrent_receivers_of_one_name_never_mix() {
-        let dir = TestDir::new("concurrent");
+        let dir = tempfile::tempdir().unwrap();
         let contents: Vec<Vec<u8>> = (0..8).map(|i| pseudo_random(50_000, i)).collect();
         let barrier = std::sync::Barrier::new(contents.len());
         thread::scope(|s| {
@@ -1500,14 +1515,14 @@ mod tests {
             }
         });
         // The last CLOSE wins, whole: the file is one of the uploads.
-        assert_eq!(dir.list(), ["shared.bin"]);
+        assert_eq!(list(dir.path()), ["shared.bin"]);
         let stored = fs::read(dir.path().join("shared.bin")).unwrap();
         assert!(contents.contains(&stored));
     }
 
     #[test]
     fn concurrent_receivers_of_one_name_store_exactly_one() {
-        let dir = TestDir::new("concurrent-refused");
+        let dir = tempfile::tempdir().unwrap();
         let contents: Vec<Vec<u8>> = (0..8).map(|i| pseudo_random(50_000, i)).collect();
         let barrier = std::sync::Barrier::new(contents.len());
         let outcomes: Vec<Result<(), TransferError>> = thread::scope(|s| {
@@ -1547,7 +1562,7 @@ mod tests {
         // once the winner had moved its file is kept, whole, as `.partial`.
         let file = fs::read(dir.path().join("shared.bin")).unwrap();
         assert!(file == contents[stored[0]]);
-        let names = dir.list();
+        let names = list(dir.path());
         if names.len() == 2 {
             assert_eq!(names, ["shared.bin", "shared.bin.partial"]);
             let kept = fs::read(dir.path().join("shared.bin.partial")).unwrap();
@@ -1559,7 +1574,7 @@ mod tests {
 
     #[test]
     fn temporary_names_are_unique() {
-        let dir = TestDir::new("unique");
+        let dir = tempfile::tempdir().unwrap();
         // A leftover that looks like the next temporary name is skipped.
         let next = TEMP_COUNTER.load(Ordering::Relaxed);
         for n in next..next + 3 {
@@ -1577,6 +1592,6 @@ mod tests {
         drop(receivers);
         // The leftovers are untouched; the last drop's partial won.
         assert_eq!(temp_files(&dir).len(), 3);
-        assert!(dir.list().contains(&String::from("t.partial")));
+        assert!(list(dir.path()).contains(&String::from("t.partial")));
     }
 }

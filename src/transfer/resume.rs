@@ -85,13 +85,13 @@ pub(super) fn lock(file: &File) -> Result<(), std::fs::TryLockError> {
 mod tests {
     use super::*;
     use crate::message::{Message, RESUME_TOKEN_LEN};
-    use crate::transfer::testutil::{TestDir, sha256};
+    use crate::transfer::testutil::{list, sha256};
     use crate::transfer::{Receiver, stored_name};
     use rand_core::SeedableRng;
     use std::string::String;
     use std::vec::Vec;
 
-    fn receiver(dir: &TestDir, seed: u64) -> Receiver {
+    fn receiver(dir: &tempfile::TempDir, seed: u64) -> Receiver {
         let mut r =
             Receiver::new(dir.path()).with_resume(rand_chacha::ChaCha20Rng::seed_from_u64(seed));
         r.agree_resume(true);
@@ -124,7 +124,7 @@ mod tests {
     }
 
     /// An upload of `data` to `name` cut after it: the token it got.
-    fn cut_upload(dir: &TestDir, name: &str, data: &[u8]) -> ResumeToken {
+    fn cut_upload(dir: &tempfile::TempDir, name: &str, data: &[u8]) -> ResumeToken {
         let mut first = receiver(dir, 1);
         let (token, offset, _) = accepted(first.handle_message(open(name)));
         assert_eq!(offset, 0);
@@ -133,16 +133,16 @@ mod tests {
         token
     }
 
-    fn read(dir: &TestDir, name: &str) -> Vec<u8> {
+    fn read(dir: &tempfile::TempDir, name: &str) -> Vec<u8> {
         std::fs::read(dir.path().join(name)).unwrap()
     }
 
     #[test]
     fn a_cut_upload_resumes_from_what_the_partial_holds() {
-        let dir = TestDir::new("resume-ok");
+        let dir = tempfile::tempdir().unwrap();
         let (a, b) = (b"the first half, ".as_slice(), b"and the rest".as_slice());
         let token = cut_upload(&dir, "f.txt", a);
-        assert_eq!(dir.list(), ["f.txt.partial", "f.txt.partial~token"]);
+        assert_eq!(list(dir.path()), ["f.txt.partial", "f.txt.partial~token"]);
 
         let mut second = receiver(&dir, 2);
         let (again, offset, name) =
@@ -159,13 +159,17 @@ mod tests {
         };
         assert_eq!(second.handle_message(close), Ok(None));
         assert_eq!(read(&dir, "f.txt"), whole);
-        assert_eq!(dir.list(), ["f.txt"], "the token goes with the .partial");
+        assert_eq!(
+            list(dir.path()),
+            ["f.txt"],
+            "the token goes with the .partial"
+        );
         assert_eq!(second.sha256(), Some(sha256(&whole)));
     }
 
     #[test]
     fn a_wrong_token_is_refused_and_changes_nothing() {
-        let dir = TestDir::new("resume-wrong-token");
+        let dir = tempfile::tempdir().unwrap();
         let token = cut_upload(&dir, "f.txt", b"secret data");
         let mut other = *token.as_bytes();
         other[RESUME_TOKEN_LEN - 1] ^= 1;
@@ -188,7 +192,7 @@ mod tests {
 
     #[test]
     fn an_upload_that_kept_no_token_cannot_be_resumed() {
-        let dir = TestDir::new("resume-no-token");
+        let dir = tempfile::tempdir().unwrap();
         // An upload without resume (v1, say) leaves only the .partial.
         let mut plain = Receiver::new(dir.path());
         plain.handle_message(open("f.txt")).unwrap();
@@ -205,7 +209,7 @@ mod tests {
 
     #[test]
     fn a_different_prefix_is_refused_and_nothing_is_written() {
-        let dir = TestDir::new("resume-prefix");
+        let dir = tempfile::tempdir().unwrap();
         let token = cut_upload(&dir, "f.txt", b"version 1");
         let mut second = receiver(&dir, 6);
         accepted(second.handle_message(resume("f.txt", &token)));
@@ -226,7 +230,7 @@ mod tests {
 
     #[test]
     fn nothing_but_the_prefix_may_come_first() {
-        let dir = TestDir::new("resume-order");
+        let dir = tempfile::tempdir().unwrap();
         let token = cut_upload(&dir, "f.txt", b"abc");
         for early in [
             Message::Data(b"d".to_vec()),
@@ -251,7 +255,7 @@ mod tests {
 
     #[test]
     fn an_upload_still_being_written_cannot_be_resumed() {
-        let dir = TestDir::new("resume-busy");
+        let dir = tempfile::tempdir().unwrap();
         let mut first = receiver(&dir, 8);
         let (token, _, _) = accepted(first.handle_message(open("f.txt")));
         first
@@ -273,7 +277,7 @@ mod tests {
 
     #[test]
     fn resuming_what_is_not_kept_starts_again_with_a_new_token() {
-        let dir = TestDir::new("resume-fresh");
+        let dir = tempfile::tempdir().unwrap();
         let presented = ResumeToken::from_bytes([5; RESUME_TOKEN_LEN]);
         let (token, offset, _) =
             accepted(receiver(&dir, 11).handle_message(resume("g.txt", &presented)));
@@ -283,7 +287,7 @@ mod tests {
 
     #[test]
     fn a_stored_file_is_not_resumed() {
-        let dir = TestDir::new("resume-stored");
+        let dir = tempfile::tempdir().unwrap();
         let token = cut_upload(&dir, "f.txt", b"abc");
         std::fs::write(dir.path().join("f.txt"), b"stored since").unwrap();
         assert_eq!(
@@ -297,11 +301,11 @@ mod tests {
 
     #[test]
     fn without_the_extension_agreed_open_is_answered_ok_and_resume_refused() {
-        let dir = TestDir::new("resume-not-agreed");
+        let dir = tempfile::tempdir().unwrap();
         let mut r =
             Receiver::new(dir.path()).with_resume(rand_chacha::ChaCha20Rng::seed_from_u64(13));
         assert_eq!(r.handle_message(open("f.txt")), Ok(Some(Message::Ok)));
-        assert_eq!(dir.list(), ["f.txt.partial"], "no token kept");
+        assert_eq!(list(dir.path()), ["f.txt.partial"], "no token kept");
         let mut r =
             Receiver::new(dir.path()).with_resume(rand_chacha::ChaCha20Rng::seed_from_u64(14));
         let token = ResumeToken::from_bytes([1; RESUME_TOKEN_LEN]);
@@ -316,7 +320,7 @@ mod tests {
 
     #[test]
     fn in_the_overwriting_mode_the_kept_partial_gets_the_token() {
-        let dir = TestDir::new("resume-overwrite");
+        let dir = tempfile::tempdir().unwrap();
         let mut first = Receiver::new(dir.path())
             .with_overwrite(true)
             .with_resume(rand_chacha::ChaCha20Rng::seed_from_u64(15));
@@ -326,7 +330,7 @@ mod tests {
             .handle_message(Message::Data(b"abc".to_vec()))
             .unwrap();
         first.finish_incomplete();
-        assert_eq!(dir.list(), ["f.txt.partial", "f.txt.partial~token"]);
+        assert_eq!(list(dir.path()), ["f.txt.partial", "f.txt.partial~token"]);
         let mut second = Receiver::new(dir.path())
             .with_overwrite(true)
             .with_resume(rand_chacha::ChaCha20Rng::seed_from_u64(16));
@@ -345,7 +349,7 @@ mod tests {
             sha256: Some(sha256(b"abcd")),
         };
         second.handle_message(close).unwrap();
-        assert_eq!(dir.list(), ["f.txt"]);
+        assert_eq!(list(dir.path()), ["f.txt"]);
     }
 
     #[test]

@@ -346,7 +346,7 @@ mod tests {
     use crate::config::Config;
     use crate::connection::{Ending, LINGER};
     use crate::error::Timer;
-    use crate::transfer::testutil::{TestDir, pseudo_random};
+    use crate::transfer::testutil::pseudo_random;
     use crate::transfer::{Receiver, Sender, default_chunk_size};
     use core::time::Duration;
     use rand_core::SeedableRng;
@@ -440,7 +440,7 @@ mod tests {
     fn pair<'a>(
         version: Version,
         file: &'a [u8],
-        store: &TestDir,
+        store: &tempfile::TempDir,
         now: Instant,
     ) -> (End<Upload<&'a [u8]>>, End<Download>) {
         let sender = Sender::new(file, "file.bin", default_chunk_size(version)).unwrap();
@@ -465,7 +465,7 @@ mod tests {
     #[test]
     fn one_generic_driver_runs_an_upload_and_a_download_in_both_versions() {
         for version in [Version::V1, Version::V2] {
-            let store = TestDir::new(&std::format!("session-{version:?}"));
+            let store = tempfile::tempdir().unwrap();
             // Several chunks of the version's default size, the last one
             // short.
             let file = pseudo_random(2 * default_chunk_size(version) + 1234, 5);
@@ -491,7 +491,7 @@ mod tests {
     /// gets the file stored, as its ending says.
     #[test]
     fn a_v1_upload_ends_with_close_still_to_write_then_a_half_close_and_a_drain() {
-        let store = TestDir::new("session-v1-ending");
+        let store = tempfile::tempdir().unwrap();
         let file = pseudo_random(5000, 6);
         let now = Instant::now();
         let (mut client, mut server) = pair(Version::V1, &file, &store, now);
@@ -519,7 +519,7 @@ mod tests {
     /// with the server's ERROR.
     #[test]
     fn a_refused_upload_ends_with_best_effort_last_words() {
-        let store = TestDir::new("session-refused");
+        let store = tempfile::tempdir().unwrap();
         std::fs::write(store.path().join("file.bin"), b"taken").unwrap();
         let file = pseudo_random(3000, 7);
         let now = Instant::now();

@@ -26,29 +26,28 @@ pub fn examples_dir() -> PathBuf {
         .join("examples")
 }
 
-/// A fresh directory under the system's temp dir, with a `store/`
-/// subdirectory; removed on drop.
-pub struct TempDir(pub PathBuf);
+pub use tempfile::TempDir;
 
-impl TempDir {
-    /// A directory named after `test` and `name`, and this process.
-    pub fn new(test: &str, name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("securex-{test}-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(path.join("store")).unwrap();
-        TempDir(path)
-    }
-
-    /// The storage directory for a server.
-    pub fn store(&self) -> PathBuf {
-        self.0.join("store")
-    }
+/// A fresh temporary directory (tempfile's, removed on drop), named after
+/// `test` and `name`, with an empty `store/` for a server.
+pub fn scratch(test: &str, name: &str) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("securex-{test}-{name}-"))
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir(dir.path().join("store")).unwrap();
+    dir
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// The storage directory of a [`scratch`] directory.
+pub trait Store {
+    /// `<dir>/store`.
+    fn store(&self) -> PathBuf;
+}
+
+impl Store for TempDir {
+    fn store(&self) -> PathBuf {
+        self.path().join("store")
     }
 }
 
