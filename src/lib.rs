@@ -85,17 +85,19 @@
 //!    passes. No read or write may block past it, or a silent peer keeps
 //!    the connection open beyond what its [`Config`] promises.
 //!
-//! [`Output::Closed`] ends the loop. A std loop that uploads a small file
-//! in v2 and honours the deadline (the example programs in `examples/`
-//! add a reader thread, partial writes and a bound on a peer that takes
-//! no bytes):
+//! [`Output::Closed`] ends the loop; then [`Connection::ending`] says how
+//! to end the transport (a half-close, and how long to wait for the
+//! peer's end of stream, so that a reset does not destroy our last
+//! frames). A std loop that uploads a small file in v2 and honours the
+//! deadline (the example programs in `examples/` add a reader thread,
+//! partial writes and a bound on a peer that takes no bytes):
 //!
 //! ```no_run
 //! use std::io::{ErrorKind, Read, Write};
 //! use std::net::TcpStream;
 //! use std::time::{Duration, Instant};
 //!
-//! use securex::transfer::{Sender, Upload};
+//! use securex::transfer::{Sender, Session, Upload};
 //! use securex::{Config, Connection, Output};
 //!
 //! fn upload(addr: &str, name: &str, file: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
@@ -120,6 +122,18 @@
 //!                 Output::Event(event) => upload.handle_event(&mut conn, now, event),
 //!                 Output::Timeout(at) => break at,
 //!                 Output::Closed => {
+//!                     // Its output is out: half-close, then drain a while.
+//!                     let ending = conn.ending(upload.failed());
+//!                     stream.shutdown(std::net::Shutdown::Write)?;
+//!                     if let Some(linger) = ending.and_then(|e| e.drain_within) {
+//!                         let until = Instant::now() + linger;
+//!                         while let Some(left) = until.checked_duration_since(Instant::now()) {
+//!                             stream.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+//!                             if !matches!(stream.read(&mut buf), Ok(n) if n > 0) {
+//!                                 break;
+//!                             }
+//!                         }
+//!                     }
 //!                     return match upload.outcome() {
 //!                         Some(Ok(())) => Ok(()),
 //!                         Some(Err(e)) => Err(e.clone().into()),

@@ -235,7 +235,8 @@ pub enum Output {
     /// armed (every timeout of the `Config` is off); wait for input.
     Timeout(Option<Instant>),
     /// The connection is over and everything it had to say has been
-    /// taken (its [`Event::Closed`] included): stop driving it.
+    /// taken (its [`Event::Closed`] included): stop driving it, and end
+    /// the transport as [`Connection::ending`] says.
     Closed,
 }
 

@@ -57,7 +57,9 @@ impl From<TransferError> for SessionError {
 /// test harness) runs either the same way:
 ///
 /// * after each input or command, hand every event of
-///   [`Connection::poll_event`] to [`handle_event`](Session::handle_event);
+///   [`Connection::poll_event`] (or every
+///   [`Output::Event`](crate::Output::Event) of
+///   [`Connection::poll_output`]) to [`handle_event`](Session::handle_event);
 /// * call [`pump`](Session::pump) whenever the connection's output has
 ///   been drained, and again right away while it returns `true` (there is
 ///   more to send: do not block waiting for input);
