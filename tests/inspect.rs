@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::programs::{ClientProcess, ExampleServer, TempDir, examples_dir};
+use common::programs::{ClientProcess, ExampleServer, Store, TempDir, examples_dir, scratch};
 
 /// What crossed a relay: each read, in the order the relay saw them,
 /// with its direction (`true`: client to server).
@@ -109,8 +109,8 @@ impl Captured {
 
     /// The two directions written to files: (c2s, s2c).
     fn files(&self) -> (PathBuf, PathBuf) {
-        let c2s = self.tmp.0.join("c2s.bin");
-        let s2c = self.tmp.0.join("s2c.bin");
+        let c2s = self.tmp.path().join("c2s.bin");
+        let s2c = self.tmp.path().join("s2c.bin");
         std::fs::write(&c2s, self.direction(true)).unwrap();
         std::fs::write(&s2c, self.direction(false)).unwrap();
         (c2s, s2c)
@@ -121,13 +121,13 @@ impl Captured {
 /// server through a recording relay, both with `SECUREX_KEYLOG` set to
 /// the same file.
 fn capture(test: &str, len: usize, server_flags: &[&str], client_flags: &[&str]) -> Captured {
-    let tmp = TempDir::new("inspect", test);
-    let keylog = tmp.0.join("keys.log");
+    let tmp = scratch("inspect", test);
+    let keylog = tmp.path().join("keys.log");
     let env = [("SECUREX_KEYLOG", keylog.as_path())];
     let server = ExampleServer::start_with_env(&tmp.store(), server_flags, &env);
     let relay = Relay::start(&server.addr);
     let file = text(len);
-    let path = tmp.0.join(format!("{test}.txt"));
+    let path = tmp.path().join(format!("{test}.txt"));
     std::fs::write(&path, &file).unwrap();
     let run = ClientProcess::start_with_env(&relay.addr, client_flags, &path, &env)
         .wait(Duration::from_secs(120));
@@ -213,7 +213,7 @@ fn wrong_keylog(c: &Captured) -> PathBuf {
         out += &fields.join(" ");
         out.push('\n');
     }
-    let path = c.tmp.0.join("wrong.log");
+    let path = c.tmp.path().join("wrong.log");
     std::fs::write(&path, out).unwrap();
     path
 }
@@ -561,7 +561,7 @@ fn late_segment(c: &Captured) -> usize {
 }
 
 fn inspect_pcap(c: &Captured, pcap: &[u8], extra: &[&str]) -> Output {
-    let path = c.tmp.0.join("capture.pcap");
+    let path = c.tmp.path().join("capture.pcap");
     std::fs::write(&path, pcap).unwrap();
     let mut args: Vec<&Path> = vec![Path::new("--keylog"), &c.keylog, Path::new("--pcap"), &path];
     args.extend(extra.iter().map(Path::new));
