@@ -77,6 +77,7 @@ mod session;
 
 pub use digest::{FileDigest, InlineSha256, ThreadedSha256};
 pub use receiver::{MAX_NAME_LEN, Receiver, stored_name};
+pub use resume::{ResumeTicket, TicketError};
 pub use sender::{DEFAULT_CHUNK_SIZE, Sender, V2_DEFAULT_CHUNK_SIZE, default_chunk_size};
 pub use session::{Download, Session, SessionError, Upload};
 

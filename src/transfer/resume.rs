@@ -1,6 +1,7 @@
 //! Resuming an upload (v2, [`Extension::Resume`](crate::config::Extension::Resume)):
-//! what the server keeps of a resume token, and the lock that keeps two
-//! connections from writing one `.partial`. The flow is the
+//! what the server keeps of a resume token, the lock that keeps two
+//! connections from writing one `.partial`, and what the uploader keeps
+//! ([`ResumeTicket`]). The flow is the
 //! [`Receiver`](super::Receiver)'s and the [`Sender`](super::Sender)'s; the
 //! wire is in [`crate::manual::v2_wire`], "Resume".
 
@@ -11,8 +12,145 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use std::string::String;
+
+use zeroize::Zeroizing;
+
 use super::TransferError;
-use crate::message::ResumeToken;
+use crate::message::{RESUME_TOKEN_LEN, ResumeToken};
+
+/// What an uploader keeps to resume an upload after a cut: the server it
+/// went to (as the uploader names it, e.g. `host:port`), the name the
+/// server stores it under, and the upload's token. Its text form is
+/// lines of `keyword value`:
+///
+/// ```text
+/// securex resume ticket
+/// server 127.0.0.1:5000
+/// name résumé_café.txt
+/// token 0123456789abcdef0123456789abcdef
+/// ```
+///
+/// The token is a credential: keep the ticket where only the uploader can
+/// read it (the example client writes `<file>.securex-resume`, mode 0600).
+/// `Debug` does not show it.
+///
+/// ```
+/// use securex::message::ResumeToken;
+/// use securex::transfer::ResumeTicket;
+///
+/// let ticket = ResumeTicket {
+///     server: "127.0.0.1:5000".into(),
+///     stored_name: "report.pdf".into(),
+///     token: ResumeToken::from_bytes([7; 16]),
+/// };
+/// let text = ticket.to_text();
+/// assert_eq!(ResumeTicket::from_text(&text), Ok(ticket));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ResumeTicket {
+    /// The server, as the uploader names it.
+    pub server: String,
+    /// The name the server stores the file under.
+    pub stored_name: String,
+    /// The upload's token.
+    pub token: ResumeToken,
+}
+
+/// The first line of a [`ResumeTicket`]'s text.
+const TICKET_HEADER: &str = "securex resume ticket";
+
+/// Why a text is not a [`ResumeTicket`]. Carries no text of the input.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketError {
+    /// The first line is not `securex resume ticket`.
+    NotATicket,
+    /// A line is missing (`server`, `name` or `token`).
+    MissingLine {
+        /// Its keyword.
+        keyword: &'static str,
+    },
+    /// A line of another kind, or one given twice.
+    UnexpectedLine,
+    /// The token is not 32 lowercase hex digits.
+    BadToken,
+}
+
+impl core::fmt::Display for TicketError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TicketError::NotATicket => f.write_str("not a securex resume ticket"),
+            TicketError::MissingLine { keyword } => write!(f, "no '{keyword}' line"),
+            TicketError::UnexpectedLine => f.write_str("a line of another kind, or twice"),
+            TicketError::BadToken => f.write_str("the token is not 32 hex digits"),
+        }
+    }
+}
+
+impl std::error::Error for TicketError {}
+
+impl ResumeTicket {
+    /// The ticket's text (zeroized when dropped: it holds the token).
+    /// The server and the name are written as they are: a line break in
+    /// either is replaced with a space, so the text always reads back.
+    pub fn to_text(&self) -> Zeroizing<String> {
+        let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+        Zeroizing::new(std::format!(
+            "{TICKET_HEADER}\nserver {}\nname {}\ntoken {}\n",
+            one_line(&self.server),
+            one_line(&self.stored_name),
+            base16ct::lower::encode_string(self.token.as_bytes())
+        ))
+    }
+
+    /// Reads a ticket's text.
+    ///
+    /// # Errors
+    ///
+    /// A [`TicketError`] saying what is wrong: not a ticket, a missing
+    /// line, a line of another kind or given twice, a bad token.
+    pub fn from_text(text: &str) -> Result<ResumeTicket, TicketError> {
+        let mut lines = text.lines();
+        if lines.next() != Some(TICKET_HEADER) {
+            return Err(TicketError::NotATicket);
+        }
+        let (mut server, mut name, mut token) = (None, None, None);
+        for line in lines {
+            let (keyword, value) = line.split_once(' ').unwrap_or((line, ""));
+            let slot = match keyword {
+                "server" => &mut server,
+                "name" => &mut name,
+                "token" => &mut token,
+                _ => return Err(TicketError::UnexpectedLine),
+            };
+            if slot.replace(value).is_some() {
+                return Err(TicketError::UnexpectedLine);
+            }
+        }
+        let missing = |keyword| TicketError::MissingLine { keyword };
+        let hex = token.ok_or(missing("token"))?;
+        let mut bytes = [0u8; RESUME_TOKEN_LEN];
+        match base16ct::lower::decode(hex.as_bytes(), &mut bytes) {
+            Ok(decoded) if decoded.len() == RESUME_TOKEN_LEN => {}
+            _ => return Err(TicketError::BadToken),
+        }
+        Ok(ResumeTicket {
+            server: server.ok_or(missing("server"))?.into(),
+            stored_name: name.ok_or(missing("name"))?.into(),
+            token: ResumeToken::from_bytes(bytes),
+        })
+    }
+}
+
+impl core::fmt::Debug for ResumeTicket {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ResumeTicket")
+            .field("server", &self.server)
+            .field("stored_name", &self.stored_name)
+            .finish_non_exhaustive()
+    }
+}
 
 /// `<target>.partial~token`: the SHA-256 (hex) of the resume token of the
 /// upload kept in `<target>.partial`. A name [`stored_name`] never makes
@@ -350,6 +488,66 @@ mod tests {
         };
         second.handle_message(close).unwrap();
         assert_eq!(list(dir.path()), ["f.txt"]);
+    }
+
+    fn ticket() -> ResumeTicket {
+        ResumeTicket {
+            server: "[::1]:5000".into(),
+            stored_name: "résumé_café.txt".into(),
+            token: ResumeToken::from_bytes(*b"0123456789abcdef"),
+        }
+    }
+
+    #[test]
+    fn a_ticket_reads_back_and_hides_its_token() {
+        let text = ticket().to_text();
+        assert_eq!(
+            &*text,
+            "securex resume ticket\nserver [::1]:5000\nname résumé_café.txt\n\
+             token 30313233343536373839616263646566\n"
+        );
+        assert_eq!(ResumeTicket::from_text(&text), Ok(ticket()));
+        let shown = std::format!("{:?}", ticket());
+        assert!(
+            !shown.contains("3031") && !shown.contains("48, 49"),
+            "{shown}"
+        );
+        // A line break in a field cannot add a line.
+        let mut odd = ticket();
+        odd.server = "a\ntoken 00".into();
+        let back = ResumeTicket::from_text(&odd.to_text()).unwrap();
+        assert_eq!(back.server, "a token 00");
+    }
+
+    #[test]
+    fn a_bad_ticket_is_refused_by_name() {
+        let good = std::string::String::from(&*ticket().to_text());
+        let cases: [(std::string::String, TicketError); 6] = [
+            (
+                good.replace("securex resume ticket", "securex ticket"),
+                TicketError::NotATicket,
+            ),
+            (
+                good.replace("server [::1]:5000\n", ""),
+                TicketError::MissingLine { keyword: "server" },
+            ),
+            (
+                good.replace("token 3031", "token 3g31"),
+                TicketError::BadToken,
+            ),
+            (good.replace("6566\n", "65\n"), TicketError::BadToken),
+            (
+                std::format!("{good}name again\n"),
+                TicketError::UnexpectedLine,
+            ),
+            (
+                std::format!("{good}mode 600\n"),
+                TicketError::UnexpectedLine,
+            ),
+        ];
+        for (text, error) in cases {
+            assert_eq!(ResumeTicket::from_text(&text), Err(error), "{text}");
+        }
     }
 
     #[test]
