@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{FrameHook, Pair, Split};
+use common::{FrameHook, Pair, Split, edit_frame};
 use securex::config::{Psk, Version};
 use securex::dh::NamedGroup;
 use securex::error::{ErrorKind, ProtocolError, RecordError};
@@ -21,21 +21,6 @@ fn legacy() -> Config {
     c.legacy_suites = true;
     c.offer = Offer::all();
     c
-}
-
-/// Rewrites the JSON of one frame of a link with `edit`.
-fn edit_frame(
-    index: usize,
-    edit: impl Fn(&mut serde_json::Map<String, Value>) + 'static,
-) -> FrameHook {
-    Box::new(move |i, frame| {
-        if i != index {
-            return vec![frame];
-        }
-        let mut json: serde_json::Map<String, Value> = serde_json::from_slice(&frame).unwrap();
-        edit(&mut json);
-        vec![serde_json::to_vec(&json).unwrap()]
-    })
 }
 
 fn established(pair: &Pair) -> bool {

@@ -5,28 +5,16 @@
 
 mod common;
 
-use common::{FrameHook, Pair};
+use common::{Pair, edit_frame};
 use securex::config::Extension;
 use securex::error::ProtocolError;
 use securex::{Config, Error, Role, State};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 fn config(extensions: &[Extension]) -> Config {
     let mut c = Config::default();
     c.extensions = extensions.to_vec();
     c
-}
-
-/// Rewrites the JSON of frame `index` of a link with `edit`.
-fn edit_frame(index: usize, edit: impl Fn(&mut Map<String, Value>) + 'static) -> FrameHook {
-    Box::new(move |i, frame| {
-        if i != index {
-            return vec![frame];
-        }
-        let mut json: Map<String, Value> = serde_json::from_slice(&frame).unwrap();
-        edit(&mut json);
-        vec![serde_json::to_vec(&json).unwrap()]
-    })
 }
 
 const RESUME: &[Extension] = &[Extension::Resume];

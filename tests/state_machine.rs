@@ -12,7 +12,7 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use common::programs::{Store, random_bytes, scratch};
-use common::{FrameHook, Pair};
+use common::{Pair, edit_frame};
 use securex::config::Version;
 use securex::error::{ProtocolError, SuiteError};
 use securex::suite::Offer;
@@ -34,18 +34,6 @@ fn seed() -> Config {
     let mut c = Config::seed_compatible();
     common::without_rotation_limits(&mut c);
     c
-}
-
-/// Rewrites the JSON of frame `index` of a link with `edit`.
-fn edit_frame(index: usize, edit: impl Fn(&mut Map<String, Value>) + 'static) -> FrameHook {
-    Box::new(move |i, frame| {
-        if i != index {
-            return vec![frame];
-        }
-        let mut json: Map<String, Value> = serde_json::from_slice(&frame).unwrap();
-        edit(&mut json);
-        vec![serde_json::to_vec(&json).unwrap()]
-    })
 }
 
 /// Flips one bit of a record's `payload`.

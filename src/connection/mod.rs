@@ -382,14 +382,7 @@ impl Connection {
         rng: impl CryptoRng + Send + 'static,
         now: Instant,
     ) -> Result<Self, ConfigError> {
-        config.validate()?;
-        Ok(Connection::new(
-            Role::Client,
-            config,
-            Box::new(rng),
-            now,
-            client::hello,
-        ))
+        Connection::new(Role::Client, config, Box::new(rng), now, client::hello)
     }
 
     /// A server: waits for the client's `ALGORITHMS`.
@@ -400,14 +393,9 @@ impl Connection {
         rng: impl CryptoRng + Send + 'static,
         now: Instant,
     ) -> Result<Self, ConfigError> {
-        config.validate()?;
-        Ok(Connection::new(
-            Role::Server,
-            config,
-            Box::new(rng),
-            now,
-            |_| Phase::ServerAwaitHello,
-        ))
+        Connection::new(Role::Server, config, Box::new(rng), now, |_| {
+            Phase::ServerAwaitHello
+        })
     }
 
     /// A connection in the phase `start` begins it with (the client's
@@ -418,7 +406,8 @@ impl Connection {
         rng: Box<dyn CryptoRng + Send>,
         now: Instant,
         start: fn(&mut Core) -> Phase,
-    ) -> Self {
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
         let mut core = Core {
             role,
             config,
@@ -435,14 +424,14 @@ impl Connection {
         };
         core.arm(Slot::Handshake, core.config.handshake_timeout);
         core.active();
-        Connection {
+        Ok(Connection {
             splitter: FrameSplitter::new(core.config.max_frame_len),
             phase: start(&mut core),
             core,
             queue: VecDeque::new(),
             queued_bytes: 0,
             closing: false,
-        }
+        })
     }
 
     // ----- getters -----

@@ -57,6 +57,24 @@ pub enum Split {
 /// duplicate it, a changed one to corrupt it.
 pub type FrameHook = Box<dyn FnMut(usize, Vec<u8>) -> Vec<Vec<u8>>>;
 
+/// A hook that rewrites the JSON of frame `index` of a link with `edit`
+/// (the other frames pass unchanged).
+#[allow(dead_code)] // Not every test binary edits frames.
+pub fn edit_frame(
+    index: usize,
+    edit: impl Fn(&mut serde_json::Map<String, serde_json::Value>) + 'static,
+) -> FrameHook {
+    Box::new(move |i, frame| {
+        if i != index {
+            return vec![frame];
+        }
+        let mut json: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&frame).unwrap();
+        edit(&mut json);
+        vec![serde_json::to_vec(&json).unwrap()]
+    })
+}
+
 /// One direction of the wire.
 pub struct Link {
     /// Bytes written by the sender, not yet cut into frames.
