@@ -54,6 +54,7 @@ impl Extension {
     pub const ALL: [Extension; 1] = [Extension::Resume];
 
     /// The name on the wire.
+    #[must_use]
     pub const fn wire_name(self) -> &'static str {
         match self {
             Extension::Resume => "resume",
@@ -61,6 +62,7 @@ impl Extension {
     }
 
     /// The extension of a wire name, if this crate knows it.
+    #[must_use]
     pub fn from_wire_name(name: &str) -> Option<Extension> {
         Extension::ALL.into_iter().find(|e| e.wire_name() == name)
     }
@@ -130,6 +132,7 @@ impl Psk {
     }
 
     /// The identifier.
+    #[must_use]
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -148,11 +151,13 @@ pub struct StaticKey(alloc::sync::Arc<KeyPair>);
 
 impl StaticKey {
     /// Wraps a key pair (in one of the RFC 7919 groups).
+    #[must_use]
     pub fn new(key: KeyPair) -> StaticKey {
         StaticKey(alloc::sync::Arc::new(key))
     }
 
     /// The key pair.
+    #[must_use]
     pub fn key_pair(&self) -> &KeyPair {
         &self.0
     }
@@ -407,6 +412,7 @@ impl Config {
     ///
     /// v1 has no authentication and weak record protection (see
     /// [`crate::record::v1`]): use it only to talk to existing peers.
+    #[must_use]
     pub fn seed_compatible() -> Config {
         Config {
             versions: vec![Version::V1, Version::V2],

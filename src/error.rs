@@ -374,6 +374,7 @@ pub enum Timer {
 
 impl Timer {
     /// What was awaited, in words.
+    #[must_use]
     pub fn describe(self) -> &'static str {
         match self {
             Timer::Handshake => "the handshake to complete",
@@ -401,6 +402,7 @@ impl fmt::Display for Timer {
 
 impl Error {
     /// The coarse class of this error.
+    #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Frame(FrameError::UnknownType(_)) => ErrorKind::Unsupported,

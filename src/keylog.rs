@@ -152,6 +152,7 @@ impl Eq for KeyLog {}
 
 /// The `conn-id` of v2 lines: the client's nonce (the decoded `nonce` of
 /// its `ALGORITHMS`), in lowercase hex.
+#[must_use]
 pub fn v2_connection_id(client_nonce: &[u8]) -> String {
     base16ct::lower::encode_string(client_nonce)
 }
@@ -159,6 +160,7 @@ pub fn v2_connection_id(client_nonce: &[u8]) -> String {
 /// The `conn-id` of v1 lines: the lowercase hex of the SHA-256 of the
 /// decoded `public_key` field of the connection's first `ALGORITHMS`
 /// (the PEM of the client's first public key, as the client wrote it).
+#[must_use]
 pub fn v1_connection_id(first_public_key_pem: &[u8]) -> String {
     base16ct::lower::encode_string(&Sha256::digest(first_public_key_pem))
 }

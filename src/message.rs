@@ -101,12 +101,14 @@ pub struct ResumeToken([u8; RESUME_TOKEN_LEN]);
 
 impl ResumeToken {
     /// A token of these bytes (drawn from a CSPRNG by the server).
+    #[must_use]
     pub fn from_bytes(bytes: [u8; RESUME_TOKEN_LEN]) -> ResumeToken {
         ResumeToken(bytes)
     }
 
     /// The token's bytes, for the uploader to keep (it is a credential:
     /// store it where only the uploader can read it).
+    #[must_use]
     pub fn as_bytes(&self) -> &[u8; RESUME_TOKEN_LEN] {
         &self.0
     }
@@ -134,6 +136,7 @@ impl fmt::Debug for ResumeToken {
 
 impl Message {
     /// The wire name of the message's type.
+    #[must_use]
     pub fn type_name(&self) -> &'static str {
         match self {
             Message::Open { .. } => "OPEN",
@@ -148,6 +151,7 @@ impl Message {
     }
 
     /// Whether this is a message of [`Extension::Resume`](crate::config::Extension::Resume).
+    #[must_use]
     pub fn is_resume_message(&self) -> bool {
         matches!(
             self,
@@ -157,6 +161,7 @@ impl Message {
 
     /// Whether a client may send this message (the others are the
     /// server's).
+    #[must_use]
     pub fn is_from_client(&self) -> bool {
         matches!(
             self,
@@ -171,6 +176,7 @@ impl Message {
     /// The v1 inner JSON of the message, ASCII only. v1 has no resume
     /// messages: theirs is a JSON object of their type name alone, which
     /// a v1 peer refuses (the connection never sends one in v1).
+    #[must_use]
     pub fn to_v1_json(&self) -> Vec<u8> {
         match self {
             Message::Data(data) => {
@@ -188,6 +194,7 @@ impl Message {
     /// the file name; ACCEPTED: the offset as 8 bytes big-endian, the
     /// token, then the stored name; PREFIX: the 32-byte SHA-256). DATA is
     /// not base64-encoded.
+    #[must_use]
     pub fn to_v2_bytes(&self) -> Vec<u8> {
         let (code, body) = self.v2_parts();
         let mut out = Vec::with_capacity(1 + body.len());
@@ -228,6 +235,7 @@ impl Message {
 
     /// Parses a v2 inner plaintext whose type byte is an application
     /// message's; `None` for other type bytes (the connection's own).
+    #[must_use]
     pub fn from_v2_bytes(bytes: &[u8]) -> Option<Result<Message, FrameError>> {
         Message::from_v2_vec(bytes.to_vec())
     }

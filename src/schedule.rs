@@ -66,6 +66,7 @@ impl V1Secrets {
     /// [`V1_PBKDF2_ROUNDS`]. See `fuzz/README.md`.
     // Cannot fail: 32 bytes is a valid HKDF-SHA256 output length.
     #[allow(clippy::expect_used)]
+    #[must_use]
     pub fn derive(z: &[u8], cipher: Cipher) -> V1Secrets {
         // Filled in place, so that no copy of a secret is left behind.
         let mut secrets = V1Secrets {
@@ -127,6 +128,7 @@ impl V1Secrets {
     }
 
     /// The cipher the key is for.
+    #[must_use]
     pub fn cipher(&self) -> Cipher {
         self.cipher
     }
@@ -134,12 +136,14 @@ impl V1Secrets {
     /// `derived`, the v1 MAC key. Exposed for known-answer tests and
     /// interoperability debugging only: anyone holding it can forge v1
     /// MACs.
+    #[must_use]
     pub fn dangerously_expose_derived(&self) -> &[u8; 32] {
         &self.derived
     }
 
     /// The cipher key. Exposed for known-answer tests only: anyone holding
     /// it can read the epoch's traffic.
+    #[must_use]
     pub fn dangerously_expose_key(&self) -> &[u8] {
         &self.key[..self.cipher.key_len()]
     }
@@ -228,6 +232,7 @@ pub mod v2 {
     }
 
     /// H(parts...) with the suite's hash.
+    #[must_use]
     pub fn hash(h: Hash, parts: &[&[u8]]) -> Vec<u8> {
         h.digest(parts).as_slice().to_vec()
     }
@@ -265,6 +270,7 @@ pub mod v2 {
     impl EpochSecrets {
         /// The secrets of epoch 0: `psk` as the HKDF salt if configured,
         /// `z_ee` ‖ `z_es` as the input, bound to the transcript hash `th`.
+        #[must_use]
         pub fn handshake(
             suite: CipherSuite,
             psk: Option<&[u8]>,
@@ -281,6 +287,7 @@ pub mod v2 {
 
         /// The secrets of the next epoch, after a rotation that agreed
         /// `z` between `initiator_public` and `responder_public`.
+        #[must_use]
         pub fn rotate(
             &self,
             suite: CipherSuite,
@@ -329,11 +336,13 @@ pub mod v2 {
         }
 
         /// The suite the secrets are for.
+        #[must_use]
         pub fn suite(&self) -> CipherSuite {
             self.suite
         }
 
         /// The FINISHED value of one side: HMAC-H(its FINISHED key, TH).
+        #[must_use]
         pub fn finished(&self, client: bool) -> Vec<u8> {
             let key = if client {
                 &self.client_finished
@@ -344,6 +353,7 @@ pub mod v2 {
         }
 
         /// Checks a peer's FINISHED value in constant time.
+        #[must_use]
         pub fn verify_finished(&self, client: bool, value: &[u8]) -> bool {
             let expected = self.finished(client);
             use subtle::ConstantTimeEq;

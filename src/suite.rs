@@ -102,6 +102,7 @@ wire_enum!(
 
 impl Cipher {
     /// Block size in bytes: 16 for AES, 8 for 3DES.
+    #[must_use]
     pub const fn block_len(self) -> usize {
         match self {
             Cipher::Aes128 => 16,
@@ -110,6 +111,7 @@ impl Cipher {
     }
 
     /// Key length in bytes: 16 for AES-128, 24 for 3DES.
+    #[must_use]
     pub const fn key_len(self) -> usize {
         match self {
             Cipher::Aes128 => 16,
@@ -118,6 +120,7 @@ impl Cipher {
     }
 
     /// Whether `mode` may be used with this cipher.
+    #[must_use]
     pub const fn supports(self, mode: Mode) -> bool {
         matches!(
             (self, mode),
@@ -137,6 +140,7 @@ impl Cipher {
 
 impl Hash {
     /// Output length in bytes.
+    #[must_use]
     pub const fn output_len(self) -> usize {
         match self {
             Hash::Sha256 => 32,
@@ -182,16 +186,19 @@ impl CipherSuite {
     }
 
     /// The cipher.
+    #[must_use]
     pub const fn cipher(self) -> Cipher {
         self.cipher
     }
 
     /// The mode of operation.
+    #[must_use]
     pub const fn mode(self) -> Mode {
         self.mode
     }
 
     /// The hash.
+    #[must_use]
     pub const fn hash(self) -> Hash {
         self.hash
     }
@@ -239,6 +246,7 @@ pub struct Offer {
 
 impl Offer {
     /// An offer of every cipher, mode and hash, in declaration order.
+    #[must_use]
     pub fn all() -> Self {
         Offer {
             ciphers: Cipher::ALL.to_vec(),
@@ -272,6 +280,7 @@ impl Offer {
     }
 
     /// The wire names of the three lists.
+    #[must_use]
     pub fn wire_names(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
         fn names<T: fmt::Display>(v: &[T]) -> Vec<String> {
             v.iter().map(ToString::to_string).collect()
@@ -284,6 +293,7 @@ impl Offer {
     }
 
     /// Whether the cipher, the mode and the hash of `suite` are all listed.
+    #[must_use]
     pub fn contains(&self, suite: CipherSuite) -> bool {
         self.ciphers.contains(&suite.cipher)
             && self.modes.contains(&suite.mode)

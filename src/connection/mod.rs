@@ -439,41 +439,49 @@ impl Connection {
     /// v2: the extensions of the application protocol both sides agreed in
     /// the handshake (see [`Extension`]); empty before the server's
     /// `EXCHANGE`, in v1, and when none was agreed.
+    #[must_use]
     pub fn extensions(&self) -> &[Extension] {
         &self.core.extensions
     }
 
     /// Whether `extension` was agreed (see [`extensions`](Self::extensions)).
+    #[must_use]
     pub fn has_extension(&self, extension: Extension) -> bool {
         self.core.extensions.contains(&extension)
     }
 
     /// The role.
+    #[must_use]
     pub fn role(&self) -> Role {
         self.core.role
     }
 
     /// What the connection is doing.
+    #[must_use]
     pub fn state(&self) -> State {
         self.phase.state()
     }
 
     /// The suite of the current epoch, once established.
+    #[must_use]
     pub fn suite(&self) -> Option<CipherSuite> {
         self.core.suite
     }
 
     /// The version spoken, once established.
+    #[must_use]
     pub fn version(&self) -> Option<Version> {
         self.core.version
     }
 
     /// The current key epoch (0 for the first handshake).
+    #[must_use]
     pub fn epoch(&self) -> u32 {
         self.core.epoch
     }
 
     /// Why the connection closed, if it failed.
+    #[must_use]
     pub fn close_reason(&self) -> Option<&Error> {
         match &self.phase {
             Phase::Closed(error) => error.as_ref(),
@@ -491,6 +499,7 @@ impl Connection {
     ///
     /// The lingering is [`LINGER`], or the reply deadline
     /// (`Config::handshake_timeout`) if shorter.
+    #[must_use]
     pub fn ending(&self, app_failed: bool) -> Option<Ending> {
         let Phase::Closed(error) = &self.phase else {
             return None;
@@ -508,22 +517,26 @@ impl Connection {
     }
 
     /// Bytes held for sending: queued messages and unpolled frames.
+    #[must_use]
     pub fn buffered_len(&self) -> usize {
         self.queued_bytes + self.core.outgoing.len()
     }
 
     /// Bytes of a frame received in part, held until its `\r\n` arrives
     /// (at most `Config::max_frame_len`; none once closed).
+    #[must_use]
     pub fn buffered_input_len(&self) -> usize {
         self.splitter.buffered()
     }
 
     /// Application messages waiting for keys (not yet turned into frames).
+    #[must_use]
     pub fn queued_messages(&self) -> usize {
         self.queue.len()
     }
 
     /// The configuration.
+    #[must_use]
     pub fn config(&self) -> &Config {
         &self.core.config
     }

@@ -119,6 +119,7 @@ impl Group {
     /// One of the RFC 7919 groups. With `std`, each is built once per
     /// process and shared (its p, q and Montgomery parameters, about
     /// 2.5 KB for ffdhe2048, are then not held by every connection).
+    #[must_use]
     pub fn named(group: NamedGroup) -> Group {
         #[cfg(feature = "std")]
         {
@@ -196,6 +197,7 @@ impl Group {
 
     /// Encodes the group as PEM: `X9.42 DH PARAMETERS` (p, g, q) when q is
     /// known, `DH PARAMETERS` (p, g) otherwise.
+    #[must_use]
     pub fn to_pem(&self) -> String {
         encoding::encode_params_pem(&self.inner.raw)
     }
@@ -285,38 +287,45 @@ impl Group {
 
     /// The RFC 7919 group this is, if it is one (whether or not q was
     /// received with it).
+    #[must_use]
     pub fn named_group(&self) -> Option<NamedGroup> {
         self.inner.named
     }
 
     /// The modulus p, big-endian, without leading zeros.
+    #[must_use]
     pub fn modulus(&self) -> &[u8] {
         &self.inner.raw.p
     }
 
     /// The generator g, big-endian, without leading zeros.
+    #[must_use]
     pub fn generator(&self) -> &[u8] {
         &self.inner.raw.g
     }
 
     /// The subgroup order q as received or named, big-endian, without
     /// leading zeros; `None` for groups received without it.
+    #[must_use]
     pub fn subgroup_order(&self) -> Option<&[u8]> {
         self.inner.raw.q.as_deref()
     }
 
     /// Bits of the modulus.
+    #[must_use]
     pub fn bits(&self) -> u32 {
         bit_len(&self.inner.raw.p)
     }
 
     /// Bytes of the modulus: the length of every shared secret.
+    #[must_use]
     pub fn byte_len(&self) -> usize {
         self.inner.raw.p.len()
     }
 
     /// Whether the subgroup order q is known (and public values are
     /// checked against it).
+    #[must_use]
     pub fn has_subgroup_order(&self) -> bool {
         self.inner.q.is_some()
     }
@@ -324,6 +333,7 @@ impl Group {
     /// Bits of the private exponents drawn in this group: RFC 7919 lengths
     /// for named groups, and `bits(p) - 2` for ad-hoc groups, whatever q
     /// they carry (a received q never shortens an exponent).
+    #[must_use]
     pub fn exponent_bits(&self) -> u32 {
         match self.inner.named {
             Some(named) => named.exponent_bits(),
@@ -454,17 +464,20 @@ pub struct PublicKey {
 
 impl PublicKey {
     /// The group the key belongs to.
+    #[must_use]
     pub fn group(&self) -> &Group {
         &self.group
     }
 
     /// The public value, big-endian, without leading zeros.
+    #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         self.y.to_be_bytes_trimmed_vartime().into_vec()
     }
 
     /// Encodes the key as a `PUBLIC KEY` PEM (SubjectPublicKeyInfo with the
     /// group's parameters).
+    #[must_use]
     pub fn to_pem(&self) -> String {
         encoding::encode_spki_pem(&self.group.inner.raw, &self.to_bytes())
     }
@@ -477,6 +490,7 @@ impl PublicKey {
     }
 
     /// The public value, big-endian, left-padded to the length of p.
+    #[must_use]
     pub fn to_padded_bytes(&self) -> Vec<u8> {
         let bytes = self.to_bytes();
         let mut out = alloc::vec![0u8; self.group.byte_len().saturating_sub(bytes.len())];
@@ -486,6 +500,7 @@ impl PublicKey {
 
     /// SHA-256 of the padded public value: how a client names the server
     /// key it pins.
+    #[must_use]
     pub fn fingerprint(&self) -> [u8; 32] {
         use sha2::Digest;
         sha2::Sha256::digest(self.to_padded_bytes()).into()
@@ -562,16 +577,19 @@ impl KeyPair {
     /// The private exponent, big-endian, for storing a long-term key
     /// (zeroized when dropped). Whoever reads it can impersonate the key's
     /// owner: store it readable by its owner only.
+    #[must_use]
     pub fn private_bytes(&self) -> Zeroizing<Vec<u8>> {
         Zeroizing::new(self.x.to_be_bytes_trimmed_vartime().into_vec())
     }
 
     /// The public half.
+    #[must_use]
     pub fn public_key(&self) -> &PublicKey {
         &self.public
     }
 
     /// The group of the pair.
+    #[must_use]
     pub fn group(&self) -> &Group {
         &self.public.group
     }
@@ -620,6 +638,7 @@ pub struct SharedSecret(Zeroizing<Vec<u8>>);
 
 impl SharedSecret {
     /// The bytes of Z.
+    #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

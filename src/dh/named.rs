@@ -28,6 +28,7 @@ impl NamedGroup {
     ];
 
     /// The name used on the wire and in RFC 7919.
+    #[must_use]
     pub const fn wire_name(self) -> &'static str {
         match self {
             NamedGroup::Ffdhe2048 => "ffdhe2048",
@@ -37,6 +38,7 @@ impl NamedGroup {
     }
 
     /// Bits of the modulus.
+    #[must_use]
     pub const fn bits(self) -> u32 {
         match self {
             NamedGroup::Ffdhe2048 => 2048,
@@ -48,6 +50,7 @@ impl NamedGroup {
     /// Length of the random private exponents, in bits: RFC 7919 section
     /// 5.2 (225, 275 and 325), at least twice the security strength as NIST
     /// SP 800-56A asks.
+    #[must_use]
     pub const fn exponent_bits(self) -> u32 {
         match self {
             NamedGroup::Ffdhe2048 => 225,

@@ -71,6 +71,7 @@ impl V1Protector {
     // the assert below ties that cipher to the suite's: the key lengths the
     // constructors expect always hold.
     #[allow(clippy::expect_used)]
+    #[must_use]
     pub fn new(suite: CipherSuite, secrets: V1Secrets) -> V1Protector {
         assert_eq!(
             secrets.cipher(),
@@ -92,6 +93,7 @@ impl V1Protector {
     }
 
     /// The suite.
+    #[must_use]
     pub fn suite(&self) -> CipherSuite {
         self.suite
     }
@@ -102,6 +104,7 @@ impl V1Protector {
     }
 
     /// The IV length of the suite: the cipher's block size.
+    #[must_use]
     pub fn iv_len(&self) -> usize {
         self.suite.cipher().block_len()
     }
@@ -131,6 +134,7 @@ impl V1Protector {
 
     /// The length of the ciphertext of `len` bytes: PKCS#7-padded to the
     /// block (1 to a block more), in every mode.
+    #[must_use]
     pub fn ciphertext_len(&self, len: usize) -> usize {
         let block = self.suite.cipher().block_len();
         (len / block + 1) * block

@@ -131,6 +131,7 @@ const MAX_IV_LEN: usize = 16;
 
 /// The record header: [`HEADER_LABEL`] ‖ epoch (big-endian) ‖ seq
 /// (big-endian). The GCM additional data, and the start of the HMAC input.
+#[must_use]
 pub fn header(epoch: u32, seq: u64) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     let (label, rest) = h.split_at_mut(HEADER_LABEL.len());
@@ -251,6 +252,7 @@ impl V2DirectionKeys {
     }
 
     /// The suite.
+    #[must_use]
     pub fn suite(&self) -> CipherSuite {
         self.suite
     }
@@ -412,6 +414,7 @@ pub struct V2Sealer {
 
 impl V2Sealer {
     /// A sealer for `epoch`, starting at seq 0.
+    #[must_use]
     pub fn new(keys: V2DirectionKeys, epoch: u32) -> Self {
         V2Sealer {
             keys,
@@ -421,16 +424,19 @@ impl V2Sealer {
     }
 
     /// The key epoch.
+    #[must_use]
     pub fn epoch(&self) -> u32 {
         self.epoch
     }
 
     /// The seq the next record will carry (= the number of records sealed).
+    #[must_use]
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
 
     /// The suite.
+    #[must_use]
     pub fn suite(&self) -> CipherSuite {
         self.keys.suite
     }
@@ -465,6 +471,7 @@ impl V2Sealer {
     /// The length of the ciphertext of `len` bytes of plaintext: `len` +
     /// 16 (the tag) for GCM, `len` padded to the next whole block for CBC
     /// and ECB (1 to a block more).
+    #[must_use]
     pub fn ciphertext_len(&self, len: usize) -> usize {
         self.keys.ciphertext_len(len)
     }
@@ -505,6 +512,7 @@ pub struct V2Opener {
 
 impl V2Opener {
     /// An opener for `epoch`, expecting seq 0 first.
+    #[must_use]
     pub fn new(keys: V2DirectionKeys, epoch: u32) -> Self {
         V2Opener {
             keys,
@@ -514,16 +522,19 @@ impl V2Opener {
     }
 
     /// The key epoch.
+    #[must_use]
     pub fn epoch(&self) -> u32 {
         self.epoch
     }
 
     /// The seq the next record must carry (= the number of records opened).
+    #[must_use]
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
 
     /// The suite.
+    #[must_use]
     pub fn suite(&self) -> CipherSuite {
         self.keys.suite
     }

@@ -69,6 +69,7 @@ struct Worker {
 
 impl ThreadedSha256 {
     /// Starts the hashing thread.
+    #[must_use]
     pub fn new() -> ThreadedSha256 {
         let (chunks, inbox) = mpsc::sync_channel::<Vec<u8>>(QUEUED_CHUNKS);
         let (back, spent) = mpsc::sync_channel::<Vec<u8>>(QUEUED_CHUNKS + 1);

@@ -476,6 +476,7 @@ impl Receiver {
     }
 
     /// Whether uploads may resume ([`with_resume`](Self::with_resume)).
+    #[must_use]
     pub fn resumable(&self) -> bool {
         self.resume.is_some()
     }
@@ -718,21 +719,25 @@ impl Receiver {
     }
 
     /// The name the file is stored under, once `Open` was accepted.
+    #[must_use]
     pub fn stored_name(&self) -> Option<&str> {
         self.stored_name.as_deref()
     }
 
     /// How many bytes of `Data` were written so far.
+    #[must_use]
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written
     }
 
     /// The SHA-256 of the stored file, once `Close` stored it.
+    #[must_use]
     pub fn sha256(&self) -> Option<[u8; 32]> {
         self.sha256
     }
 
     /// Where the file was stored, once `Close` stored it.
+    #[must_use]
     pub fn final_path(&self) -> Option<&Path> {
         self.final_path.as_deref()
     }

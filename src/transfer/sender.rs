@@ -40,6 +40,7 @@ pub const V2_DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 /// assert_eq!(default_chunk_size(Version::V1), 960);
 /// assert_eq!(default_chunk_size(Version::V2), 65_536);
 /// ```
+#[must_use]
 pub const fn default_chunk_size(version: Version) -> usize {
     match version {
         Version::V1 => DEFAULT_CHUNK_SIZE,

@@ -267,6 +267,7 @@ pub struct Download {
 
 impl Download {
     /// A download into `receiver`'s directory.
+    #[must_use]
     pub fn new(receiver: Receiver) -> Download {
         Download {
             receiver,
@@ -275,6 +276,7 @@ impl Download {
     }
 
     /// The receiver (stored name, bytes written, digest).
+    #[must_use]
     pub fn receiver(&self) -> &Receiver {
         &self.receiver
     }
@@ -282,6 +284,7 @@ impl Download {
     /// `Some` once the file is stored (its path) or the transfer failed.
     /// After a failure, what arrived is kept as `<name>.partial`; see
     /// [`Download::partial`].
+    #[must_use]
     pub fn outcome(&self) -> Option<&Result<PathBuf, SessionError>> {
         self.outcome.as_ref()
     }

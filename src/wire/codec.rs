@@ -21,6 +21,7 @@ pub struct FrameSplitter {
 impl FrameSplitter {
     /// A splitter refusing frames longer than `max_frame_len` bytes
     /// (without the delimiter).
+    #[must_use]
     pub fn new(max_frame_len: usize) -> FrameSplitter {
         FrameSplitter {
             partial: Vec::new(),
@@ -29,6 +30,7 @@ impl FrameSplitter {
     }
 
     /// Bytes of the partial frame held.
+    #[must_use]
     pub fn buffered(&self) -> usize {
         self.partial.len()
     }

@@ -49,6 +49,7 @@ pub struct Algorithms {
 
 impl Algorithms {
     /// A v1 `ALGORITHMS` (no v2 fields).
+    #[must_use]
     pub fn v1(
         ciphers: Vec<String>,
         modes: Vec<String>,
@@ -97,6 +98,7 @@ pub struct Exchange {
 
 impl Exchange {
     /// A v1 `EXCHANGE` (no v2 fields).
+    #[must_use]
     pub fn v1(value: String, ciphersuite: String) -> Exchange {
         Exchange {
             value,
@@ -132,6 +134,7 @@ pub struct Record {
 impl Record {
     /// A record of these fields, as they go on the wire (see
     /// `From<&V2Record>` for one made from a sealed record).
+    #[must_use]
     pub fn new(
         epoch: u32,
         seq: u64,
@@ -221,6 +224,7 @@ struct TypeOnly<'a> {
 
 impl Frame {
     /// The wire name of the frame's type.
+    #[must_use]
     pub fn type_name(&self) -> &'static str {
         match self {
             Frame::Algorithms(_) => "ALGORITHMS",
@@ -249,6 +253,7 @@ impl Frame {
     }
 
     /// Writes the frame as compact, ASCII-only JSON, without `\r\n`.
+    #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         to_ascii_json(self)
     }

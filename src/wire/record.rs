@@ -175,6 +175,7 @@ fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Reads a `SECURE_X` frame (without its delimiter) in the form [`write()`]
 /// writes, its binary fields decoded; `None` for any other frame.
+#[must_use]
 pub fn parse(frame: &[u8]) -> Option<V2Record> {
     let rest = frame.strip_prefix(START)?;
     let (epoch, rest) = decimal(rest)?;
@@ -235,6 +236,7 @@ pub fn decode_fields(record: &Record) -> Result<V2Record, RecordError> {
 /// else), its fields decoded; `None` for any other frame, which is then
 /// the strict parser's. Existing Python peers write `", "` separators: their
 /// records take the strict path.
+#[must_use]
 pub fn parse_v1(frame: &[u8]) -> Option<V1Record> {
     let (payload, rest) = string(frame.strip_prefix(V1_START)?)?;
     let (iv, rest) = string(rest.strip_prefix(&IV[1..])?)?;
