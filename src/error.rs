@@ -217,7 +217,7 @@ pub enum DhError {
     Der,
     /// Bytes followed the DER structure.
     TrailingData,
-    /// A SubjectPublicKeyInfo named an algorithm other than
+    /// A `SubjectPublicKeyInfo` named an algorithm other than
     /// dhKeyAgreement (1.2.840.113549.1.3.1) or dhpublicnumber
     /// (1.2.840.10046.2.1).
     UnknownAlgorithm(String),

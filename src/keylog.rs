@@ -49,7 +49,7 @@
 //!   `conn-id` is the SHA-256, in hex, of the client's **first** public
 //!   key as it appears on the wire: the bytes of the `public_key` field of
 //!   the connection's first `ALGORITHMS`, base64-decoded (the PEM text of
-//!   the key's SubjectPublicKeyInfo, `-----BEGIN PUBLIC KEY-----` to the
+//!   the key's `SubjectPublicKeyInfo`, `-----BEGIN PUBLIC KEY-----` to the
 //!   line break after `-----END PUBLIC KEY-----`, exactly as the client
 //!   wrote it). It stays the same across rotations, whose `ALGORITHMS`
 //!   carry new keys. `key` is the cipher key `K` and `mac-key` the MAC key

@@ -166,7 +166,7 @@ impl fmt::Debug for V1Secrets {
 /// With H the suite's hash (SHA-256 or SHA-512):
 ///
 /// * `PRK` = HKDF-Extract(salt = the PSK if one is configured, else no
-///   salt (zeros), IKM = Z_ee ‖ Z_es), Z_es only when the client pins a
+///   salt (zeros), IKM = `Z_ee` ‖ `Z_es`), `Z_es` only when the client pins a
 ///   server static key;
 /// * each key = HKDF-Expand(PRK, `"securex v2 " ‖ label ‖ TH`, length),
 ///   where `TH` = H(`ALGORITHMS` frame ‖ `EXCHANGE` frame), both exactly as

@@ -2,7 +2,7 @@
 //! public keys, as exchanged in the v1 handshake.
 //!
 //! Two parameter structures exist, chosen by the PEM label (or, inside a
-//! SubjectPublicKeyInfo, by the algorithm OID):
+//! `SubjectPublicKeyInfo`, by the algorithm OID):
 //!
 //! * PKCS#3 `DHParameter` (`DH PARAMETERS`, dhKeyAgreement
 //!   1.2.840.113549.1.3.1): `SEQUENCE { p, g, privateValueLength OPTIONAL }`;
@@ -32,7 +32,7 @@ use crate::error::DhError;
 const LABEL_PKCS3: &str = "DH PARAMETERS";
 /// PEM label of X9.42 DH parameters.
 const LABEL_X942: &str = "X9.42 DH PARAMETERS";
-/// PEM label of a SubjectPublicKeyInfo.
+/// PEM label of a `SubjectPublicKeyInfo`.
 const LABEL_SPKI: &str = "PUBLIC KEY";
 
 /// PKCS#3 dhKeyAgreement; its parameters are a [`DhParameter`].
@@ -236,7 +236,7 @@ pub(crate) fn encode_params_pem(params: &RawParams) -> String {
     armor(label, &der)
 }
 
-/// Parse a PEM `PUBLIC KEY` SubjectPublicKeyInfo for dhKeyAgreement
+/// Parse a PEM `PUBLIC KEY` `SubjectPublicKeyInfo` for dhKeyAgreement
 /// (PKCS#3 parameters) or dhpublicnumber (X9.42 parameters) whose BIT STRING
 /// (no unused bits) wraps INTEGER y.
 ///
@@ -258,7 +258,7 @@ pub(crate) fn decode_spki_pem(pem: &[u8], max_bits: u32) -> Result<(RawParams, V
     Ok((params, y.to_vec()))
 }
 
-/// Emit the SubjectPublicKeyInfo PEM of y: dhKeyAgreement with (p, g) when
+/// Emit the `SubjectPublicKeyInfo` PEM of y: dhKeyAgreement with (p, g) when
 /// q is `None`, dhpublicnumber with (p, g, q) when `Some`.
 // Cannot fail: y and the parameters are bounded INTEGERs encoded just
 // above, so re-reading them and wrapping them in a BIT STRING succeeds.

@@ -16,7 +16,7 @@
 //!   p, zeroized on drop.
 //!
 //! Encodings: `DH PARAMETERS` (PKCS#3) and `X9.42 DH PARAMETERS` PEM for
-//! groups, `PUBLIC KEY` (SubjectPublicKeyInfo, dhKeyAgreement or X9.42
+//! groups, `PUBLIC KEY` (`SubjectPublicKeyInfo`, dhKeyAgreement or X9.42
 //! dhpublicnumber) for public keys. Groups with q are written in the X9.42
 //! forms, groups without in the PKCS#3 forms, as OpenSSL does.
 //!
@@ -475,7 +475,7 @@ impl PublicKey {
         self.y.to_be_bytes_trimmed_vartime().into_vec()
     }
 
-    /// Encodes the key as a `PUBLIC KEY` PEM (SubjectPublicKeyInfo with the
+    /// Encodes the key as a `PUBLIC KEY` PEM (`SubjectPublicKeyInfo` with the
     /// group's parameters).
     #[must_use]
     pub fn to_pem(&self) -> String {

@@ -57,7 +57,7 @@
 //!
 //! **Pinned server key** ([`Config::server_key`](crate::config::Config::server_key)
 //! on the client, [`Config::static_key`](crate::config::Config::static_key)
-//! on the server): Z_es = DH(client ephemeral, server static) enters the
+//! on the server): `Z_es` = DH(client ephemeral, server static) enters the
 //! keys, and only the holder of the static private key can compute it. It
 //! authenticates the server, not the client. Tests: `tests/mitm.rs`
 //! (`a_pinned_server_key_stops_the_man_in_the_middle`) and
@@ -66,7 +66,7 @@
 //!
 //! Both can be combined. Both carry over to later epochs through the
 //! `next` secret. Later theft of the PSK or of the static key does not
-//! reveal past sessions: Z_ee comes from ephemeral keys, which are dropped
+//! reveal past sessions: `Z_ee` comes from ephemeral keys, which are dropped
 //! after use.
 //!
 //! # v1, and downgrade

@@ -40,7 +40,7 @@
 //! | `modes` | array of strings | `"GCM"`, `"CBC"` (and `"ECB"`, legacy) |
 //! | `hash` | array of strings | `"SHA-256"`, `"SHA-512"` |
 //! | `params` | string | base64 of the PEM `X9.42 DH PARAMETERS` (p, g, q = (p − 1) / 2) of the first group in `groups` |
-//! | `public_key` | string | base64 of the PEM `PUBLIC KEY` (SubjectPublicKeyInfo, X9.42 `dhpublicnumber`) of the client's fresh ephemeral key in that group |
+//! | `public_key` | string | base64 of the PEM `PUBLIC KEY` (`SubjectPublicKeyInfo`, X9.42 `dhpublicnumber`) of the client's fresh ephemeral key in that group |
 //! | `version` | number | `2` |
 //! | `nonce` | string | base64 of 32 random bytes |
 //! | `groups` | array of strings | the groups the client accepts, most preferred first: `"ffdhe2048"`, `"ffdhe3072"`, `"ffdhe4096"`; a pinned server key's group is moved first |

@@ -278,7 +278,7 @@ impl V2DirectionKeys {
         &self.mac_key[..self.mac_key_len]
     }
 
-    /// static_iv XOR (0x00000000 ‖ seq big-endian).
+    /// `static_iv` XOR (0x00000000 ‖ seq big-endian).
     fn gcm_nonce(&self, seq: u64) -> Nonce<aes_gcm::aead::consts::U12> {
         let mut nonce = Nonce::default();
         nonce.copy_from_slice(&self.static_iv[..]);

@@ -22,7 +22,7 @@ pub struct Algorithms {
     pub hash: Vec<String>,
     /// Base64 of the PEM of the client's DH group.
     pub params: String,
-    /// Base64 of the PEM SubjectPublicKeyInfo of the client's public key.
+    /// Base64 of the PEM `SubjectPublicKeyInfo` of the client's public key.
     pub public_key: String,
     /// v2: the protocol version, `2`. Absent in v1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,7 +77,7 @@ impl Algorithms {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exchange {
-    /// Base64 of the PEM SubjectPublicKeyInfo of the server's public key.
+    /// Base64 of the PEM `SubjectPublicKeyInfo` of the server's public key.
     pub value: String,
     /// The chosen suite, `DH;<cipher>;<mode>;<hash>`.
     pub ciphersuite: String,
