@@ -210,7 +210,7 @@ pub const DEFAULT_REKEY_AFTER_RECORDS: u64 = 1 << 24;
 pub const DEFAULT_REKEY_AFTER_BYTES: u64 = 1 << 30;
 
 /// Default v2 rotation after time: 15 minutes.
-pub const DEFAULT_REKEY_AFTER: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_REKEY_AFTER: Duration = Duration::from_mins(15);
 
 /// The fewest protected frames existing v1 clients send in an epoch before
 /// they rotate (19 in their first epoch, 20 in each later one).
@@ -439,7 +439,7 @@ impl Config {
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             max_buffered: DEFAULT_MAX_BUFFERED,
             handshake_timeout: Some(Duration::from_secs(30)),
-            idle_timeout: Some(Duration::from_secs(300)),
+            idle_timeout: Some(Duration::from_mins(5)),
             extensions: Vec::new(),
             key_log: None,
         }

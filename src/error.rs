@@ -405,9 +405,11 @@ impl Error {
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Frame(FrameError::UnknownType(_)) => ErrorKind::Unsupported,
-            Error::Frame(FrameError::TooLong { .. }) => ErrorKind::LimitExceeded,
-            Error::Frame(_) => ErrorKind::Malformed,
+            Error::Frame(e) => match e {
+                FrameError::UnknownType(_) => ErrorKind::Unsupported,
+                FrameError::TooLong { .. } => ErrorKind::LimitExceeded,
+                _ => ErrorKind::Malformed,
+            },
             Error::Suite(e) => match e {
                 SuiteError::Malformed(_) => ErrorKind::Malformed,
                 SuiteError::UnknownName { .. } | SuiteError::InvalidPair { .. } => {
@@ -431,20 +433,18 @@ impl Error {
                 | DhError::PublicKeyNotInSubgroup
                 | DhError::DegenerateSharedSecret => ErrorKind::InvalidKey,
             },
-            Error::Protocol(ProtocolError::PeerError(_) | ProtocolError::UnexpectedEof) => {
-                ErrorKind::Peer
-            }
-            Error::Protocol(
+            Error::Protocol(e) => match e {
+                ProtocolError::PeerError(_) | ProtocolError::UnexpectedEof => ErrorKind::Peer,
                 ProtocolError::GroupRefused { .. }
                 | ProtocolError::VersionRefused { .. }
                 | ProtocolError::GroupNotAccepted { .. }
                 | ProtocolError::PskMismatch
-                | ProtocolError::UnknownServerKey,
-            ) => ErrorKind::Policy,
-            Error::Protocol(ProtocolError::BadFinished) => ErrorKind::Crypto,
-            Error::Protocol(ProtocolError::RotationTooSoon { .. }) => ErrorKind::LimitExceeded,
-            Error::Protocol(ProtocolError::InvalidBase64 { .. }) => ErrorKind::Malformed,
-            Error::Protocol(_) => ErrorKind::Protocol,
+                | ProtocolError::UnknownServerKey => ErrorKind::Policy,
+                ProtocolError::BadFinished => ErrorKind::Crypto,
+                ProtocolError::RotationTooSoon { .. } => ErrorKind::LimitExceeded,
+                ProtocolError::InvalidBase64 { .. } => ErrorKind::Malformed,
+                _ => ErrorKind::Protocol,
+            },
             Error::TimedOut { .. } => ErrorKind::TimedOut,
             Error::Misuse(_) | Error::Config(_) => ErrorKind::Misuse,
             Error::Record(e) => match e {
@@ -585,7 +585,10 @@ impl fmt::Display for RecordError {
             RecordError::InvalidHex { field } => {
                 write!(f, "field {field:?} is not hexadecimal of the right length")
             }
-            RecordError::BadMac => f.write_str("record authentication failed"),
+            // The same text: a v2 `Decrypt` must read as any failed check.
+            RecordError::BadMac | RecordError::Decrypt => {
+                f.write_str("record authentication failed")
+            }
             RecordError::BadPadding => f.write_str("record padding is invalid"),
             RecordError::InvalidIvLength { expected, actual } => {
                 write!(f, "the IV has {actual} bytes; the cipher needs {expected}")
@@ -594,7 +597,6 @@ impl fmt::Display for RecordError {
                 f,
                 "the ciphertext has {actual} bytes, not a positive multiple of the {block}-byte block"
             ),
-            RecordError::Decrypt => f.write_str("record authentication failed"),
             RecordError::UnexpectedSequence { expected, got } => {
                 write!(f, "record sequence number {got} where {expected} was due")
             }

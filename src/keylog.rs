@@ -206,12 +206,12 @@ impl Logger {
 
     /// The two lines of a v2 epoch, `c2s` then `s2c`.
     pub(crate) fn v2(&self, epoch: u32, secrets: &EpochSecrets) {
-        // A v2 connection always has the client's nonce; without it the
-        // handshake failed before any key was derived.
-        let Some(id) = &self.v2_id else { return };
         fn keys(d: &DirectionSecrets) -> [&[u8]; 3] {
             [&d.enc_key, &d.mac_key, &d.static_iv]
         }
+        // A v2 connection always has the client's nonce; without it the
+        // handshake failed before any key was derived.
+        let Some(id) = &self.v2_id else { return };
         self.line(V2_LABEL, id, epoch, C2S, keys(&secrets.c2s));
         self.line(V2_LABEL, id, epoch, S2C, keys(&secrets.s2c));
     }

@@ -355,8 +355,8 @@ pub mod v2 {
         /// Checks a peer's FINISHED value in constant time.
         #[must_use]
         pub fn verify_finished(&self, client: bool, value: &[u8]) -> bool {
-            let expected = self.finished(client);
             use subtle::ConstantTimeEq;
+            let expected = self.finished(client);
             bool::from(expected.as_slice().ct_eq(value))
         }
     }

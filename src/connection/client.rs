@@ -11,7 +11,8 @@ use super::phase::{Failed, Phase};
 use super::v1::V1Client;
 use super::v2::{self, Channel, Handshake};
 use super::{Core, Role, State, Version, unexpected};
-use crate::dh::{Group, KeyPair, NamedGroup};
+use crate::config::Psk;
+use crate::dh::{Group, KeyPair, NamedGroup, SharedSecret};
 use crate::error::{Error, ProtocolError};
 use crate::keylog::Logger;
 use crate::record::V1Protector;
@@ -255,12 +256,12 @@ impl ClientHello {
         };
         let hello_bytes = self.v2_bytes.as_deref().unwrap_or_default();
         let th = hash(suite.hash(), &[hello_bytes, exchange_bytes]);
-        let psk = core.config.psk.as_ref().map(|p| p.key());
+        let psk = core.config.psk.as_ref().map(Psk::key);
         let secrets = EpochSecrets::handshake(
             suite,
             psk,
             z.as_bytes(),
-            z_es.as_ref().map(|z| z.as_bytes()),
+            z_es.as_ref().map(SharedSecret::as_bytes),
             &th,
         );
         Channel::new(

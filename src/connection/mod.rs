@@ -595,8 +595,8 @@ impl Connection {
             // A failure here has closed the connection; nothing to return
             // it to.
             let _ = match slot {
-                Slot::Deferred => self.transition(|phase, core| phase.run_deferred(core)),
-                _ => self.transition(|phase, core| phase.start_rekey(core)),
+                Slot::Deferred => self.transition(Phase::run_deferred),
+                _ => self.transition(Phase::start_rekey),
             };
             // Messages may have waited for the new keys.
             if self.flush_queue().is_err() {
@@ -792,7 +792,7 @@ impl Connection {
             | Phase::ServerAwaitFinished(_) => return Err(Misuse::NotEstablished.into()),
         }
         self.core.now = self.core.now.max(now);
-        self.transition(|phase, core| phase.rotate(core))
+        self.transition(Phase::rotate)
     }
 
     // ----- outputs -----
@@ -1099,9 +1099,10 @@ fn frame_len_bound(is_data: bool, len: usize) -> usize {
     // control character takes six bytes, `\u0001`), padded, then base64
     // again, plus the IV, the MAC and the JSON around them. A server's
     // plaintext ERROR escapes its text the same way, and is shorter.
-    let inner = match is_data {
-        true => len / 3 * 4 + 4,
-        false => len.saturating_mul(6),
+    let inner = if is_data {
+        len / 3 * 4 + 4
+    } else {
+        len.saturating_mul(6)
     }
     .saturating_add(64);
     (inner.saturating_add(16) / 3)

@@ -12,7 +12,7 @@ use super::phase::{Failed, Phase};
 use super::v1::{V1Keys, V1Server};
 use super::v2::{self, Channel, Handshake, Inner};
 use super::{Core, Role, State, Version, unexpected};
-use crate::dh::{Group, KeyPair, NamedGroup};
+use crate::dh::{Group, KeyPair, NamedGroup, SharedSecret};
 use crate::error::DhError;
 use crate::error::{Error, ProtocolError};
 use crate::keylog::Logger;
@@ -178,7 +178,7 @@ fn answer_v2(core: &mut Core, hello: &Algorithms, hello_bytes: &[u8]) -> Result<
         suite,
         psk,
         z.as_bytes(),
-        z_es.as_ref().map(|z| z.as_bytes()),
+        z_es.as_ref().map(SharedSecret::as_bytes),
         &th,
     );
     let mut channel = Channel::new(Role::Server, secrets, group, 0, core.key_log.as_ref())?;

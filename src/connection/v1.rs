@@ -326,15 +326,12 @@ impl V1Server {
 
     /// Sends `OK`, or `ERROR` (which closes), in plaintext.
     pub(super) fn transmit(self: Box<Self>, core: &mut Core, message: Message) -> (Phase, Sent) {
-        let sent = match message {
-            Message::Error { message } => {
-                core.push_frame(&Frame::Error(ErrorFrame { message }));
-                Sent::Closes
-            }
-            _ => {
-                core.push_frame(&Frame::Ok);
-                Sent::Yes
-            }
+        let sent = if let Message::Error { message } = message {
+            core.push_frame(&Frame::Error(ErrorFrame { message }));
+            Sent::Closes
+        } else {
+            core.push_frame(&Frame::Ok);
+            Sent::Yes
         };
         (Phase::V1Server(self), sent)
     }

@@ -123,7 +123,7 @@ fn armor(label: &str, der: &[u8]) -> String {
 }
 
 /// The magnitude of a decoded INTEGER, refusing zero.
-fn positive<'a>(int: UintRef<'a>) -> Result<&'a [u8], DhError> {
+fn positive(int: UintRef<'_>) -> Result<&[u8], DhError> {
     match int.as_bytes() {
         [0] => Err(DhError::NonPositiveInteger),
         bytes => Ok(bytes),

@@ -48,15 +48,12 @@ pub(crate) fn encode(bytes: impl AsRef<[u8]>) -> String {
 pub(crate) fn decode_append(out: &mut Vec<u8>, text: &[u8]) -> bool {
     let start = out.len();
     out.resize(start + ENGINE.decoded_len_estimate(text.len()), 0);
-    match ENGINE.decode_slice(text, &mut out[start..]) {
-        Ok(len) => {
-            out.truncate(start + len);
-            true
-        }
-        Err(_) => {
-            out.truncate(start);
-            false
-        }
+    if let Ok(len) = ENGINE.decode_slice(text, &mut out[start..]) {
+        out.truncate(start + len);
+        true
+    } else {
+        out.truncate(start);
+        false
     }
 }
 

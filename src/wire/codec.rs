@@ -47,7 +47,18 @@ impl FrameSplitter {
             limit: self.max_frame_len,
         };
         while !data.is_empty() {
-            if !self.partial.is_empty() {
+            if self.partial.is_empty() {
+                match find_delimiter(data) {
+                    Some(end) => {
+                        if end > self.max_frame_len {
+                            return Err(too_long.into());
+                        }
+                        on_frame(&data[..end])?;
+                        data = &data[end + DELIMITER.len()..];
+                    }
+                    None => return self.keep(data).map_err(E::from),
+                }
+            } else {
                 // The delimiter may straddle the previous input and this.
                 if self.partial.last() == Some(&b'\r') && data[0] == b'\n' {
                     self.partial.pop();
@@ -65,17 +76,6 @@ impl FrameSplitter {
                         data = &data[end + DELIMITER.len()..];
                         let frame = core::mem::take(&mut self.partial);
                         on_frame(&frame)?;
-                    }
-                    None => return self.keep(data).map_err(E::from),
-                }
-            } else {
-                match find_delimiter(data) {
-                    Some(end) => {
-                        if end > self.max_frame_len {
-                            return Err(too_long.into());
-                        }
-                        on_frame(&data[..end])?;
-                        data = &data[end + DELIMITER.len()..];
                     }
                     None => return self.keep(data).map_err(E::from),
                 }

@@ -266,9 +266,10 @@ pub(crate) fn typed_json(bytes: &[u8]) -> Result<(&str, String), FrameError> {
     let text = core::str::from_utf8(bytes).map_err(|_| FrameError::NotUtf8)?;
     let text = text.trim();
     // serde reads a struct from a JSON array too: insist on an object.
-    let parsed = match text.starts_with('{') {
-        true => serde_json::from_str::<TypeOnly<'_>>(text).ok(),
-        false => None,
+    let parsed = if text.starts_with('{') {
+        serde_json::from_str::<TypeOnly<'_>>(text).ok()
+    } else {
+        None
     };
     match parsed {
         Some(TypeOnly { ty }) => Ok((text, ty.to_ascii_uppercase())),
