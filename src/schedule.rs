@@ -271,6 +271,7 @@ pub mod v2 {
         /// The secrets of epoch 0: `psk` as the HKDF salt if configured,
         /// `z_ee` ‖ `z_es` as the input, bound to the transcript hash `th`.
         #[must_use]
+        #[allow(clippy::similar_names)] // z_ee and z_es: the design's names (manual::v2_wire)
         pub fn handshake(
             suite: CipherSuite,
             psk: Option<&[u8]>,

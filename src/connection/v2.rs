@@ -95,19 +95,19 @@ impl Channel {
     /// Seals `inner` into the connection's output; returns the frame's
     /// length.
     pub(super) fn seal_into(&mut self, core: &mut Core, inner: &Inner) -> Result<usize, Error> {
-        let (code, body) = inner.parts();
-        self.seal_parts(core, code, &body)
+        let (type_byte, body) = inner.parts();
+        self.seal_parts(core, type_byte, &body)
     }
 
-    /// Seals the inner plaintext `code ‖ body` straight into the
+    /// Seals the inner plaintext `type_byte ‖ body` straight into the
     /// connection's output; returns the frame's length.
-    fn seal_parts(&mut self, core: &mut Core, code: u8, body: &[u8]) -> Result<usize, Error> {
+    fn seal_parts(&mut self, core: &mut Core, type_byte: u8, body: &[u8]) -> Result<usize, Error> {
         let start = core.outgoing.len();
         fast::write(
             &mut core.outgoing,
             &mut self.sealer,
             &mut *core.rng,
-            code,
+            type_byte,
             body,
         )?;
         let len = core.outgoing.len() - start;
@@ -322,7 +322,7 @@ impl Handshake {
             finished::verify(&mut channel, record, peer_is_client).map_err(Failed::silent)?;
         Ok(Box::new(Verified {
             channel,
-            _proof: proof,
+            proof,
             started: now,
             rekey_wanted: false,
             deferred: None,
@@ -363,7 +363,7 @@ impl Handshake {
 /// from epoch to epoch).
 pub(super) struct Verified {
     channel: Channel,
-    _proof: PeerVerified,
+    proof: PeerVerified,
     /// When this epoch began.
     started: Instant,
     /// A rotation was asked for (by the rekey timer or the application)
@@ -479,8 +479,8 @@ impl Verified {
         message: Message,
     ) -> Result<(Phase, Sent), Failed> {
         let closes = matches!(message, Message::Error { .. });
-        let (code, body) = message.v2_parts();
-        let (phase, sealed) = self.transmit_parts(core, code, &body, payload_len(&message))?;
+        let (type_byte, body) = message.v2_parts();
+        let (phase, sealed) = self.transmit_parts(core, type_byte, &body, payload_len(&message))?;
         let sent = match (sealed, closes) {
             (false, _) => Sent::Wait(message),
             (true, true) => Sent::Closes,
@@ -495,7 +495,7 @@ impl Verified {
     pub(super) fn transmit_parts(
         mut self: Box<Self>,
         core: &mut Core,
-        code: u8,
+        type_byte: u8,
         body: &[u8],
         len: usize,
     ) -> Result<(Phase, bool), Failed> {
@@ -503,7 +503,7 @@ impl Verified {
         if self.deferred.is_none() && (wanted || self.channel.rekey_due(&core.config, len)) {
             return Ok((self.start_rekey(core)?, false));
         }
-        let frame_len = match self.channel.seal_parts(core, code, body) {
+        let frame_len = match self.channel.seal_parts(core, type_byte, body) {
             Ok(frame_len) => frame_len,
             Err(error) => return Err(Failed::sealed(error, self)),
         };
@@ -575,7 +575,7 @@ impl Verified {
         core.established(Version::V2, channel.suite(), false);
         Phase::V2Established(Box::new(Verified {
             channel,
-            _proof: self._proof,
+            proof: self.proof,
             started: core.now,
             rekey_wanted: false,
             deferred: None,

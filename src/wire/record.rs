@@ -74,16 +74,16 @@ pub fn write<R: CryptoRng + ?Sized>(
         out.extend_from_slice(body);
     };
     let c_len = sealer.ciphertext_len(len);
-    let sealed = push_sealed(out, start, c_len, plaintext, |c| {
+    let fields = push_sealed(out, start, c_len, plaintext, |c| {
         sealer.seal_in_place(rng, c, len)
     })?;
-    if !sealed.iv().is_empty() {
+    if !fields.iv().is_empty() {
         out.extend_from_slice(IV);
-        base64::encode_append(out, sealed.iv());
+        base64::encode_append(out, fields.iv());
     }
-    if !sealed.mac().is_empty() {
+    if !fields.mac().is_empty() {
         out.extend_from_slice(HASH);
-        push_hex(out, sealed.mac());
+        push_hex(out, fields.mac());
     }
     out.push(b'"');
     out.extend_from_slice(END);
