@@ -26,6 +26,7 @@ use der::{Decode, Encode, ErrorKind, Sequence, Tag};
 use pem_rfc7468::LineEnding;
 use spki::{AlgorithmIdentifier, SubjectPublicKeyInfoRef};
 
+use super::bit_len;
 use crate::error::DhError;
 
 /// PEM label of PKCS#3 DH parameters.
@@ -141,16 +142,6 @@ fn uint(magnitude: &[u8]) -> UintRef<'_> {
         magnitude
     };
     UintRef::new(magnitude).expect("integer too large to encode")
-}
-
-/// Bits of a magnitude without leading zero bytes, saturating.
-fn bit_len(magnitude: &[u8]) -> u32 {
-    let Some(first) = magnitude.first() else {
-        return 0;
-    };
-    let rest = u32::try_from(magnitude.len() - 1).unwrap_or(u32::MAX);
-    rest.saturating_mul(8)
-        .saturating_add(8 - first.leading_zeros())
 }
 
 /// Check p, g and q of decoded parameters; p's size is checked first.

@@ -228,7 +228,11 @@ impl Group {
         if bits < MIN_GROUP_BITS {
             return Err(DhError::InvalidGroup);
         }
-        let precision = bits.div_ceil(Word::BITS) * Word::BITS;
+        // Whole limbs; no u32 holds them above 2^32 - 64 bits (reachable
+        // only with `max_bits` near `u32::MAX`).
+        let precision = bits
+            .checked_next_multiple_of(Word::BITS)
+            .ok_or(DhError::InvalidGroup)?;
         let int = |bytes: &[u8]| {
             BoxedUint::from_be_slice(bytes, precision).map_err(|_| DhError::InvalidGroup)
         };
@@ -650,12 +654,20 @@ impl fmt::Debug for SharedSecret {
     }
 }
 
-/// Bits of a big-endian magnitude without leading zeros.
+/// Bits of a big-endian magnitude without leading zero bytes, saturating
+/// at `u32::MAX` (a magnitude from input may be longer than 2^29 bytes;
+/// every caller compares the count with a limit of at most `u32::MAX`).
 fn bit_len(bytes: &[u8]) -> u32 {
-    match bytes.first() {
-        None => 0,
-        Some(&first) => (bytes.len() as u32 - 1) * 8 + (8 - first.leading_zeros()),
-    }
+    bytes
+        .first()
+        .map_or(0, |&first| magnitude_bits(bytes.len(), first))
+}
+
+/// Bits of a magnitude of `len` bytes whose first byte is `first`,
+/// saturating.
+fn magnitude_bits(len: usize, first: u8) -> u32 {
+    let whole = u32::try_from(len.saturating_sub(1)).map_or(u32::MAX, |n| n.saturating_mul(8));
+    whole.saturating_add(8 - first.leading_zeros())
 }
 
 #[cfg(test)]
@@ -1159,5 +1171,18 @@ jPg2QqcJoJe0R5l2QBKdopmxpH0es3ULowiw/mT1+9M=
         );
         let z_hex = base16ct::lower::encode_string(&z.as_bytes()[..8]);
         assert!(!shown.to_lowercase().contains(&z_hex), "{shown}");
+    }
+
+    #[test]
+    fn bit_len_counts_exactly_and_saturates_on_huge_magnitudes() {
+        assert_eq!(bit_len(&[]), 0);
+        assert_eq!(bit_len(&[1]), 1);
+        assert_eq!(bit_len(&[0x80, 0]), 16);
+        // 2^29 bytes with the top bit set is 2^32 bits: one more than a
+        // u32 holds (a q of that size passes DER, whose lengths are u32).
+        assert_eq!(magnitude_bits(1 << 29, 0x7f), u32::MAX);
+        assert_eq!(magnitude_bits(1 << 29, 0x80), u32::MAX);
+        assert_eq!(magnitude_bits(usize::MAX, 1), u32::MAX);
+        assert_eq!(magnitude_bits((1 << 29) - 1, 0xff), u32::MAX - 7);
     }
 }

@@ -292,6 +292,9 @@ impl V2DirectionKeys {
     /// a record. IVs are at most 16 bytes (checked against the suite
     /// before any MAC is computed).
     fn mac(&self, epoch: u32, seq: u64, iv: &[u8], c: &[u8]) -> HashOutput {
+        // Cannot truncate: at most MAX_IV_LEN, which fits a byte.
+        const _: () = assert!(MAX_IV_LEN <= u8::MAX as usize);
+        #[allow(clippy::cast_possible_truncation)]
         let iv_len = [iv.len().min(MAX_IV_LEN) as u8];
         let header = header(epoch, seq);
         self.suite
