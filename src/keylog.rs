@@ -89,9 +89,12 @@ use alloc::sync::Arc;
 use core::fmt;
 
 use sha2::{Digest, Sha256};
+#[cfg(feature = "std")]
 use zeroize::Zeroizing;
 
+#[cfg(feature = "std")]
 use crate::schedule::V1Secrets;
+#[cfg(feature = "std")]
 use crate::schedule::v2::{DirectionSecrets, EpochSecrets};
 
 /// The label of v1 lines.
@@ -112,6 +115,7 @@ pub const NONE: &str = "-";
 /// Room for the longest line (v2 with 3DES and SHA-512: 10, 64, 10, 3,
 /// 48, 128 and 1 bytes of fields and 6 spaces), so that building it
 /// never reallocates and leaves no copy of a secret behind.
+#[cfg(feature = "std")]
 const LINE_CAPACITY: usize = 320;
 
 /// A key log: a callback that receives one line (without a line break)
@@ -131,6 +135,7 @@ impl KeyLog {
         KeyLog(Arc::new(write))
     }
 
+    #[cfg(feature = "std")]
     fn write(&self, line: &str) {
         (self.0)(line);
     }
@@ -165,7 +170,9 @@ pub fn v1_connection_id(first_public_key_pem: &[u8]) -> String {
     base16ct::lower::encode_string(&Sha256::digest(first_public_key_pem))
 }
 
-/// A connection's key log and its ids, fixed by the first `ALGORITHMS`.
+/// A connection's key log and its ids, fixed by the first `ALGORITHMS`
+/// (the connection, and so the logger, needs `std`).
+#[cfg(feature = "std")]
 #[derive(Clone)]
 pub(crate) struct Logger {
     log: KeyLog,
@@ -173,6 +180,7 @@ pub(crate) struct Logger {
     v2_id: Option<String>,
 }
 
+#[cfg(feature = "std")]
 impl Logger {
     /// The logger of a connection whose first `ALGORITHMS` carried
     /// `public_key_pem` (decoded) and, in v2, `nonce` (decoded); `None`

@@ -98,7 +98,9 @@ impl V1Protector {
         self.suite
     }
 
-    /// The epoch's secrets (for the key log).
+    /// The epoch's secrets (for the key log of a connection, which needs
+    /// `std`).
+    #[cfg(feature = "std")]
     pub(crate) fn secrets(&self) -> &V1Secrets {
         &self.secrets
     }
