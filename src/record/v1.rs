@@ -112,14 +112,21 @@ impl V1Protector {
     }
 
     /// Seals `inner` with a fresh random IV drawn from `rng`.
-    // The IV is drawn at the suite's length, which `seal` always accepts.
-    #[allow(clippy::expect_used)]
-    pub fn seal_random<R: CryptoRng + ?Sized>(&self, rng: &mut R, inner: &[u8]) -> SecureX {
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::CiphertextLength`] if `inner` is too long for the
+    /// mode: GCM (whose keystream v1 uses) takes at most 2^36 − 32 bytes.
+    /// The IV, drawn at the suite's length, is always accepted.
+    pub fn seal_random<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        inner: &[u8],
+    ) -> Result<SecureX, RecordError> {
         let mut iv = [0u8; 16];
         let iv = &mut iv[..self.iv_len()];
         rng.fill_bytes(iv);
         self.seal(iv, inner)
-            .expect("an IV of the suite's length is always accepted")
     }
 
     /// Seals `inner` with the given IV (16 bytes for AES, 8 for 3DES).
@@ -313,4 +320,37 @@ fn unpad_aes_blocks(mut data: Vec<u8>) -> Result<Vec<u8>, RecordError> {
         .len();
     data.truncate(last + kept);
     Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_core::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::schedule::V1Secrets;
+
+    #[test]
+    fn seal_random_draws_the_iv_from_the_rng_and_opens_back() {
+        for suite in CipherSuite::ALL {
+            let cipher = suite.cipher();
+            let key = [0x42; 24];
+            let secrets =
+                V1Secrets::dangerously_from_raw(cipher, &[7; 32], &key[..cipher.key_len()])
+                    .unwrap();
+            let protector = V1Protector::new(suite, secrets);
+            let mut rng = rand_chacha::ChaCha20Rng::from_seed([9; 32]);
+            let sealed = protector
+                .seal_random(&mut rng, b"{\"type\":\"OK\"}")
+                .unwrap();
+            let mut expected_iv = [0; 16];
+            let expected_iv = &mut expected_iv[..protector.iv_len()];
+            rand_chacha::ChaCha20Rng::from_seed([9; 32]).fill_bytes(expected_iv);
+            assert_eq!(sealed.iv, base64::encode(expected_iv), "{suite}");
+            assert_eq!(
+                protector.open(&sealed).unwrap(),
+                b"{\"type\":\"OK\"}",
+                "{suite}"
+            );
+        }
+    }
 }
