@@ -292,6 +292,15 @@ impl Message {
 
     /// Parses a v1 inner JSON message (`type` matched case-insensitively,
     /// unknown fields ignored, DATA's `data` strict base64).
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::NotUtf8`], [`FrameError::NotJson`],
+    /// [`FrameError::NotObject`] or [`FrameError::MissingType`] for bytes
+    /// that are not a JSON object with a string `type`;
+    /// [`FrameError::UnknownType`] for a type that is not a v1 message;
+    /// [`FrameError::InvalidFields`] for a missing or mistyped field, or a
+    /// `data` that is not base64.
     pub fn from_v1_json(bytes: &[u8]) -> Result<Message, FrameError> {
         let (text, ty) = typed_json(bytes)?;
         Ok(match ty.as_str() {

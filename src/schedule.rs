@@ -98,6 +98,8 @@ impl V1Secrets {
     /// never needs it, and whoever holds these bytes reads, and can forge,
     /// the epoch's records.
     ///
+    /// # Errors
+    ///
     /// [`RecordError::InvalidKeyLength`] unless `derived` is 32 bytes and
     /// `key` the cipher's key length (16 for AES-128, 24 for 3DES).
     pub fn dangerously_from_raw(

@@ -44,6 +44,10 @@ macro_rules! wire_enum {
 
             /// Parses a wire name (exact, case-sensitive, as existing peers
             /// compare them).
+            ///
+            /// # Errors
+            ///
+            /// [`SuiteError::UnknownName`] for any other name.
             pub fn from_wire_name(name: &str) -> Result<Self, SuiteError> {
                 match name {
                     $($wire => Ok($name::$variant),)+
@@ -177,6 +181,11 @@ impl CipherSuite {
     }
 
     /// Builds a suite, refusing a cipher and mode that do not go together.
+    ///
+    /// # Errors
+    ///
+    /// [`SuiteError::InvalidPair`] for a cipher and a mode that do not go
+    /// together (see [`Cipher::supports`]).
     pub fn new(cipher: Cipher, mode: Mode, hash: Hash) -> Result<Self, SuiteError> {
         if cipher.supports(mode) {
             Ok(CipherSuite::of(cipher, mode, hash))
@@ -301,6 +310,11 @@ impl Offer {
     }
 
     /// Checks a suite chosen by a server against this (the client's) offer.
+    ///
+    /// # Errors
+    ///
+    /// [`SuiteError::NotOffered`] unless its cipher, mode and hash are all
+    /// in the offer.
     pub fn check_choice(&self, suite: CipherSuite) -> Result<CipherSuite, SuiteError> {
         if self.contains(suite) {
             Ok(suite)
@@ -320,6 +334,11 @@ impl Offer {
     ///
     /// An offer of `3DES, AES-128` with only `GCM` therefore gets
     /// [`SuiteError::NoCommonSuite`], not AES-128-GCM.
+    ///
+    /// # Errors
+    ///
+    /// [`SuiteError::NoCommonSuite`] when no cipher, no mode for the
+    /// cipher fixed first, or no hash is both offered and accepted.
     pub fn choose_v1(&self, accepted: &Offer) -> Result<CipherSuite, SuiteError> {
         let usable_mode = |m: Mode| self.modes.contains(&m) && accepted.modes.contains(&m);
         let cipher = self
@@ -346,6 +365,10 @@ impl Offer {
     /// Picks a suite for v2 from this (a client's) offer: the first valid
     /// combination in the client's order of preference (cipher, then mode,
     /// then hash) that `accepted` lists.
+    ///
+    /// # Errors
+    ///
+    /// [`SuiteError::NoCommonSuite`] when there is none.
     pub fn choose_v2(&self, accepted: &Offer) -> Result<CipherSuite, SuiteError> {
         for &cipher in &self.ciphers {
             for &mode in &self.modes {

@@ -127,8 +127,11 @@ impl Config {
     }
 
     /// Checks that this configuration can make a connection; the
-    /// connection constructors call it. Refuses, with the first problem
-    /// found:
+    /// connection constructors call it.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found:
     ///
     /// * no version ([`ConfigError::NoVersion`]);
     /// * `[V1]` alone with a PSK, a pinned server key or a static key
@@ -286,7 +289,15 @@ impl ConfigBuilder {
     }
 
     /// The configuration, if [`Config::validate`] accepts it and no setter
-    /// met a problem (the first one found is returned).
+    /// met a problem.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found: what a setter met first
+    /// ([`ConfigError::PskTooShort`] from
+    /// [`psk_from_bytes`](Self::psk_from_bytes),
+    /// [`ConfigError::InvalidSuite`] from [`suite`](Self::suite)), else
+    /// what [`Config::validate`] refuses.
     pub fn build(self) -> Result<Config, ConfigError> {
         if let Some(e) = self.deferred {
             return Err(e);

@@ -376,7 +376,9 @@ pub struct Connection {
 impl Connection {
     /// A client: sends its `ALGORITHMS` at once (see `poll_transmit`).
     ///
-    /// Fails if [`Config::validate`] refuses `config`.
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of [`Config::validate`] if it refuses `config`.
     pub fn client(
         config: Config,
         rng: impl CryptoRng + Send + 'static,
@@ -387,7 +389,9 @@ impl Connection {
 
     /// A server: waits for the client's `ALGORITHMS`.
     ///
-    /// Fails if [`Config::validate`] refuses `config`.
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of [`Config::validate`] if it refuses `config`.
     pub fn server(
         config: Config,
         rng: impl CryptoRng + Send + 'static,
@@ -543,10 +547,21 @@ impl Connection {
 
     // ----- inputs -----
 
-    /// Consumes bytes read from the peer at time `now`.
+    /// Consumes bytes read from the peer at time `now`. Input after the
+    /// close is ignored (and returns `Ok`).
     ///
-    /// An error closes the connection: it is returned here and reported as
-    /// [`Event::Closed`]. Input after the close is ignored.
+    /// # Errors
+    ///
+    /// The error that closed the connection on this input, also reported
+    /// as [`Event::Closed`]: [`Error::Frame`] for a frame that is not a
+    /// frame of the protocol or is longer than `Config::max_frame_len`,
+    /// [`Error::Record`] for a protected record that does not open,
+    /// [`Error::Protocol`] for a frame out of place, a refused negotiation
+    /// or the peer's `ERROR`, [`Error::Suite`] or [`Error::Dh`] for a
+    /// choice or a key of the peer's that cannot be used, and
+    /// [`Error::Record`] also for a message that waited for keys and could
+    /// not be sealed once they came
+    /// ([`RecordError::SequenceExhausted`](crate::error::RecordError::SequenceExhausted)).
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
         if self.state() == State::Closed {
             return Ok(());
@@ -624,15 +639,32 @@ impl Connection {
     /// A client sends `Open`, `Data` and `Close`; a server `Ok` and
     /// `Error` (which also closes the connection). The resume messages
     /// (`Resume`, `Prefix` from a client, `Accepted` from a server) need
-    /// [`Extension::Resume`] agreed ([`Misuse::ExtensionNotAgreed`]
-    /// before the handshake completes, in v1, or when it was not). Errors here are
-    /// [`Misuse`] and leave the connection as it was, except an error in
-    /// sealing (the sequence numbers of an epoch used up, which every
-    /// rotation limit keeps far away), which closes it.
+    /// [`Extension::Resume`] agreed.
     ///
     /// `now` is the current time: the deadlines the message arms (the
     /// idle timer, the reply a client's `OPEN` or v2 `CLOSE` calls for, a
     /// rotation it starts) count from it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Misuse`], leaving the connection as it was:
+    ///
+    /// * [`Misuse::Closed`]: the connection is closed, or closing after
+    ///   [`flush_and_close`](Self::flush_and_close);
+    /// * [`Misuse::WrongRole`]: this role does not send that message;
+    /// * [`Misuse::ExtensionNotAgreed`]: a resume message before the
+    ///   handshake completes, in v1, or when [`Extension::Resume`] was not
+    ///   agreed;
+    /// * [`Misuse::MissingDigest`]: a v2 `Close` without its SHA-256;
+    /// * [`Misuse::MessageTooLarge`]: the frame would exceed
+    ///   `Config::max_frame_len`;
+    /// * [`Misuse::BufferFull`]: `Config::max_buffered` bytes already wait
+    ///   (drain `poll_transmit` first).
+    ///
+    /// An error in sealing closes the connection and is returned:
+    /// [`RecordError::SequenceExhausted`](crate::error::RecordError::SequenceExhausted),
+    /// the sequence numbers of an epoch used up, which every rotation
+    /// limit keeps far away.
     pub fn send(&mut self, now: Instant, message: Message) -> Result<(), Error> {
         self.check_sender(message.type_name(), message.is_from_client())?;
         if message.is_resume_message() && !self.has_extension(Extension::Resume) {
@@ -662,6 +694,10 @@ impl Connection {
     /// with nothing waiting): it is then sealed straight from `data` into
     /// the output. While keys rotate, or in v1, it is copied and waits
     /// like any message.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`send`](Self::send) for a `Data` message.
     pub fn send_data(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
         if !(self.queue.is_empty() && matches!(self.phase, Phase::V2Established(_))) {
             return self.send(now, Message::Data(data.to_vec()));
@@ -688,6 +724,11 @@ impl Connection {
     /// would append, then the frames of this chunk, sealed in `buf`
     /// itself. A driver that reuses `buf` (writing it out and clearing
     /// it) sends a stream of chunks without any allocation per chunk.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`send`](Self::send) for a `Data` message; what was
+    /// already due is in `buf` either way.
     pub fn send_data_into(
         &mut self,
         now: Instant,
@@ -775,11 +816,17 @@ impl Connection {
     /// v1): until then, the rotation is only noted, and starts with the
     /// first message sent once the epoch allows it.
     ///
-    /// Does nothing while a rotation is already under way. [`Misuse`]
-    /// errors leave the connection as it was: before the handshake is
-    /// complete ([`Misuse::NotEstablished`]), on a v1 server
-    /// ([`Misuse::CannotRotate`]), once closed. An error in sealing the
-    /// REKEY (the epoch's sequence numbers used up) closes it.
+    /// Does nothing while a rotation is already under way.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Misuse`], leaving the connection as it was:
+    /// [`Misuse::NotEstablished`] before the handshake is complete,
+    /// [`Misuse::CannotRotate`] on a v1 server, [`Misuse::Closed`] once
+    /// closed. An error in starting the rotation closes the connection and
+    /// is returned:
+    /// [`RecordError::SequenceExhausted`](crate::error::RecordError::SequenceExhausted)
+    /// in sealing the `REKEY` (the epoch's sequence numbers used up).
     pub fn rotate(&mut self, now: Instant) -> Result<(), Error> {
         match &self.phase {
             Phase::Closed(_) => return Err(Misuse::Closed.into()),

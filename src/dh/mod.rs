@@ -160,6 +160,16 @@ impl Group {
     /// to the group ([`DhError::InvalidSubgroupOrder`]: for the RFC 7919
     /// groups anything but `(p - 1) / 2`, for ad-hoc groups see
     /// [the module documentation](self#the-subgroup-order-q)).
+    ///
+    /// # Errors
+    ///
+    /// * [`DhError::Pem`], [`DhError::UnexpectedLabel`], [`DhError::Der`],
+    ///   [`DhError::TrailingData`]: not a well-formed PEM of DH parameters;
+    /// * [`DhError::NonPositiveInteger`]: p, g or q zero or negative;
+    /// * [`DhError::GroupTooLarge`]: p of more than `max_bits` bits;
+    /// * [`DhError::InvalidGroup`]: p even or of fewer than
+    ///   [`MIN_GROUP_BITS`] bits, or g outside `1 < g < p - 1`;
+    /// * [`DhError::InvalidSubgroupOrder`]: a q the group cannot have.
     pub fn from_pem(pem: &[u8], max_bits: u32) -> Result<Group, DhError> {
         Group::from_pem_with_adhoc_limit(pem, max_bits, max_bits)
     }
@@ -169,6 +179,11 @@ impl Group {
     /// [`DhError::GroupTooLarge`] before any arithmetic on it: its
     /// validation and key agreement are the costliest work a peer can ask
     /// for (exponents of `bits - 2` bits). `0` refuses every ad-hoc group.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Group::from_pem`], and [`DhError::GroupTooLarge`] for an
+    /// ad-hoc group of more than `max_adhoc_bits` bits.
     pub fn from_pem_with_adhoc_limit(
         pem: &[u8],
         max_bits: u32,
@@ -353,6 +368,18 @@ impl Group {
     /// (same p and g, and, where the key's parameters name a q, this
     /// group's q: `(p - 1) / 2` for a named group even if it was received
     /// without q), and validates the public value.
+    ///
+    /// # Errors
+    ///
+    /// * [`DhError::Pem`], [`DhError::UnexpectedLabel`], [`DhError::Der`],
+    ///   [`DhError::TrailingData`], [`DhError::NonPositiveInteger`]: not a
+    ///   well-formed `PUBLIC KEY` PEM with positive integers;
+    /// * [`DhError::UnknownAlgorithm`]: neither dhKeyAgreement nor
+    ///   dhpublicnumber;
+    /// * [`DhError::GroupMismatch`]: parameters other than this group's (a
+    ///   larger modulus among them, refused before any work on it);
+    /// * those of [`public_key_from_bytes`](Self::public_key_from_bytes)
+    ///   for the value.
     pub fn public_key_from_pem(&self, pem: &[u8]) -> Result<PublicKey, DhError> {
         // A key of a larger group is refused before any work on it.
         let (raw, y) = encoding::decode_spki_pem(pem, self.bits()).map_err(|e| match e {
@@ -373,6 +400,11 @@ impl Group {
     /// Validates a big-endian public value: `1 < y < p - 1`, and membership
     /// of the order-q subgroup where q is known. `y` is public, so the
     /// subgroup check may take variable time.
+    ///
+    /// # Errors
+    ///
+    /// [`DhError::PublicKeyOutOfRange`] outside `1 < y < p - 1`,
+    /// [`DhError::PublicKeyNotInSubgroup`] outside the order-q subgroup.
     pub fn public_key_from_bytes(&self, y: &[u8]) -> Result<PublicKey, DhError> {
         let significant = &y[y.iter().take_while(|&&b| b == 0).count()..];
         if significant.len() > self.byte_len() {
@@ -488,6 +520,13 @@ impl PublicKey {
 
     /// Decodes a `PUBLIC KEY` PEM together with the group its parameters
     /// describe (refused beyond `max_bits`), and validates the value.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Group::from_pem`] for the parameters (the key's group
+    /// is built with the same checks), [`DhError::UnknownAlgorithm`] for
+    /// neither dhKeyAgreement nor dhpublicnumber, and those of
+    /// [`Group::public_key_from_bytes`] for the value.
     pub fn from_pem(pem: &[u8], max_bits: u32) -> Result<PublicKey, DhError> {
         let (raw, y) = encoding::decode_spki_pem(pem, max_bits)?;
         Group::from_raw(raw, max_bits)?.public_key_from_bytes(&y)
@@ -547,6 +586,10 @@ impl KeyPair {
     /// `x < q = (p - 1) / 2` in a named group (a received q of an ad-hoc
     /// group bounds nothing). Exponentiation then costs as much as for a
     /// full-size exponent, so that the time does not reveal its length.
+    ///
+    /// # Errors
+    ///
+    /// [`DhError::InvalidPrivateKey`] outside that range.
     pub fn from_private_bytes(group: &Group, x: &[u8]) -> Result<KeyPair, DhError> {
         let significant = &x[x.iter().take_while(|&&b| b == 0).count()..];
         if significant.len() > group.byte_len() {
@@ -600,6 +643,11 @@ impl KeyPair {
 
     /// Computes the shared secret with a peer's (validated) public key of
     /// the same group.
+    ///
+    /// # Errors
+    ///
+    /// [`DhError::GroupMismatch`] for a key of another group,
+    /// [`DhError::DegenerateSharedSecret`] if the secret comes out as 1.
     pub fn agree(&self, peer: &PublicKey) -> Result<SharedSecret, DhError> {
         let group = self.group();
         if peer.group != *group {

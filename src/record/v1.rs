@@ -130,6 +130,12 @@ impl V1Protector {
     }
 
     /// Seals `inner` with the given IV (16 bytes for AES, 8 for 3DES).
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::InvalidIvLength`] for an IV of another length;
+    /// [`RecordError::CiphertextLength`] for an `inner` too long for GCM
+    /// (2^36 − 32 bytes).
     pub fn seal(&self, iv: &[u8], inner: &[u8]) -> Result<SecureX, RecordError> {
         let mut ciphertext = inner.to_vec();
         ciphertext.resize(self.ciphertext_len(inner.len()), 0);
@@ -182,10 +188,10 @@ impl V1Protector {
 
     /// Opens a `SECURE_X` frame into the inner message.
     ///
-    /// Every failure is a [`RecordError`]: bad base64 or hex, a wrong IV
-    /// length, a ciphertext that is not a positive multiple of the block, a
-    /// bad MAC (checked in constant time before any decryption), bad
-    /// padding.
+    /// # Errors
+    ///
+    /// Those of [`V1Record::decode`] for the fields (bad base64 or hex),
+    /// then those of [`open_record`](Self::open_record).
     pub fn open(&self, frame: &SecureX) -> Result<Vec<u8>, RecordError> {
         self.open_record(V1Record::decode(frame)?)
     }
@@ -193,6 +199,21 @@ impl V1Protector {
     /// [`open`](Self::open) of a record whose fields are decoded,
     /// decrypting its ciphertext in place: the checks after the decoding,
     /// in the same order.
+    ///
+    /// # Errors
+    ///
+    /// In this order:
+    ///
+    /// * [`RecordError::InvalidHex`] (`hash`): a MAC of another length
+    ///   than the suite's hash;
+    /// * [`RecordError::InvalidIvLength`]: an IV of another length than
+    ///   the cipher's block;
+    /// * [`RecordError::CiphertextLength`]: a ciphertext that is not a
+    ///   positive multiple of the block;
+    /// * [`RecordError::BadMac`]: the MAC does not match (compared in
+    ///   constant time, before any decryption);
+    /// * [`RecordError::BadPadding`]: the decrypted plaintext's padding is
+    ///   invalid.
     pub fn open_record(&self, record: V1Record) -> Result<Vec<u8>, RecordError> {
         let V1Record {
             ciphertext,
@@ -271,6 +292,11 @@ pub struct V1Record {
 impl V1Record {
     /// Decodes the fields of a frame: `payload` and `iv` strict base64,
     /// `hash` hex in either case.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::InvalidBase64`] naming `payload` or `iv`,
+    /// [`RecordError::InvalidHex`] naming `hash`.
     pub fn decode(frame: &SecureX) -> Result<V1Record, RecordError> {
         Ok(V1Record {
             ciphertext: base64::decode(&frame.payload)

@@ -212,9 +212,11 @@ impl V2DirectionKeys {
     ///   CBC/ECB suites, empty for GCM;
     /// * `static_iv`: 12 bytes for GCM, empty otherwise.
     ///
-    /// Any other length is [`RecordError::InvalidKeyLength`] (a
-    /// programming error of the key schedule, reported rather than
-    /// panicking).
+    /// # Errors
+    ///
+    /// [`RecordError::InvalidKeyLength`], naming the key, for any other
+    /// length (a programming error of the key schedule, reported rather
+    /// than panicking).
     pub fn new(
         suite: CipherSuite,
         enc_key: &[u8],
@@ -449,7 +451,9 @@ impl V2Sealer {
     /// CBC draws its IV from `rng` (16 bytes for AES, 8 for 3DES); GCM and
     /// ECB draw nothing.
     ///
-    /// Errors: [`RecordError::SequenceExhausted`], once 2^64 − 1 records
+    /// # Errors
+    ///
+    /// [`RecordError::SequenceExhausted`], once 2^64 − 1 records
     /// are sealed, and [`RecordError::CiphertextLength`] for a GCM
     /// plaintext longer than 2^36 − 32 bytes (64 GiB), the mode's limit,
     /// far beyond any frame this crate accepts. The sealer is then
@@ -544,7 +548,12 @@ impl V2Opener {
 
     /// Opens the next record into its inner plaintext.
     ///
-    /// Errors, in the order checked (see the [module docs](self)):
+    /// On success `next_seq` advances by one; on any error the opener is
+    /// unchanged.
+    ///
+    /// # Errors
+    ///
+    /// In the order checked (see the [module docs](self)):
     ///
     /// * [`RecordError::UnknownEpoch`]: the record's epoch is not this
     ///   opener's;
@@ -555,15 +564,16 @@ impl V2Opener {
     /// * [`RecordError::Decrypt`]: anything wrong with the `iv`,
     ///   `ciphertext` or `mac` fields, the tag, the MAC, the decryption or
     ///   the padding, all alike.
-    ///
-    /// On success `next_seq` advances by one; on any error the opener is
-    /// unchanged.
     pub fn open(&mut self, record: &V2Record) -> Result<Vec<u8>, RecordError> {
         self.open_owned(record.clone())
     }
 
     /// [`open`](Self::open), decrypting the record's own ciphertext in
     /// place: returns it, cut to the plaintext.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`open`](Self::open), in the same order.
     pub fn open_owned(&mut self, mut record: V2Record) -> Result<Vec<u8>, RecordError> {
         if record.epoch != self.epoch {
             return Err(RecordError::UnknownEpoch(record.epoch));

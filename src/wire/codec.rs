@@ -38,6 +38,12 @@ impl FrameSplitter {
     /// Feeds `data`, calling `on_frame` with every complete frame (without
     /// its `\r\n`) in order. Stops at the first error, from the limit or
     /// from `on_frame`; the splitter should then not be used again.
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::TooLong`] (converted into `E`) for a frame longer
+    /// than the limit, complete or not; else the first error `on_frame`
+    /// returns.
     pub fn push<E: From<FrameError>>(
         &mut self,
         mut data: &[u8],

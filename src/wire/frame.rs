@@ -237,6 +237,14 @@ impl Frame {
 
     /// Parses one frame (its bytes without the `\r\n`; surrounding
     /// whitespace is trimmed).
+    ///
+    /// # Errors
+    ///
+    /// [`FrameError::NotUtf8`], [`FrameError::NotJson`],
+    /// [`FrameError::NotObject`] or [`FrameError::MissingType`] for bytes
+    /// that are not a JSON object with a string `type`;
+    /// [`FrameError::UnknownType`] for a type that is not a frame;
+    /// [`FrameError::InvalidFields`] for a missing or mistyped field.
     pub fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
         let (text, ty) = typed_json(bytes)?;
         match ty.as_str() {

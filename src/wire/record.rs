@@ -55,6 +55,12 @@ const END: &[u8] = b"}";
 /// Seals `code ‖ body` (a v2 inner plaintext) as `sealer`'s next record
 /// and appends its `SECURE_X` frame, without delimiter, to `out`. On
 /// error `out` is as it was.
+///
+/// # Errors
+///
+/// Those of [`V2Sealer::seal`]: [`RecordError::SequenceExhausted`], and
+/// [`RecordError::CiphertextLength`] for a GCM plaintext beyond the
+/// mode's limit.
 pub fn write<R: CryptoRng + ?Sized>(
     out: &mut Vec<u8>,
     sealer: &mut V2Sealer,
@@ -98,6 +104,12 @@ const V1_START: &[u8] = br#"{"type":"SECURE_X","payload":""#;
 /// of [`Frame::encode`](crate::wire::Frame::encode) of [`V1Protector::seal`](crate::record::V1Protector::seal), written the same way as
 /// [`write()`] (a DATA's inner JSON written straight into the room of its
 /// ciphertext). On error `out` is as it was.
+///
+/// # Errors
+///
+/// [`RecordError::CiphertextLength`] for an inner JSON too long for GCM
+/// (2^36 − 32 bytes), as [`V1Protector::seal`] (the IV, drawn at the
+/// suite's length, is always accepted).
 pub fn write_v1<R: CryptoRng + ?Sized>(
     out: &mut Vec<u8>,
     protector: &V1Protector,
@@ -212,6 +224,11 @@ pub fn parse(frame: &[u8]) -> Option<V2Record> {
 
 /// The binary fields of a record the strict parser read ([`Frame::decode`](crate::wire::Frame::decode)):
 /// `payload` and `iv` strict base64, `hash` hex in either case.
+///
+/// # Errors
+///
+/// [`RecordError::InvalidBase64`] naming `payload` or `iv`,
+/// [`RecordError::InvalidHex`] naming `hash`.
 pub fn decode_fields(record: &Record) -> Result<V2Record, RecordError> {
     let base64 =
         |field, value: &str| base64::decode(value).ok_or(RecordError::InvalidBase64 { field });
