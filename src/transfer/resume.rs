@@ -94,6 +94,7 @@ impl ResumeTicket {
     /// The ticket's text (zeroized when dropped: it holds the token).
     /// The server and the name are written as they are: a line break in
     /// either is replaced with a space, so the text always reads back.
+    #[must_use]
     pub fn to_text(&self) -> Zeroizing<String> {
         let one_line = |s: &str| s.replace(['\n', '\r'], " ");
         Zeroizing::new(std::format!(
