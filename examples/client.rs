@@ -23,71 +23,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use clap::Parser;
-use securex::Version;
 
-#[derive(Parser)]
-#[command(about = "Sends a file over securex")]
-struct Args {
-    /// Server address, e.g. 127.0.0.1:5000.
-    #[arg(long)]
-    connect: String,
-    #[command(flatten)]
-    policy: common::PolicyFlags,
-    /// v1: rotate keys after this many protected frames (default with
-    /// --seed-compatible: 20). A rotation also waits for 19 frames and
-    /// 32,000 bytes in the epoch, the least a server of ours accepts.
-    /// v2: after this many records (default 2^24); a rotation also waits
-    /// for 4 KiB of records in the epoch.
-    #[arg(long)]
-    rotate_after: Option<u64>,
-    /// Bytes of file per DATA message (default: 960 with
-    /// --seed-compatible, else 65536).
-    #[arg(long)]
-    chunk_size: Option<usize>,
-    /// The server's public key to pin (v2): the PEM the server printed
-    /// (its --static-key FILE.pub).
-    #[arg(long, value_name = "FILE")]
-    server_key: Option<PathBuf>,
-    /// The file to send.
-    file: PathBuf,
-}
+use common::programs::{ClientArgs, report};
 
 fn main() {
-    let args = Args::parse();
-    let mut config = args
-        .policy
-        .config()
-        .unwrap_or_else(|e| common::exit_with(e));
-    if let Some(path) = &args.server_key {
-        config.server_key =
-            Some(common::read_server_key(path).unwrap_or_else(|e| common::exit_with(e)));
-    }
-    if let Some(n) = args.rotate_after {
-        config.rotate_after_frames = Some(n);
-        config.rekey_after_records = Some(n);
-    }
-    if let Err(e) = config.validate() {
-        common::exit_with(e.to_string());
-    }
-    let version = if args.policy.seed_compatible {
-        Version::V1
-    } else {
-        Version::V2
-    };
-    let chunk = args
-        .chunk_size
-        .unwrap_or_else(|| securex::transfer::default_chunk_size(version));
-    match common::send_file(&args.connect, config, &args.file, chunk) {
-        Ok(sent) => println!(
-            "sent {} ({} bytes) with {}, {} key rotations",
-            sent.name, sent.bytes, sent.suite, sent.rotations
-        ),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
+    let args = ClientArgs::parse();
+    let (config, chunk) = args.config();
+    report(common::send_file(&args.connect, config, &args.file, chunk));
 }

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod programs;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -205,7 +207,7 @@ pub const INPUT_QUEUE: usize = 2;
 
 /// The most bytes handed to one `write`: between writes the driver takes
 /// the input that arrived and runs the timers.
-const WRITE_SLICE: usize = 256 * 1024;
+pub const WRITE_SLICE: usize = 256 * 1024;
 
 /// The longest one `write` blocks. A blocking `write` that times out
 /// after taking some bytes returns their count, without saying when the
@@ -269,6 +271,227 @@ fn seconds(d: Duration) -> String {
     } else {
         format!("{:.1} s", d.as_secs_f64())
     }
+}
+
+/// The write side of a driver, the same in both drivers (this one and
+/// `async_drive`'s): the output taken from the connection and not all
+/// written yet, the write bound's clock, and a failed write.
+pub struct Outgoing {
+    /// One `poll_transmit_into`, written up to `written`; between two, the
+    /// buffer lent to the connection.
+    buf: Vec<u8>,
+    written: usize,
+    /// When the peer last took some of our bytes, or when `buf` was
+    /// taken: the write bound counts from it.
+    progress: Instant,
+    limits: Limits,
+    /// A write failed (the peer reset the connection, say), and when:
+    /// nothing more is written, and the input is read for at most
+    /// [`LINGER`] more, in case it explains why.
+    broken: Option<(io::Error, Instant)>,
+}
+
+/// What one write did (see [`Outgoing::wrote`]).
+pub enum Wrote {
+    /// The socket took some bytes, or may take some if tried again.
+    Some,
+    /// The socket takes nothing now: wait until it is writable.
+    Blocked,
+    /// The socket failed: nothing more is written.
+    Broken,
+}
+
+impl Outgoing {
+    /// Nothing to write yet, the write bound as `limits` says.
+    pub fn new(limits: Limits, now: Instant) -> Outgoing {
+        Outgoing {
+            buf: Vec::new(),
+            written: 0,
+            progress: now,
+            limits,
+            broken: None,
+        }
+    }
+
+    /// Whether some of it is still to write.
+    pub fn pending(&self) -> bool {
+        self.written < self.buf.len()
+    }
+
+    /// What one write takes next: at most [`WRITE_SLICE`] bytes.
+    pub fn next_slice(&self) -> &[u8] {
+        let end = self.buf.len().min(self.written + WRITE_SLICE);
+        &self.buf[self.written..end]
+    }
+
+    /// Counts what a write of [`Outgoing::next_slice`] did, at `now`.
+    pub fn wrote(&mut self, result: io::Result<usize>, now: Instant) -> Result<Wrote, DriveError> {
+        match result {
+            Ok(0) => Err(DriveError::Io(io::ErrorKind::WriteZero.into())),
+            Ok(n) => {
+                self.written += n;
+                self.progress = now;
+                Ok(Wrote::Some)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(Wrote::Blocked)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Wrote::Some),
+            Err(e) => {
+                self.broken = Some((e, now));
+                Ok(Wrote::Broken)
+            }
+        }
+    }
+
+    /// Whether a write failed.
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// Lends the buffer to the connection, once all of it is written, so
+    /// that what the session sends goes straight into it.
+    fn lend(&mut self, conn: &mut Connection) {
+        if !self.pending() {
+            self.buf.clear();
+            self.written = 0;
+            conn.lend_output(&mut self.buf);
+        }
+    }
+
+    /// Takes the connection's next output once all of ours is written
+    /// (which restarts the write bound's clock); whether there is output
+    /// to write.
+    pub fn refill(&mut self, conn: &mut Connection, now: Instant) -> bool {
+        if !self.pending() {
+            // Gives back a buffer lent to the connection, with its output.
+            self.buf.clear();
+            conn.poll_transmit_into(&mut self.buf);
+            self.written = 0;
+            self.progress = now;
+        }
+        self.pending()
+    }
+
+    /// Drops what is left to write, and the buffer: nothing more can be
+    /// written, or nothing is for a while.
+    pub fn release(&mut self) {
+        self.buf = Vec::new();
+        self.written = 0;
+    }
+
+    /// Until when a write may wait: the earliest of the write bound
+    /// (counted from the last progress), `give_up` and the connection's
+    /// next deadline. `None` once `give_up` has passed;
+    /// [`DriveError::Stalled`] (the connection closed) once the write
+    /// bound has.
+    pub fn write_until(
+        &self,
+        conn: &mut Connection,
+        give_up: Option<Instant>,
+        now: Instant,
+    ) -> Result<Option<Instant>, DriveError> {
+        let stalled_at = self.progress + self.limits.write_stall;
+        if now >= stalled_at {
+            conn.close(now);
+            return Err(DriveError::Stalled {
+                peer: self.limits.peer,
+                after: self.limits.write_stall,
+            });
+        }
+        if give_up.is_some_and(|t| now >= t) {
+            return Ok(None);
+        }
+        let until = [give_up, conn.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .fold(stalled_at, Instant::min);
+        Ok(Some(until))
+    }
+
+    /// Once the last words are out, or given up on (see [`Ending`]):
+    /// a failed write fails the drive only when all of them had to go
+    /// out.
+    pub fn ended(&mut self, ending: Ending) -> Result<(), DriveError> {
+        match self.broken.take() {
+            Some((e, _)) if ending.write_within.is_none() => Err(DriveError::Io(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a driver does after the session's turn (see [`turn`]).
+pub enum Turn {
+    /// Write the output.
+    Write,
+    /// More to send right away: turn again.
+    Again,
+    /// Nothing to write or to send: wait for input, or the connection's
+    /// next deadline.
+    Wait,
+    /// A write failed: nothing more is written, and what the peer still
+    /// says (its ERROR, its end of stream) may explain why: read input
+    /// until then, or until the connection closes.
+    Linger(Instant),
+    /// A write failed and the connection is closed: the drive is over,
+    /// with this result (the session's failure says more than the
+    /// socket's).
+    Over(Result<(), DriveError>),
+}
+
+/// The session's turn, the same in both drivers, once the input that
+/// arrived is handed in: the timers once due, then what the session sends
+/// (straight into `out`'s buffer, lent to the connection, when all of it
+/// is written), then the connection's events; then what the driver does.
+/// Once a write has failed, the output is dropped, and the input read for
+/// at most [`LINGER`] (within the write bound) after the failure.
+pub fn turn(conn: &mut Connection, app: &mut impl Session, out: &mut Outgoing) -> Turn {
+    let now = Instant::now();
+    if conn.poll_timeout().is_some_and(|t| t <= now) {
+        conn.handle_timeout(now);
+    }
+    out.lend(conn);
+    let mut more = app.pump(conn, now);
+    while let Some(event) = conn.poll_event() {
+        app.handle_event(conn, now, event);
+        more = true;
+    }
+    let Some(at) = out.broken.as_ref().map(|(_, at)| *at) else {
+        return if out.refill(conn, now) {
+            Turn::Write
+        } else if !more && conn.state() != State::Closed {
+            Turn::Wait
+        } else {
+            Turn::Again
+        };
+    };
+    out.release();
+    let _ = conn.poll_transmit();
+    let until = at + LINGER.min(out.limits.write_stall);
+    if conn.state() != State::Closed && now < until {
+        return Turn::Linger(until);
+    }
+    conn.close(now);
+    Turn::Over(match out.broken.take() {
+        Some(_) if app.failed() => Ok(()),
+        Some((e, _)) => Err(DriveError::Io(e)),
+        None => Ok(()),
+    })
+}
+
+/// Once the connection is closed, in both drivers: the events of its last
+/// input go to `app` (`Closed`, say), and the transport ends as
+/// [`Connection::ending`] then says (`None` while the connection is open).
+pub fn ending(conn: &mut Connection, app: &mut impl Session) -> Option<Ending> {
+    while let Some(event) = conn.poll_event() {
+        app.handle_event(conn, Instant::now(), event);
+    }
+    conn.ending(app.failed())
 }
 
 enum Input {
@@ -359,20 +582,10 @@ struct Driver<'a> {
     input: &'a Channel<Input>,
     /// Handled input buffers, back to the reader.
     free: SyncSender<Vec<u8>>,
-    limits: Limits,
-    /// Output taken from the connection, written up to `written` (one
-    /// buffer, reused).
-    out: Vec<u8>,
-    written: usize,
-    /// When the peer last took some of our bytes, or when `out` was
-    /// taken: the write bound counts from it.
-    progress: Instant,
+    /// Output taken from the connection (one buffer, reused).
+    out: Outgoing,
     /// The peer's end of the stream was read.
     eof: bool,
-    /// A write failed (the peer reset the connection, say): nothing more
-    /// is written, and the input is read for at most [`LINGER`] more, in
-    /// case it explains why.
-    broken: Option<(io::Error, Instant)>,
 }
 
 impl<'a> Driver<'a> {
@@ -388,29 +601,9 @@ impl<'a> Driver<'a> {
             conn,
             input,
             free,
-            limits,
-            out: Vec::new(),
-            written: 0,
-            progress: Instant::now(),
+            out: Outgoing::new(limits, Instant::now()),
             eof: false,
-            broken: None,
         }
-    }
-
-    fn pending(&self) -> bool {
-        self.written < self.out.len()
-    }
-
-    /// Takes the connection's next output once ours is written.
-    fn refill(&mut self, now: Instant) -> bool {
-        if !self.pending() {
-            // Gives back a buffer lent to the connection, with its output.
-            self.out.clear();
-            self.conn.poll_transmit_into(&mut self.out);
-            self.written = 0;
-            self.progress = now;
-        }
-        self.pending()
     }
 
     fn run(mut self, app: &mut impl Session) -> Result<(), DriveError> {
@@ -421,52 +614,17 @@ impl<'a> Driver<'a> {
             // What arrived first, then the timers: an answer that came
             // while we were writing counts before its deadline.
             self.take_input();
-            let now = Instant::now();
-            if self.conn.poll_timeout().is_some_and(|t| t <= now) {
-                self.conn.handle_timeout(now);
-            }
-            // What the application sends goes straight into our output
-            // buffer, once it is written out.
-            if !self.pending() {
-                self.out.clear();
-                self.written = 0;
-                self.conn.lend_output(&mut self.out);
-            }
-            let mut more = app.pump(self.conn, now);
-            while let Some(event) = self.conn.poll_event() {
-                app.handle_event(self.conn, now, event);
-                more = true;
-            }
-            if let Some(at) = self.broken.as_ref().map(|(_, at)| *at) {
-                // Nothing more can be written; what the peer still says
-                // (its ERROR, its end of stream) may explain why.
-                self.out.clear();
-                self.written = 0;
-                let _ = self.conn.poll_transmit();
-                let until = at + LINGER.min(self.limits.write_stall);
-                if self.conn.state() != State::Closed && now < until {
-                    self.wait_input(Some(until));
-                    continue;
+            match turn(self.conn, app, &mut self.out) {
+                Turn::Write => {
+                    self.write(None)?;
                 }
-                self.conn.close(now);
-                return match self.broken.take() {
-                    // The application's failure says more.
-                    Some(_) if app.failed() => Ok(()),
-                    Some((e, _)) => Err(DriveError::Io(e)),
-                    None => Ok(()),
-                };
-            }
-            if self.refill(now) {
-                self.write(None)?;
-            } else if !more && self.conn.state() != State::Closed {
-                self.wait_input(None);
+                Turn::Again => {}
+                Turn::Wait => self.wait_input(None),
+                Turn::Linger(until) => self.wait_input(Some(until)),
+                Turn::Over(result) => return result,
             }
         }
-        // Events of the last input (`Closed`, say).
-        while let Some(event) = self.conn.poll_event() {
-            app.handle_event(self.conn, Instant::now(), event);
-        }
-        match self.conn.ending(app.failed()) {
+        match ending(self.conn, app) {
             Some(ending) => self.finish(ending),
             // Never: the loop ends once the connection is closed.
             None => Ok(()),
@@ -476,16 +634,12 @@ impl<'a> Driver<'a> {
     /// The connection is over: ends the transport as `ending` says.
     fn finish(mut self, ending: Ending) -> Result<(), DriveError> {
         let give_up = ending.write_within.map(|d| Instant::now() + d);
-        while self.broken.is_none() && self.refill(Instant::now()) {
+        while !self.out.is_broken() && self.out.refill(self.conn, Instant::now()) {
             if !self.write(give_up)? {
                 break;
             }
         }
-        if let Some((e, _)) = self.broken.take()
-            && ending.write_within.is_none()
-        {
-            return Err(DriveError::Io(e));
-        }
+        self.out.ended(ending)?;
         let _ = self.stream.shutdown(Shutdown::Write);
         let Some(drain) = ending.drain_within else {
             return Ok(());
@@ -502,29 +656,14 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
-    /// Writes some of `out`, blocking at most until the connection's next
-    /// deadline, the write bound, or `give_up`; false once `give_up` has
-    /// passed.
+    /// Writes some of the output, blocking at most until the connection's
+    /// next deadline, the write bound, or `give_up`; false once `give_up`
+    /// has passed or the socket failed.
     fn write(&mut self, give_up: Option<Instant>) -> Result<bool, DriveError> {
         let now = Instant::now();
-        let stalled_at = self.progress + self.limits.write_stall;
-        if now >= stalled_at {
-            self.conn.close(now);
-            return Err(DriveError::Stalled {
-                peer: self.limits.peer,
-                after: self.limits.write_stall,
-            });
-        }
-        let mut until = stalled_at;
-        if let Some(t) = give_up {
-            if now >= t {
-                return Ok(false);
-            }
-            until = until.min(t);
-        }
-        if let Some(t) = self.conn.poll_timeout() {
-            until = until.min(t);
-        }
+        let Some(until) = self.out.write_until(self.conn, give_up, now)? else {
+            return Ok(false);
+        };
         // A zero timeout is an error for the setter: 1 ms at least.
         let wait = until
             .saturating_duration_since(now)
@@ -532,30 +671,13 @@ impl<'a> Driver<'a> {
         self.stream
             .set_write_timeout(Some(wait))
             .map_err(DriveError::Io)?;
-        let end = self.out.len().min(self.written + WRITE_SLICE);
         let mut stream = self.stream;
-        match stream.write(&self.out[self.written..end]) {
-            Ok(0) => Err(DriveError::Io(io::ErrorKind::WriteZero.into())),
-            Ok(n) => {
-                self.written += n;
-                self.progress = Instant::now();
-                Ok(true)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(true)
-            }
-            Err(e) => {
-                self.broken = Some((e, Instant::now()));
-                Ok(false)
-            }
-        }
+        let result = stream.write(self.out.next_slice());
+        // Blocked: the write waited for as long as it may.
+        Ok(!matches!(
+            self.out.wrote(result, Instant::now())?,
+            Wrote::Broken
+        ))
     }
 
     /// Hands the connection what has arrived, without waiting (a few
@@ -642,6 +764,23 @@ pub fn send_file(
     path: &Path,
     chunk_size: usize,
 ) -> Result<Sent, String> {
+    let (mut upload, name) = open_upload(path, chunk_size)?;
+    let limits = Limits::new(&config, "server");
+    let stream = connect(addr, limits.write_stall)?;
+    stream.set_nodelay(true).ok();
+    let mut conn =
+        Connection::client(config, os_rng(), Instant::now()).map_err(|e| e.to_string())?;
+    let result = drive(&stream, &mut conn, &mut upload, limits);
+    uploaded(addr, result, &upload, &conn, name)
+}
+
+/// The upload of the file at `path` and the name it is sent under (only
+/// the file's name, never its directories), or why there is none: all
+/// checked before connecting.
+pub fn open_upload(
+    path: &Path,
+    chunk_size: usize,
+) -> Result<(Upload<io::BufReader<File>>, String), String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     // A directory opens too, and would fail only once connected, leaving
     // a `.partial` on the server: refused before connecting.
@@ -661,13 +800,18 @@ pub fn send_file(
     let sender = Sender::new(io::BufReader::new(file), name.clone(), chunk_size)
         .map_err(|e| e.to_string())?
         .with_digest(ThreadedSha256::new());
-    let limits = Limits::new(&config, "server");
-    let stream = connect(addr, limits.write_stall)?;
-    stream.set_nodelay(true).ok();
-    let mut conn =
-        Connection::client(config, os_rng(), Instant::now()).map_err(|e| e.to_string())?;
-    let mut upload = Upload::new(sender);
-    match drive(&stream, &mut conn, &mut upload, limits) {
+    Ok((Upload::new(sender), name))
+}
+
+/// What an upload to `addr` achieved, once driven (`result`).
+pub fn uploaded<R: Read>(
+    addr: &str,
+    result: Result<(), DriveError>,
+    upload: &Upload<R>,
+    conn: &Connection,
+    name: String,
+) -> Result<Sent, String> {
+    match result {
         Ok(()) => {}
         Err(e @ DriveError::Stalled { .. }) => return Err(e.to_string()),
         Err(e) => return Err(format!("connection to {addr} failed: {e}")),
@@ -708,27 +852,45 @@ impl Store {
             overwrite: false,
         }
     }
+
+    /// A receiver for one upload (the file's SHA-256 inline; the std
+    /// server adds a hashing thread).
+    pub fn receiver(&self) -> Receiver {
+        Receiver::new(&self.dir)
+            .with_max_file_len(self.max_file_len)
+            .with_overwrite(self.overwrite)
+    }
 }
 
 /// Serves one client on `stream`, storing as `store` says; returns the
 /// log line. The socket is shut down when this returns.
 pub fn serve(stream: TcpStream, config: Config, store: &Store) -> String {
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| "?".into());
+    let peer = peer_name(stream.peer_addr());
     stream.set_nodelay(true).ok();
     let limits = Limits::new(&config, "client");
     let mut conn = match Connection::server(config, os_rng(), Instant::now()) {
         Ok(conn) => conn,
         Err(e) => return format!("peer={peer} refused: {e}"),
     };
-    let receiver = Receiver::new(&store.dir)
-        .with_max_file_len(store.max_file_len)
-        .with_overwrite(store.overwrite)
-        .with_digest(ThreadedSha256::new());
+    let receiver = store.receiver().with_digest(ThreadedSha256::new());
     let mut download = Download::new(receiver);
     let io_result = drive(&stream, &mut conn, &mut download, limits);
+    served(&peer, &conn, io_result, &mut download)
+}
+
+/// A peer's address for the log, `?` if unknown.
+pub fn peer_name(addr: io::Result<std::net::SocketAddr>) -> String {
+    addr.map(|a| a.to_string()).unwrap_or_else(|_| "?".into())
+}
+
+/// The log line of a connection served to `peer`, once driven
+/// (`io_result`).
+pub fn served(
+    peer: &str,
+    conn: &Connection,
+    io_result: Result<(), DriveError>,
+    download: &mut Download,
+) -> String {
     let suite = conn
         .suite()
         .map(|s| s.to_string())
