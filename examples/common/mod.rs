@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod async_drive;
 pub mod programs;
 
 use std::fs::File;
