@@ -1,6 +1,7 @@
 //! The example client never hangs: whatever stops answering, or stops
 //! reading, it fails within its reply deadline (`--timeout`), exits 1 and
-//! says in one line what timed out. In both versions:
+//! says in one line what timed out. In both versions, and so does the
+//! tokio client (`tokio_client`, its own driver):
 //!
 //! * a silent server: accepts the TCP connection and never says a word;
 //! * a server that stops reading mid-upload (a proxy stops reading what
@@ -28,8 +29,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::programs::{
-    ClientProcess, ClientRun, ExampleServer, Proxy, Stall, Store, random_bytes, run_client,
-    scratch, tcp_queued,
+    ClientProcess, ClientRun, ExampleServer, Proxy, Stall, Store, random_bytes, scratch, tcp_queued,
 };
 
 /// The client's `--timeout`, in seconds.
@@ -116,13 +116,10 @@ fn assert_timed_out(case: &str, run: &ClientRun, since: Instant, says: &str) {
     );
 }
 
-fn silent_server(v1: bool) {
-    let case = if v1 {
-        "v1 silent server"
-    } else {
-        "v2 silent server"
-    };
-    let tmp = scratch("stalls", if v1 { "silent-v1" } else { "silent-v2" });
+fn silent_server(program: &str, v1: bool) {
+    let case = format!("{program} {} silent server", if v1 { "v1" } else { "v2" });
+    let case = case.as_str();
+    let tmp = scratch("stalls", &case.replace(' ', "-"));
     let path = tmp.path().join("f.txt");
     std::fs::write(&path, b"hello").unwrap();
     // Accepts, holds the connection open, says nothing.
@@ -133,7 +130,8 @@ fn silent_server(v1: bool) {
     let timeout = timeout_flag();
     client_flags.extend(["--timeout", &timeout]);
     let started = Instant::now();
-    let run = run_client(&addr, &client_flags, &path, KILL_AFTER);
+    let run =
+        ClientProcess::start_program(program, &addr, &client_flags, &path, &[]).wait(KILL_AFTER);
     assert_timed_out(
         case,
         &run,
@@ -150,19 +148,29 @@ fn silent_server(v1: bool) {
 
 #[test]
 fn v2_client_gives_up_on_a_silent_server() {
-    silent_server(false);
+    silent_server("client", false);
 }
 
 #[test]
 fn v1_client_gives_up_on_a_silent_server() {
-    silent_server(true);
+    silent_server("client", true);
+}
+
+#[test]
+fn v2_tokio_client_gives_up_on_a_silent_server() {
+    silent_server("tokio_client", false);
+}
+
+#[test]
+fn v1_tokio_client_gives_up_on_a_silent_server() {
+    silent_server("tokio_client", true);
 }
 
 /// The client sends `BIG` bytes to our server through a proxy that stalls
 /// as `mode` says once the upload is under way.
-fn stalled_upload(v1: bool, mode: Stall) {
+fn stalled_upload(program: &str, v1: bool, mode: Stall) {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
-    let case = format!("{} {mode:?}", if v1 { "v1" } else { "v2" });
+    let case = format!("{program} {} {mode:?}", if v1 { "v1" } else { "v2" });
     let tmp = scratch("stalls", &case.replace(' ', "-"));
     let path = tmp.path().join("big.bin");
     std::fs::write(&path, random_bytes(BIG, 11)).unwrap();
@@ -177,8 +185,8 @@ fn stalled_upload(v1: bool, mode: Stall) {
     // gives up).
     let port: u16 = proxy.addr.rsplit(':').next().unwrap().parse().unwrap();
     let mut queued = 0;
-    let run =
-        ClientProcess::start(&proxy.addr, &client_flags, &path).wait_probing(KILL_AFTER, || {
+    let run = ClientProcess::start_program(program, &proxy.addr, &client_flags, &path, &[])
+        .wait_probing(KILL_AFTER, || {
             if proxy.stalled_at().is_some() {
                 let now = tcp_queued(port);
                 if now > queued + 1 {
@@ -204,20 +212,31 @@ fn stalled_upload(v1: bool, mode: Stall) {
 
 #[test]
 fn v2_client_gives_up_on_a_server_that_stops_reading() {
-    stalled_upload(false, Stall::ClientToServer);
+    stalled_upload("client", false, Stall::ClientToServer);
 }
 
 #[test]
 fn v1_client_gives_up_on_a_server_that_stops_reading() {
-    stalled_upload(true, Stall::ClientToServer);
+    stalled_upload("client", true, Stall::ClientToServer);
 }
 
 #[test]
 fn v2_client_gives_up_on_a_stalled_path() {
-    stalled_upload(false, Stall::Both);
+    stalled_upload("client", false, Stall::Both);
 }
 
 #[test]
 fn v1_client_gives_up_on_a_stalled_path() {
-    stalled_upload(true, Stall::Both);
+    stalled_upload("client", true, Stall::Both);
+}
+
+/// The tokio client's write bound: the server takes none of its bytes.
+#[test]
+fn v2_tokio_client_gives_up_on_a_server_that_stops_reading() {
+    stalled_upload("tokio_client", false, Stall::ClientToServer);
+}
+
+#[test]
+fn v1_tokio_client_gives_up_on_a_stalled_path() {
+    stalled_upload("tokio_client", true, Stall::Both);
 }

@@ -83,7 +83,18 @@ impl ExampleServer {
 
     /// [`ExampleServer::start`] with these environment variables set.
     pub fn start_with_env(dir: &Path, flags: &[&str], env: &[(&str, &Path)]) -> ExampleServer {
-        let mut child = Command::new(examples_dir().join("server"))
+        ExampleServer::start_program("server", dir, flags, env)
+    }
+
+    /// [`ExampleServer::start_with_env`] with another server program
+    /// (e.g. `tokio_server`), which takes the same flags.
+    pub fn start_program(
+        program: &str,
+        dir: &Path,
+        flags: &[&str],
+        env: &[(&str, &Path)],
+    ) -> ExampleServer {
+        let mut child = Command::new(examples_dir().join(program))
             .args(["--listen", "127.0.0.1:0", "--dir"])
             .arg(dir)
             .args(flags)
@@ -208,7 +219,19 @@ impl ClientProcess {
         file: &Path,
         env: &[(&str, &Path)],
     ) -> ClientProcess {
-        let mut child = Command::new(examples_dir().join("client"))
+        ClientProcess::start_program("client", addr, flags, file, env)
+    }
+
+    /// [`ClientProcess::start_with_env`] with another client program
+    /// (e.g. `tokio_client`), which takes the same flags.
+    pub fn start_program(
+        program: &str,
+        addr: &str,
+        flags: &[&str],
+        file: &Path,
+        env: &[(&str, &Path)],
+    ) -> ClientProcess {
+        let mut child = Command::new(examples_dir().join(program))
             .args(["--connect", addr])
             .args(flags)
             .arg(file)
