@@ -545,3 +545,27 @@ fn after_a_v1_upload_both_clients_half_close_and_drain() {
         assert_eq!(stored(&tmp.store(), "v1.bin"), data, "{program}");
     }
 }
+
+/// The measuring program of the README's idle figure (`idle_load`) runs:
+/// it holds its connections to a tokio server of its own, none closed,
+/// and prints the server's memory (here with 50 connections; the figure
+/// is 10,000).
+#[test]
+fn idle_load_holds_its_connections_and_prints_the_servers_memory() {
+    let out = Command::new(examples_dir().join("idle_load"))
+        .args(["--connections", "50", "--settle", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("tokio_server with 50 idle established v2 connections")
+            && stdout.contains(" VmRSS ")
+            && stdout.contains(" VmHWM "),
+        "{stdout}"
+    );
+}
