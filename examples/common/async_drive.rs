@@ -297,14 +297,15 @@ pub async fn send_file(
     path: &Path,
     chunk_size: usize,
 ) -> Result<Sent, String> {
-    let (mut upload, name) = super::open_upload(path, chunk_size)?;
+    let (mut upload, name) = super::open_upload(path, chunk_size, addr)?;
     let limits = Limits::new(&config, "server");
     let mut stream = connect(addr, limits.write_stall).await?;
     stream.set_nodelay(true).ok();
     let mut conn =
         Connection::client(config, super::os_rng(), Instant::now()).map_err(|e| e.to_string())?;
     let result = drive(&mut stream, &mut conn, &mut upload, limits).await;
-    super::uploaded(addr, result, &upload, &conn, name)
+    upload.finish();
+    super::uploaded(addr, result, &upload.upload, &conn, name)
 }
 
 /// Serves one client on `stream`, storing as `store` says; returns the

@@ -7,6 +7,7 @@
 
 pub mod async_drive;
 pub mod programs;
+pub mod resume;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -82,6 +83,9 @@ impl PolicyFlags {
         }
         config.handshake_timeout = Some(Duration::from_secs(self.timeout));
         config.key_log = key_log_from_env()?;
+        // v2: the client resumes a cut upload, the server lets it (see
+        // `resume`).
+        config.extensions = vec![securex::config::Extension::Resume];
         Ok(config)
     }
 }
@@ -736,7 +740,10 @@ impl<'a> Driver<'a> {
 
 /// What a client run achieved.
 pub struct Sent {
+    /// The name the server stores the file under.
     pub name: String,
+    /// The bytes the server already held (a resumed upload), else 0.
+    pub resumed_from: u64,
     pub bytes: u64,
     pub suite: String,
     pub rotations: u32,
@@ -765,23 +772,26 @@ pub fn send_file(
     path: &Path,
     chunk_size: usize,
 ) -> Result<Sent, String> {
-    let (mut upload, name) = open_upload(path, chunk_size)?;
+    let (mut upload, name) = open_upload(path, chunk_size, addr)?;
     let limits = Limits::new(&config, "server");
     let stream = connect(addr, limits.write_stall)?;
     stream.set_nodelay(true).ok();
     let mut conn =
         Connection::client(config, os_rng(), Instant::now()).map_err(|e| e.to_string())?;
     let result = drive(&stream, &mut conn, &mut upload, limits);
-    uploaded(addr, result, &upload, &conn, name)
+    upload.finish();
+    uploaded(addr, result, &upload.upload, &conn, name)
 }
 
-/// The upload of the file at `path` and the name it is sent under (only
-/// the file's name, never its directories), or why there is none: all
-/// checked before connecting.
+/// The upload of the file at `path` to `addr` and the name it is sent
+/// under (only the file's name, never its directories), or why there is
+/// none: all checked before connecting. It resumes where a ticket of an
+/// earlier upload of the file to `addr` is kept ([`resume`]).
 pub fn open_upload(
     path: &Path,
     chunk_size: usize,
-) -> Result<(Upload<io::BufReader<File>>, String), String> {
+    addr: &str,
+) -> Result<(resume::Resumable<io::BufReader<File>>, String), String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     // A directory opens too, and would fail only once connected, leaving
     // a `.partial` on the server: refused before connecting.
@@ -801,7 +811,7 @@ pub fn open_upload(
     let sender = Sender::new(io::BufReader::new(file), name.clone(), chunk_size)
         .map_err(|e| e.to_string())?
         .with_digest(ThreadedSha256::new());
-    Ok((Upload::new(sender), name))
+    Ok((resume::Resumable::new(sender, path, addr), name))
 }
 
 /// What an upload to `addr` achieved, once driven (`result`).
@@ -817,9 +827,18 @@ pub fn uploaded<R: Read>(
         Err(e @ DriveError::Stalled { .. }) => return Err(e.to_string()),
         Err(e) => return Err(format!("connection to {addr} failed: {e}")),
     }
+    // The name the server stored: it says so where resume is agreed;
+    // otherwise the name ours would store (`stored_name`).
+    let stored = upload
+        .sender()
+        .stored_name()
+        .map(str::to_owned)
+        .or_else(|| securex::transfer::stored_name(&name).ok())
+        .unwrap_or(name);
     match upload.outcome() {
         Some(Ok(())) => Ok(Sent {
-            name,
+            name: stored,
+            resumed_from: upload.sender().resumed_from(),
             bytes: upload.sender().bytes_read(),
             suite: conn.suite().map(|s| s.to_string()).unwrap_or_default(),
             rotations: conn.epoch(),
@@ -860,6 +879,7 @@ impl Store {
         Receiver::new(&self.dir)
             .with_max_file_len(self.max_file_len)
             .with_overwrite(self.overwrite)
+            .with_resume(os_rng())
     }
 }
 

@@ -201,10 +201,16 @@ impl ClientArgs {
 /// or one `error: …` line on stderr (status 1).
 pub fn report(result: Result<Sent, String>) {
     match result {
-        Ok(sent) => println!(
-            "sent {} ({} bytes) with {}, {} key rotations",
-            sent.name, sent.bytes, sent.suite, sent.rotations
-        ),
+        Ok(sent) => {
+            let resumed = match sent.resumed_from {
+                0 => String::new(),
+                n => format!(", resumed after the {n} bytes the server held"),
+            };
+            println!(
+                "sent {} ({} bytes) with {}, {} key rotations{resumed}",
+                sent.name, sent.bytes, sent.suite, sent.rotations
+            );
+        }
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);

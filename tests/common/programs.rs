@@ -262,6 +262,13 @@ impl ClientProcess {
         }
     }
 
+    /// Kills the client (SIGKILL: no chance to tidy up) and waits for it.
+    #[allow(dead_code)] // Only the tests that cut an upload kill.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for the client to end, killing it once it has run for
     /// `limit` (a regression then fails instead of hanging the test).
     pub fn wait(self, limit: Duration) -> ClientRun {
