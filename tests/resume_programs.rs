@@ -33,6 +33,20 @@ fn killed_upload(server: &ExampleServer, file: &Path, partial: &Path, cut: u64) 
     client.kill();
 }
 
+/// Waits until the server logs that it kept `<name>.partial`.
+fn wait_kept(server: &ExampleServer, name: &str) {
+    let kept = format!("kept {name}.partial");
+    let start = Instant::now();
+    while server.log().iter().all(|l| !l.contains(&kept)) {
+        assert!(
+            start.elapsed() < LIMIT,
+            "the server never kept it: {:?}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn ticket_of(file: &Path) -> std::path::PathBuf {
     let mut path = file.as_os_str().to_os_string();
     path.push(".securex-resume");
@@ -63,19 +77,7 @@ fn a_killed_upload_resumes_and_the_file_is_stored_byte_for_byte() {
         0o600
     );
     // The server noticed the end and kept what it had.
-    let start = Instant::now();
-    while server
-        .log()
-        .iter()
-        .all(|l| !l.contains("kept big.bin.partial"))
-    {
-        assert!(
-            start.elapsed() < LIMIT,
-            "the server never kept the partial: {:?}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_kept(&server, "big.bin");
     let held = len(&partial);
     assert!(held >= 8 << 20 && held < data.len() as u64, "held {held}");
 
@@ -110,15 +112,7 @@ fn a_strangers_ticket_resumes_nothing() {
     std::fs::write(&file, &data).unwrap();
     let partial = dir.store().join("f.bin.partial");
     killed_upload(&server, &file, &partial, 4 << 20);
-    let start = Instant::now();
-    while server
-        .log()
-        .iter()
-        .all(|l| !l.contains("kept f.bin.partial"))
-    {
-        assert!(start.elapsed() < LIMIT, "the server never kept the partial");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_kept(&server, "f.bin");
     let before = std::fs::read(&partial).unwrap();
 
     // Someone else's copy of the file, with a ticket of their own making.
