@@ -481,6 +481,12 @@ impl Receiver {
         self.resume.is_some()
     }
 
+    /// Whether this upload may resume: the receiver lets it and the
+    /// connection agreed it.
+    fn resuming(&self) -> bool {
+        self.resume_agreed && self.resumable()
+    }
+
     /// Tells the receiver whether the connection agreed
     /// [`Extension::Resume`](crate::config::Extension::Resume); call it
     /// before the first message ([`Download`](super::Download) does). With
@@ -493,7 +499,7 @@ impl Receiver {
 
     /// A fresh token, where uploads may resume.
     fn new_token(&mut self) -> Option<ResumeToken> {
-        if !self.resume_agreed {
+        if !self.resuming() {
             return None;
         }
         let rng = self.resume.as_mut()?;
@@ -609,15 +615,14 @@ impl Receiver {
     }
 
     fn step(&mut self, message: Message) -> Result<Option<Message>, TransferError> {
+        let resuming = self.resuming();
         match (&mut self.phase, message) {
             (Phase::Failed { error, .. }, _) => Err(error.clone()),
             (Phase::AwaitingOpen, Message::Open { file_name }) => {
                 let name = stored_name(&file_name)?;
                 self.start(name)
             }
-            (Phase::AwaitingOpen, Message::Resume { file_name, token })
-                if self.resume_agreed && self.resume.is_some() =>
-            {
+            (Phase::AwaitingOpen, Message::Resume { file_name, token }) if resuming => {
                 let name = stored_name(&file_name)?;
                 let resumed = Incoming::resume(
                     &self.dir,

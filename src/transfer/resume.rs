@@ -188,24 +188,16 @@ pub(super) fn write_token(target: &Path, token: &ResumeToken) -> Result<(), Tran
 /// Whether `token` is the one kept for the upload in `<target>.partial`
 /// (compared in constant time); `false` if none is kept.
 pub(super) fn token_matches(target: &Path, token: &ResumeToken) -> Result<bool, TransferError> {
-    let mut kept = [0u8; 64];
-    let read = File::open(token_path(target)).and_then(|file| {
-        let mut n = 0;
-        let mut limited = file.take(kept.len() as u64);
-        loop {
-            match limited.read(&mut kept[n..])? {
-                0 => return Ok(n),
-                k => n += k,
-            }
-        }
-    });
-    let n = match read {
-        Ok(n) => n,
+    // The 64 hex digits of a SHA-256, read no further.
+    let mut kept = std::vec::Vec::with_capacity(64);
+    let read = File::open(token_path(target)).and_then(|file| file.take(64).read_to_end(&mut kept));
+    match read {
+        Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(TransferError::io("cannot read the resume token", &e)),
-    };
+    }
     let mut digest = [0u8; 32];
-    let Ok(kept) = base16ct::lower::decode(&kept[..n], &mut digest) else {
+    let Ok(kept) = base16ct::lower::decode(&kept, &mut digest) else {
         return Ok(false);
     };
     Ok(kept.ct_eq(&token_digest(token)).into())
