@@ -231,7 +231,13 @@ impl Start {
                 let mut config = client_config(version, suite);
                 if fallback {
                     config.versions = vec![Version::V2, Version::V1];
-                    config.legacy_suites = false;
+                    // v2 without the legacy suites, unless the one suite
+                    // offered is legacy: v2 would then have none, a
+                    // configuration `Config::validate` refuses.
+                    config.legacy_suites = suite.is_some_and(|s| {
+                        s.cipher() == securex::suite::Cipher::TripleDes
+                            || s.mode() == securex::suite::Mode::Ecb
+                    });
                 }
                 config
             }
