@@ -103,3 +103,17 @@ fn fast_path_on_generated_inputs() {
         securex_fuzz::fast_path::run(&data);
     }
 }
+
+/// Every start byte of `client_input`/`server_input` gives the client a
+/// config `Config::validate` accepts: the harness `expect`s a connection,
+/// so a start it cannot make is a harness crash the fuzzer would find
+/// instead of library bugs.
+#[test]
+fn every_start_makes_a_valid_client_config() {
+    for byte in 0..=u8::MAX {
+        let start = securex_fuzz::Start::from_byte(byte);
+        if let Err(e) = start.client_config().validate() {
+            panic!("start byte {byte:#04x} ({start:?}): {e}");
+        }
+    }
+}
