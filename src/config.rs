@@ -321,6 +321,17 @@ pub struct Config {
     /// server of ours enforces. Default `None`; seed preset 20
     /// ([`SEED_ROTATE_AFTER_FRAMES`]).
     pub rotate_after_frames: Option<u64>,
+    /// Client (v1): rotate keys this long after the epoch began; `None`
+    /// never rotates on time. Like
+    /// [`rotate_after_frames`](Config::rotate_after_frames), the rotation
+    /// then waits for the epoch to carry
+    /// [`v1_rotation_min_frames`](Config::v1_rotation_min_frames) and
+    /// [`v1_rotation_min_bytes`](Config::v1_rotation_min_bytes): an idle
+    /// v1 connection does not rotate (v1 records carry no sequence number,
+    /// and a server of ours refuses a rotation before them). The v2
+    /// counterpart is [`rekey_after`](Config::rekey_after). Default
+    /// `None` (both presets).
+    pub v1_rotate_after: Option<Duration>,
     /// v1: the fewest protected frames of the client's in an epoch before
     /// a rotation: a server refuses an earlier `ALGORITHMS`
     /// ([`ProtocolError::RotationTooSoon`](crate::error::ProtocolError::RotationTooSoon)),
@@ -428,6 +439,7 @@ impl Config {
             max_group_bits: DEFAULT_MAX_GROUP_BITS,
             max_adhoc_group_bits: SEED_MAX_ADHOC_GROUP_BITS,
             rotate_after_frames: Some(SEED_ROTATE_AFTER_FRAMES),
+            v1_rotate_after: None,
             v1_rotation_min_frames: V1_ROTATION_MIN_FRAMES,
             v1_rotation_min_bytes: DEFAULT_V1_ROTATION_MIN_BYTES,
             rekey_after_records: Some(DEFAULT_REKEY_AFTER_RECORDS),

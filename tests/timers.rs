@@ -340,3 +340,36 @@ fn timed_out_names_what_was_awaited() {
     );
     assert_eq!(error.kind(), securex::ErrorKind::TimedOut);
 }
+
+/// `Config::v1_rotate_after`: a v1 client rotates on time, once per
+/// interval, with the clock running and the server's default rotation
+/// limits (frames, bytes, interval) in force; without it, the same
+/// transfer never rotates.
+#[test]
+fn a_v1_client_rotates_every_interval_of_v1_rotate_after() {
+    let upload = |every: Option<Duration>| {
+        let mut client = Config::seed_compatible();
+        client.rotate_after_frames = None;
+        client.v1_rotate_after = every;
+        let mut pair = Pair::new(client, Config::seed_compatible(), 21);
+        answering_server(&mut pair);
+        pair.drive();
+        let mut sent = vec![Message::Open {
+            file_name: "timed.bin".into(),
+        }];
+        // 4 KiB every 2 s for 10 minutes: each minute carries 30 frames
+        // and 120 KiB, more than a rotation waits for.
+        sent.extend(common::data_messages(300 * 4096, 4096, 3));
+        pair.send_paced(Role::Client, sent.clone(), Duration::from_secs(2))
+            .unwrap();
+        assert_eq!(pair.client_error(), None);
+        assert_eq!(pair.server_error(), None);
+        assert_eq!(pair.server_messages(), sent);
+        assert_eq!(pair.server.epoch(), pair.client.epoch());
+        pair.client.epoch()
+    };
+    assert_eq!(upload(None), 0);
+    // 602 s of sending: a rotation at 60 s, 120 s, … 600 s (each due
+    // with the first frame sent after its deadline).
+    assert_eq!(upload(Some(Duration::from_secs(60))), 10);
+}

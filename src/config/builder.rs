@@ -223,6 +223,7 @@ impl Config {
             (self.rekey_after_records == Some(0), "rekey_after_records"),
             (self.rekey_after_bytes == Some(0), "rekey_after_bytes"),
             (zero_duration(self.rekey_after), "rekey_after"),
+            (zero_duration(self.v1_rotate_after), "v1_rotate_after"),
             (zero_duration(self.handshake_timeout), "handshake_timeout"),
             (zero_duration(self.idle_timeout), "idle_timeout"),
         ]
@@ -401,6 +402,8 @@ impl ConfigBuilder {
         max_adhoc_group_bits: u32;
         /// Sets [`Config::rotate_after_frames`].
         rotate_after_frames: Option<u64>;
+        /// Sets [`Config::v1_rotate_after`].
+        v1_rotate_after: Option<Duration>;
         /// Sets [`Config::v1_rotation_min_frames`].
         v1_rotation_min_frames: u64;
         /// Sets [`Config::v1_rotation_min_bytes`].
@@ -634,13 +637,17 @@ mod tests {
     #[test]
     fn every_zero_limit_is_refused_by_name() {
         type Set = fn(ConfigBuilder) -> ConfigBuilder;
-        let cases: [(Set, &str); 8] = [
+        let cases: [(Set, &str); 9] = [
             (|b| b.max_frame_len(0), "max_frame_len"),
             (|b| b.max_buffered(0), "max_buffered"),
             (|b| b.rotate_after_frames(Some(0)), "rotate_after_frames"),
             (|b| b.rekey_after_records(Some(0)), "rekey_after_records"),
             (|b| b.rekey_after_bytes(Some(0)), "rekey_after_bytes"),
             (|b| b.rekey_after(Some(Duration::ZERO)), "rekey_after"),
+            (
+                |b| b.v1_rotate_after(Some(Duration::ZERO)),
+                "v1_rotate_after",
+            ),
             (
                 |b| b.handshake_timeout(Some(Duration::ZERO)),
                 "handshake_timeout",

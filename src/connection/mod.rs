@@ -333,8 +333,10 @@ impl Core {
         self.version = Some(version);
         self.timers.disarm(Slot::Handshake);
         self.timers.disarm(Slot::Rotation);
-        match version {
-            Version::V2 => self.arm(Slot::Rekey, self.config.rekey_after),
+        match (version, self.role) {
+            (Version::V2, _) => self.arm(Slot::Rekey, self.config.rekey_after),
+            // v1: only clients rotate.
+            (Version::V1, Role::Client) => self.arm(Slot::Rekey, self.config.v1_rotate_after),
             _ => self.timers.disarm(Slot::Rekey),
         }
         self.events.push_back(if first {

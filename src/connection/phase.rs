@@ -216,11 +216,14 @@ impl Phase {
         }
     }
 
-    /// The rekey timer expired: a v2 epoch starts its rotation; every other
-    /// phase stays as it is.
+    /// The rekey timer expired: a v2 epoch starts its rotation, a v1
+    /// client asks for one (`Config::v1_rotate_after`); every other phase
+    /// stays as it is.
     pub(super) fn start_rekey(self, core: &mut Core) -> Result<Phase, Failed> {
         match self {
             Phase::V2Established(verified) => verified.request_rekey(core),
+            // `Config::v1_rotate_after`: as soon as the epoch allows.
+            Phase::V1Client(client) => Ok(client.request_rotation(core)),
             other => Ok(other),
         }
     }

@@ -11,7 +11,7 @@
 //! * `Reply`: from a client's `OPEN` (and, in v2, `CLOSE`) until the
 //!   server's answer; several may be owed, answered in order;
 //! * `Idle`: re-armed by every complete frame sent or received;
-//! * `Rekey`: v2, when to start a rotation (not an error);
+//! * `Rekey`: v2, or a v1 client, when to start a rotation (not an error);
 //! * `Deferred`: when a rotation the peer asked for too early is answered
 //!   (`Config::min_rotation_interval`; not an error).
 
