@@ -1,11 +1,18 @@
-//! A file client: sends one file to a server.
+//! A file client: sends files to a server.
 //!
 //! ```text
-//! cargo run --release --example client -- --connect 127.0.0.1:5000 [--seed-compatible] FILE
+//! cargo run --release --example client -- --connect 127.0.0.1:5000 [--seed-compatible] [--quiet] FILE...
 //! ```
 //!
-//! Exits 0 only when the transfer completed; otherwise prints one line
-//! saying what went wrong and exits 1 (2 for a bad flag or key file).
+//! Every FILE is checked (a readable regular file) before the first
+//! connection, then each is sent on a connection of its own, in order.
+//! On a terminal a progress bar is drawn on stderr (bytes, rate, ETA);
+//! each file ends with a summary on stdout (`sent NAME (N bytes) in T s
+//! (RATE) with VERSION SUITE, K key rotations`), after several files a
+//! total; `--quiet` prints only errors. Exits 0 only when every transfer
+//! completed; otherwise prints one line saying what went wrong (the
+//! first failure stops the command) and exits 1 (2 for a bad flag or key
+//! file).
 //!
 //! It never stalls: `--timeout SECS` (default 30) bounds the connect, each
 //! answer the server owes (the handshake, OPEN, CLOSE in v2, a key
@@ -25,10 +32,12 @@ mod common;
 
 use clap::Parser;
 
-use common::programs::{ClientArgs, report};
+use common::programs::ClientArgs;
 
 fn main() {
     let args = ClientArgs::parse();
     let (config, chunk) = args.config();
-    report(common::send_file(&args.connect, config, &args.file, chunk));
+    args.send_all(chunk, |upload, name| {
+        common::send_file(&args.connect, config.clone(), upload, name)
+    });
 }

@@ -10,7 +10,6 @@ mod common;
 
 use std::net::TcpListener;
 use std::thread;
-use std::time::Instant;
 
 use rand::Rng;
 use securex::Config;
@@ -50,14 +49,12 @@ fn run() -> Result<(), String> {
         common::serve(stream, Config::default(), &common::Store::new(server_store))
     });
 
-    let started = Instant::now();
-    let sent = common::send_file(&addr.to_string(), Config::default(), &source, 16 * 1024)?;
+    let addr = addr.to_string();
+    let (upload, name) = common::open_upload(&source, 16 * 1024, &addr)?
+        .start(&common::progress::Display::new(false));
+    let sent = common::send_file(&addr, Config::default(), upload, name)?;
     let server_log = server.join().map_err(|_| "server thread panicked")?;
-    let elapsed = started.elapsed();
-    println!(
-        "client: sent {} ({} bytes) with {}, {} key rotations, in {:.2?}",
-        sent.name, sent.bytes, sent.suite, sent.rotations, elapsed
-    );
+    println!("client: {}", common::progress::summary(&sent));
     println!("server: {server_log}");
 
     let stored =

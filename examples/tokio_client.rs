@@ -1,4 +1,4 @@
-//! The file client on tokio: sends one file to a server, with the same
+//! The file client on tokio: sends files to a server, with the same
 //! flags (`common::programs`), output, exit statuses and `SECUREX_KEYLOG`
 //! key log as `client` (see its doc and the README): exits 0 only when the
 //! transfer completed, otherwise prints one line saying what went wrong
@@ -6,7 +6,7 @@
 //! waiting on the server longer than `--timeout`.
 //!
 //! ```text
-//! cargo run --release --example tokio_client -- --connect 127.0.0.1:5000 [--seed-compatible] FILE
+//! cargo run --release --example tokio_client -- --connect 127.0.0.1:5000 [--seed-compatible] [--quiet] FILE...
 //! ```
 //!
 //! One task on a current-thread runtime drives the connection
@@ -17,7 +17,7 @@ mod common;
 
 use clap::Parser;
 
-use common::programs::{ClientArgs, report};
+use common::programs::ClientArgs;
 
 fn main() {
     let args = ClientArgs::parse();
@@ -26,11 +26,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| common::exit_with(format!("cannot start the runtime: {e}")));
-    let sent = runtime.block_on(common::async_drive::send_file(
-        &args.connect,
-        config,
-        &args.file,
-        chunk,
-    ));
-    report(sent);
+    args.send_all(chunk, |upload, name| {
+        runtime.block_on(common::async_drive::send_file(
+            &args.connect,
+            config.clone(),
+            upload,
+            name,
+        ))
+    });
 }

@@ -134,7 +134,7 @@ fn capture(test: &str, len: usize, server_flags: &[&str], client_flags: &[&str])
     assert_eq!(run.code, Some(0), "{test}: {}{}", run.stdout, run.stderr);
     let chunks = relay.finish();
     drop(server);
-    // "sent NAME (N bytes) with SUITE, R key rotations"
+    // "sent NAME (N bytes) in T s (RATE) with VERSION SUITE, R key rotations"
     let rotations = run
         .stdout
         .rsplit(", ")

@@ -74,10 +74,11 @@ fn transfer(server_program: &str, client_program: &str, v1: bool) {
         let run = run(client_program, &server.addr, version, &path);
         assert_eq!(run.code, Some(0), "{case} {name}: {run:?}");
         assert_eq!(run.stderr, "", "{case} {name}");
-        // `sent NAME (N bytes) with SUITE, R key rotations`
+        // `sent NAME (N bytes) in T s (RATE) with VERSION SUITE, R key rotations`
         let line = run.stdout.trim_end();
-        let prefix = format!("sent {name} ({} bytes) with DH;", data.len());
+        let prefix = format!("sent {name} ({} bytes) in ", data.len());
         assert!(line.starts_with(&prefix), "{case}: {line:?}");
+        assert!(line.contains(" with v"), "{case}: {line:?}");
         assert!(line.ends_with(" key rotations"), "{case}: {line:?}");
         assert_eq!(run.stdout.lines().count(), 1, "{case}: {:?}", run.stdout);
         let rotations: u32 = line

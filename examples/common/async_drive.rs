@@ -22,7 +22,6 @@
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
-use std::path::Path;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -290,14 +289,13 @@ async fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, String> {
     Err(last)
 }
 
-/// Sends the file at `path` to `addr`: [`super::send_file`] on tokio.
+/// Sends a file to `addr`: [`super::send_file`] on tokio.
 pub async fn send_file(
     addr: &str,
     config: Config,
-    path: &Path,
-    chunk_size: usize,
+    mut upload: super::progress::Tracked<std::io::BufReader<std::fs::File>>,
+    name: String,
 ) -> Result<Sent, String> {
-    let (mut upload, name) = super::open_upload(path, chunk_size, addr)?;
     let limits = Limits::new(&config, "server");
     let mut stream = connect(addr, limits.write_stall).await?;
     stream.set_nodelay(true).ok();
@@ -305,7 +303,7 @@ pub async fn send_file(
         Connection::client(config, super::os_rng(), Instant::now()).map_err(|e| e.to_string())?;
     let result = drive(&mut stream, &mut conn, &mut upload, limits).await;
     upload.finish();
-    super::uploaded(addr, result, &upload.upload, &conn, name)
+    super::uploaded(addr, result, &upload, &conn, name)
 }
 
 /// Serves one client on `stream`, storing as `store` says; returns the

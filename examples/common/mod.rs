@@ -7,6 +7,7 @@
 
 pub mod async_drive;
 pub mod programs;
+pub mod progress;
 pub mod resume;
 
 use std::fs::File;
@@ -21,7 +22,7 @@ use securex::config::{Psk, StaticKey};
 use securex::connection::{Ending, LINGER};
 use securex::dh::{Group, KeyPair, NamedGroup, PublicKey};
 use securex::suite::{Cipher, Hash, Mode, Offer};
-use securex::transfer::{Download, Receiver, Sender, Session, ThreadedSha256, Upload};
+use securex::transfer::{Download, Receiver, Sender, Session, ThreadedSha256};
 use securex::{Config, Connection, State};
 
 /// The algorithm and preset flags shared by the server and the client.
@@ -40,6 +41,11 @@ pub struct PolicyFlags {
     /// Hashes, most preferred first (server: the set it accepts).
     #[arg(long, value_delimiter = ',', value_parser = parse_hash)]
     pub hashes: Option<Vec<Hash>>,
+    /// v2: the RFC 7919 groups accepted, most preferred first (a client
+    /// sends its key share in the first); v1: the client's group is the
+    /// first. Default: ffdhe2048,ffdhe3072,ffdhe4096.
+    #[arg(long, value_delimiter = ',', value_parser = parse_group)]
+    pub groups: Option<Vec<NamedGroup>>,
     /// A file holding a pre-shared key (at least 16 bytes of high entropy);
     /// both sides must use the same (v2).
     #[arg(long)]
@@ -64,6 +70,10 @@ fn parse_hash(s: &str) -> Result<Hash, String> {
     s.parse().map_err(|e| format!("{e}"))
 }
 
+fn parse_group(s: &str) -> Result<NamedGroup, String> {
+    s.parse().map_err(|e| format!("{e}"))
+}
+
 impl PolicyFlags {
     /// The configuration these flags select, or why they select none.
     pub fn config(&self) -> Result<Config, String> {
@@ -78,6 +88,12 @@ impl PolicyFlags {
             modes: self.modes.clone().unwrap_or(all.modes),
             hashes: self.hashes.clone().unwrap_or(all.hashes),
         };
+        if let Some(groups) = &self.groups {
+            config.groups.clone_from(groups);
+            if let Some(&first) = groups.first() {
+                config.v1_group = first;
+            }
+        }
         if let Some(path) = &self.psk_file {
             config.psk = Some(read_psk(path)?);
         }
@@ -745,6 +761,10 @@ pub struct Sent {
     /// The bytes the server already held (a resumed upload), else 0.
     pub resumed_from: u64,
     pub bytes: u64,
+    /// From the connect to the end of the transfer.
+    pub elapsed: Duration,
+    /// `v1` or `v2`.
+    pub version: String,
     pub suite: String,
     pub rotations: u32,
 }
@@ -764,15 +784,14 @@ fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, String> {
     Err(last)
 }
 
-/// Sends the file at `path` to `addr` (v1: complete once `CLOSE` is
-/// written). Sends only the file's name, never its directories.
+/// Sends a file to `addr` (v1: complete once `CLOSE` is written), as
+/// `upload` reads it and under `name`.
 pub fn send_file(
     addr: &str,
     config: Config,
-    path: &Path,
-    chunk_size: usize,
+    mut upload: progress::Tracked<io::BufReader<File>>,
+    name: String,
 ) -> Result<Sent, String> {
-    let (mut upload, name) = open_upload(path, chunk_size, addr)?;
     let limits = Limits::new(&config, "server");
     let stream = connect(addr, limits.write_stall)?;
     stream.set_nodelay(true).ok();
@@ -780,26 +799,42 @@ pub fn send_file(
         Connection::client(config, os_rng(), Instant::now()).map_err(|e| e.to_string())?;
     let result = drive(&stream, &mut conn, &mut upload, limits);
     upload.finish();
-    uploaded(addr, result, &upload.upload, &conn, name)
+    uploaded(addr, result, &upload, &conn, name)
 }
 
-/// The upload of the file at `path` to `addr` and the name it is sent
-/// under (only the file's name, never its directories), or why there is
-/// none: all checked before connecting. It resumes where a ticket of an
-/// earlier upload of the file to `addr` is kept ([`resume`]).
-pub fn open_upload(
-    path: &Path,
-    chunk_size: usize,
-    addr: &str,
-) -> Result<(resume::Resumable<io::BufReader<File>>, String), String> {
+/// A file checked and opened for an upload, not yet started.
+pub struct Prepared {
+    upload: resume::Resumable<io::BufReader<File>>,
+    /// The name it is sent under.
+    name: String,
+    /// Its length when opened.
+    len: u64,
+}
+
+impl Prepared {
+    /// The upload, shown as `display` says, and the name it is sent
+    /// under.
+    pub fn start(
+        self,
+        display: &progress::Display,
+    ) -> (progress::Tracked<io::BufReader<File>>, String) {
+        let bar = display.bar(&self.name, self.len);
+        (progress::Tracked::new(self.upload, bar), self.name)
+    }
+}
+
+/// The upload of the file at `path` to `addr` (only the file's name is
+/// sent, never its directories), or why there is none: all checked
+/// before connecting. It resumes where a ticket of an earlier upload of
+/// the file to `addr` is kept ([`resume`]).
+pub fn open_upload(path: &Path, chunk_size: usize, addr: &str) -> Result<Prepared, String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     // A directory opens too, and would fail only once connected, leaving
     // a `.partial` on the server: refused before connecting.
-    let is_file = file
+    let metadata = file
         .metadata()
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        .is_file();
-    if !is_file {
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !metadata.is_file() {
         return Err(format!("{} is not a regular file", path.display()));
     }
     let name = path
@@ -811,17 +846,22 @@ pub fn open_upload(
     let sender = Sender::new(io::BufReader::new(file), name.clone(), chunk_size)
         .map_err(|e| e.to_string())?
         .with_digest(ThreadedSha256::new());
-    Ok((resume::Resumable::new(sender, path, addr), name))
+    Ok(Prepared {
+        upload: resume::Resumable::new(sender, path, addr),
+        name,
+        len: metadata.len(),
+    })
 }
 
 /// What an upload to `addr` achieved, once driven (`result`).
 pub fn uploaded<R: Read>(
     addr: &str,
     result: Result<(), DriveError>,
-    upload: &Upload<R>,
+    tracked: &progress::Tracked<R>,
     conn: &Connection,
     name: String,
 ) -> Result<Sent, String> {
+    let upload = &tracked.inner.upload;
     match result {
         Ok(()) => {}
         Err(e @ DriveError::Stalled { .. }) => return Err(e.to_string()),
@@ -840,6 +880,11 @@ pub fn uploaded<R: Read>(
             name: stored,
             resumed_from: upload.sender().resumed_from(),
             bytes: upload.sender().bytes_read(),
+            elapsed: tracked.started.elapsed(),
+            version: match conn.version() {
+                Some(securex::Version::V1) => "v1".into(),
+                _ => "v2".into(),
+            },
             suite: conn.suite().map(|s| s.to_string()).unwrap_or_default(),
             rotations: conn.epoch(),
         }),

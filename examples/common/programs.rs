@@ -10,10 +10,12 @@ use std::net::{Shutdown, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use securex::wire::{ErrorFrame, Frame};
 use securex::{Config, Version};
 
+use super::progress::{Display, Tracked};
 use super::{PolicyFlags, Sent, Store};
 
 /// The server's flags.
@@ -48,10 +50,17 @@ pub struct ServerArgs {
     #[arg(long)]
     pub overwrite: bool,
     /// v2: rotate keys after sending this many records in an epoch
-    /// (default 2^24); a rotation also waits for 4 KiB of records in the
-    /// epoch. (In v1 only clients rotate.)
+    /// (default 2^24); a rotation also waits for 4 KiB of records sent in
+    /// the epoch (see --rotate-every). (In v1 only clients rotate.)
     #[arg(long, value_name = "N")]
     pub rotate_after: Option<u64>,
+    /// v2: rotate keys this many seconds after the epoch began (default
+    /// 900); a rotation also waits for 4 KiB of records sent in the epoch,
+    /// which the server of an upload (it sends only OK) does not reach:
+    /// its keys are renewed by the client's rotations, which renew both
+    /// directions. (In v1 only clients rotate.)
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_every: Option<u64>,
 }
 
 /// The static key as the server set it up, to announce.
@@ -84,6 +93,9 @@ impl ServerArgs {
         let mut config = self.policy.config().unwrap_or_else(|e| super::exit_with(e));
         if let Some(n) = self.rotate_after {
             config.rekey_after_records = Some(n);
+        }
+        if let Some(secs) = self.rotate_every {
+            config.rekey_after = Some(Duration::from_secs(secs));
         }
         let note = self.static_key.as_ref().map(|path| {
             let (key, created) =
@@ -156,6 +168,11 @@ pub struct ClientArgs {
     /// for 4 KiB of records in the epoch.
     #[arg(long)]
     pub rotate_after: Option<u64>,
+    /// Rotate keys this many seconds after the epoch began (v2 default:
+    /// 900; v1: never on time). A rotation also waits for what
+    /// --rotate-after says it waits for.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_every: Option<u64>,
     /// Bytes of file per DATA message (default: 960 with
     /// --seed-compatible, else 65536).
     #[arg(long)]
@@ -164,8 +181,14 @@ pub struct ClientArgs {
     /// (its --static-key FILE.pub).
     #[arg(long, value_name = "FILE")]
     pub server_key: Option<PathBuf>,
-    /// The file to send.
-    pub file: PathBuf,
+    /// No progress bar and no summary: only errors are printed (the exit
+    /// status says the rest).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The files to send, in order, each checked before the first
+    /// connection; the first that fails stops the command.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 impl ClientArgs {
@@ -182,6 +205,10 @@ impl ClientArgs {
             config.rotate_after_frames = Some(n);
             config.rekey_after_records = Some(n);
         }
+        if let Some(secs) = self.rotate_every {
+            config.rekey_after = Some(Duration::from_secs(secs));
+            config.v1_rotate_after = Some(Duration::from_secs(secs));
+        }
         if let Err(e) = config.validate() {
             super::exit_with(e.to_string());
         }
@@ -197,25 +224,52 @@ impl ClientArgs {
     }
 }
 
-/// The client's last line and exit status: `sent …` on stdout (status 0),
-/// or one `error: …` line on stderr (status 1).
-pub fn report(result: Result<Sent, String>) {
-    match result {
-        Ok(sent) => {
-            let resumed = match sent.resumed_from {
-                0 => String::new(),
-                n => format!(", resumed after the {n} bytes the server held"),
-            };
+impl ClientArgs {
+    /// Sends every file, in order, each through `send` (one connection
+    /// each), and ends the program: the summary of each file on stdout
+    /// (a total after several), exit status 0; or, at the first failure,
+    /// one `error: …` line on stderr and status 1. Every file is checked
+    /// (a readable regular file) before the first connection.
+    pub fn send_all(
+        &self,
+        chunk: usize,
+        mut send: impl FnMut(Tracked<std::io::BufReader<std::fs::File>>, String) -> Result<Sent, String>,
+    ) -> ! {
+        let display = Display::new(self.quiet);
+        let mut prepared = Vec::with_capacity(self.files.len());
+        for path in &self.files {
+            match super::open_upload(path, chunk, &self.connect) {
+                Ok(p) => prepared.push(p),
+                Err(e) => fail(&e),
+            }
+        }
+        let started = std::time::Instant::now();
+        let (mut files, mut bytes) = (0u64, 0u64);
+        for p in prepared {
+            let (upload, name) = p.start(&display);
+            match send(upload, name) {
+                Ok(sent) => {
+                    display.sent(&sent);
+                    files += 1;
+                    bytes += sent.bytes;
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        if files > 1 && display.summary {
             println!(
-                "sent {} ({} bytes) with {}, {} key rotations{resumed}",
-                sent.name, sent.bytes, sent.suite, sent.rotations
+                "sent {files} files ({bytes} bytes) in {:.2} s",
+                started.elapsed().as_secs_f64()
             );
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
+        std::process::exit(0)
     }
+}
+
+/// The client's line on failure: `error: …` on stderr, status 1.
+fn fail(e: &str) -> ! {
+    eprintln!("error: {e}");
+    std::process::exit(1)
 }
 
 /// The connections a server serves at once, counted: a slot is taken in
