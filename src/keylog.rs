@@ -220,8 +220,8 @@ impl Logger {
         // A v2 connection always has the client's nonce; without it the
         // handshake failed before any key was derived.
         let Some(id) = &self.v2_id else { return };
-        self.line(V2_LABEL, id, epoch, C2S, keys(&secrets.c2s));
-        self.line(V2_LABEL, id, epoch, S2C, keys(&secrets.s2c));
+        self.line(V2_LABEL, id, epoch, C2S, keys(secrets.c2s()));
+        self.line(V2_LABEL, id, epoch, S2C, keys(secrets.s2c()));
     }
 
     /// Writes one line: `label id epoch direction` and the three keys in

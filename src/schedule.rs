@@ -201,14 +201,68 @@ pub mod v2 {
     /// Length of the GCM static IVs.
     pub const GCM_IV_LEN: usize = 12;
 
-    /// The key material of one direction of one epoch.
+    /// The key material of one direction of one epoch. Zeroized on drop;
+    /// the raw bytes are reached only through the `dangerously_expose_*`
+    /// accessors (for a key log or a test vector). To seal or open with
+    /// them, hand them to
+    /// [`V2DirectionKeys::from_secrets`](crate::record::v2::V2DirectionKeys::from_secrets).
+    ///
+    /// ```
+    /// use securex::schedule::v2::EpochSecrets;
+    /// use securex::suite::CipherSuite;
+    ///
+    /// let suite = CipherSuite::ALL[0];
+    /// let secrets = EpochSecrets::handshake(suite, None, b"z", None, b"th");
+    /// let key = secrets.c2s().dangerously_expose_enc_key();
+    /// assert_eq!(key.len(), suite.cipher().key_len());
+    /// assert_eq!(format!("{:?}", secrets.c2s()), "DirectionSecrets { .. }");
+    /// ```
+    ///
+    /// The fields are not public:
+    ///
+    /// ```compile_fail
+    /// use securex::schedule::v2::EpochSecrets;
+    /// use securex::suite::CipherSuite;
+    ///
+    /// let suite = CipherSuite::ALL[0];
+    /// let secrets = EpochSecrets::handshake(suite, None, b"z", None, b"th");
+    /// let key = &secrets.c2s().enc_key;
+    /// ```
     pub struct DirectionSecrets {
         /// The cipher key.
-        pub enc_key: Zeroizing<Vec<u8>>,
+        pub(crate) enc_key: Zeroizing<Vec<u8>>,
         /// The HMAC key (CBC and ECB suites; empty for GCM).
-        pub mac_key: Zeroizing<Vec<u8>>,
+        pub(crate) mac_key: Zeroizing<Vec<u8>>,
         /// The GCM static IV (empty for CBC and ECB).
-        pub static_iv: Zeroizing<Vec<u8>>,
+        pub(crate) static_iv: Zeroizing<Vec<u8>>,
+    }
+
+    impl DirectionSecrets {
+        /// The raw cipher key. **Whoever holds it reads this direction of
+        /// the epoch.**
+        #[must_use]
+        pub fn dangerously_expose_enc_key(&self) -> &[u8] {
+            &self.enc_key
+        }
+
+        /// The raw HMAC key (CBC and ECB suites; empty for GCM). **Whoever
+        /// holds it forges this direction's records.**
+        #[must_use]
+        pub fn dangerously_expose_mac_key(&self) -> &[u8] {
+            &self.mac_key
+        }
+
+        /// The raw GCM static IV (empty for CBC and ECB).
+        #[must_use]
+        pub fn dangerously_expose_static_iv(&self) -> &[u8] {
+            &self.static_iv
+        }
+    }
+
+    impl fmt::Debug for DirectionSecrets {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("DirectionSecrets").finish_non_exhaustive()
+        }
     }
 
     /// All the secrets of one v2 epoch. Zeroized on drop, never shown by
@@ -216,9 +270,9 @@ pub mod v2 {
     pub struct EpochSecrets {
         suite: CipherSuite,
         /// Client to server.
-        pub c2s: DirectionSecrets,
+        c2s: DirectionSecrets,
         /// Server to client.
-        pub s2c: DirectionSecrets,
+        s2c: DirectionSecrets,
         client_finished: Zeroizing<Vec<u8>>,
         server_finished: Zeroizing<Vec<u8>>,
         next: Zeroizing<Vec<u8>>,
@@ -271,6 +325,18 @@ pub mod v2 {
     }
 
     impl EpochSecrets {
+        /// The keys of the client-to-server direction.
+        #[must_use]
+        pub fn c2s(&self) -> &DirectionSecrets {
+            &self.c2s
+        }
+
+        /// The keys of the server-to-client direction.
+        #[must_use]
+        pub fn s2c(&self) -> &DirectionSecrets {
+            &self.s2c
+        }
+
         /// The secrets of epoch 0: `psk` as the HKDF salt if configured,
         /// `z_ee` ‖ `z_es` as the input, bound to the transcript hash `th`.
         #[must_use]
@@ -452,11 +518,11 @@ mod tests {
                 &mut expected,
             )
             .unwrap();
-        assert_eq!(keys.c2s.enc_key.as_slice(), expected);
-        assert_eq!(keys.s2c.mac_key.len(), 64);
-        assert!(keys.c2s.static_iv.is_empty());
-        assert_ne!(keys.c2s.enc_key, keys.s2c.enc_key);
-        assert_ne!(keys.c2s.mac_key, keys.s2c.mac_key);
+        assert_eq!(keys.c2s().enc_key.as_slice(), expected);
+        assert_eq!(keys.s2c().mac_key.len(), 64);
+        assert!(keys.c2s().static_iv.is_empty());
+        assert_ne!(keys.c2s().enc_key, keys.s2c().enc_key);
+        assert_ne!(keys.c2s().mac_key, keys.s2c().mac_key);
     }
 
     #[test]
@@ -469,17 +535,17 @@ mod tests {
             EpochSecrets::handshake(s, None, b"z", Some(b"es"), b"th"),
             EpochSecrets::handshake(s, None, b"z", None, b"TH"),
         ] {
-            assert_ne!(base.c2s.enc_key, other.c2s.enc_key);
-            assert_ne!(base.s2c.static_iv, other.s2c.static_iv);
+            assert_ne!(base.c2s().enc_key, other.c2s().enc_key);
+            assert_ne!(base.s2c().static_iv, other.s2c().static_iv);
             assert_ne!(base.finished(true), other.finished(true));
         }
         let next = base.rotate(s, 1, b"z2", b"a", b"b");
-        assert_ne!(next.c2s.enc_key, base.c2s.enc_key);
+        assert_ne!(next.c2s().enc_key, base.c2s().enc_key);
         assert_ne!(
-            next.c2s.enc_key,
-            base.rotate(s, 1, b"z2", b"b", b"a").c2s.enc_key
+            next.c2s().enc_key,
+            base.rotate(s, 1, b"z2", b"b", b"a").c2s().enc_key
         );
-        assert_eq!(next.c2s.static_iv.len(), 12);
+        assert_eq!(next.c2s().static_iv.len(), 12);
     }
 
     #[test]

@@ -1108,7 +1108,7 @@ fn mitm_hooks(forge: fn(&V1Protector) -> SecureX) -> (FrameHook, FrameHook) {
             let pem = B64.decode(&exchange.value).unwrap();
             let server_key = group.public_key_from_pem(&pem).unwrap();
             let z = m.key.agree(&server_key).unwrap();
-            let secrets = V1Secrets::derive(z.as_bytes(), suite.cipher());
+            let secrets = V1Secrets::derive(z.dangerously_expose_bytes(), suite.cipher());
             m.protector = Some(V1Protector::new(suite, secrets));
         }
         vec![frame]

@@ -128,7 +128,7 @@ fn secrets_by_epoch(v: &Vectors) -> HashMap<(String, u32, Cipher), V1Secrets> {
             for &cipher in Cipher::ALL {
                 out.insert(
                     (gv.name.clone(), ev.epoch, cipher),
-                    V1Secrets::derive(z.as_bytes(), cipher),
+                    V1Secrets::derive(z.dangerously_expose_bytes(), cipher),
                 );
             }
         }
@@ -207,12 +207,24 @@ fn key_pairs_shared_secrets_and_v1_keys() {
 
             let z_client = client.agree(&server_public).unwrap();
             let z_server = server.agree(&client_public).unwrap();
-            assert_eq!(unhex(z_client.as_bytes()), ev.z_hex, "{what}");
-            assert_eq!(z_server.as_bytes(), z_client.as_bytes(), "{what}");
-            assert_eq!(z_client.as_bytes().len(), group.byte_len(), "{what}");
+            assert_eq!(
+                unhex(z_client.dangerously_expose_bytes()),
+                ev.z_hex,
+                "{what}"
+            );
+            assert_eq!(
+                z_server.dangerously_expose_bytes(),
+                z_client.dangerously_expose_bytes(),
+                "{what}"
+            );
+            assert_eq!(
+                z_client.dangerously_expose_bytes().len(),
+                group.byte_len(),
+                "{what}"
+            );
 
-            let aes = V1Secrets::derive(z_client.as_bytes(), Cipher::Aes128);
-            let tdes = V1Secrets::derive(z_client.as_bytes(), Cipher::TripleDes);
+            let aes = V1Secrets::derive(z_client.dangerously_expose_bytes(), Cipher::Aes128);
+            let tdes = V1Secrets::derive(z_client.dangerously_expose_bytes(), Cipher::TripleDes);
             assert_eq!(
                 unhex(aes.dangerously_expose_derived()),
                 ev.derived_hex,

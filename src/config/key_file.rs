@@ -116,7 +116,7 @@ impl StaticKey {
             .group()
             .named_group()
             .ok_or(KeyFileError::NotNamedGroup)?;
-        let private = pair.private_bytes();
+        let private = pair.dangerously_expose_private_bytes();
         let mut hex = Zeroizing::new(alloc::vec![0u8; private.len() * 2]);
         // The buffer is exactly twice the input: encoding cannot fail.
         let hex =
@@ -194,7 +194,7 @@ mod tests {
 
     /// The private key's hex, as the file holds it.
     fn private_hex(key: &StaticKey) -> String {
-        base16ct::lower::encode_string(&key.key_pair().private_bytes())
+        base16ct::lower::encode_string(&key.key_pair().dangerously_expose_private_bytes())
     }
 
     #[test]
@@ -213,8 +213,8 @@ mod tests {
             let read = StaticKey::from_key_file(&text).unwrap();
             assert_eq!(read, key);
             assert_eq!(
-                read.key_pair().private_bytes(),
-                key.key_pair().private_bytes()
+                read.key_pair().dangerously_expose_private_bytes(),
+                key.key_pair().dangerously_expose_private_bytes()
             );
         }
     }

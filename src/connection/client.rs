@@ -217,7 +217,7 @@ impl ClientHello {
         let z = self.key.agree(&server_key)?;
         Ok(V1Protector::new(
             suite,
-            V1Secrets::derive(z.as_bytes(), suite.cipher()),
+            V1Secrets::derive(z.dangerously_expose_bytes(), suite.cipher()),
         ))
     }
 
@@ -260,8 +260,8 @@ impl ClientHello {
         let secrets = EpochSecrets::handshake(
             suite,
             psk,
-            z.as_bytes(),
-            z_es.as_ref().map(SharedSecret::as_bytes),
+            z.dangerously_expose_bytes(),
+            z_es.as_ref().map(SharedSecret::dangerously_expose_bytes),
             &th,
         );
         Channel::new(

@@ -177,8 +177,8 @@ fn answer_v2(core: &mut Core, hello: &Algorithms, hello_bytes: &[u8]) -> Result<
     let secrets = EpochSecrets::handshake(
         suite,
         psk,
-        z.as_bytes(),
-        z_es.as_ref().map(SharedSecret::as_bytes),
+        z.dangerously_expose_bytes(),
+        z_es.as_ref().map(SharedSecret::dangerously_expose_bytes),
         &th,
     );
     let mut channel = Channel::new(Role::Server, secrets, group, 0, core.key_log.as_ref())?;

@@ -179,7 +179,9 @@ impl V1Keys {
         self.protector.get_or_insert_with(|| {
             // `z` is there until the one derivation takes it.
             let z = z.take();
-            let bytes = z.as_ref().map_or(&[][..], SharedSecret::as_bytes);
+            let bytes = z
+                .as_ref()
+                .map_or(&[][..], SharedSecret::dangerously_expose_bytes);
             let secrets = V1Secrets::derive(bytes, suite.cipher());
             if let Some((log, epoch)) = log.take() {
                 log.v1(epoch, &secrets);

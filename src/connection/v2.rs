@@ -68,12 +68,10 @@ impl Channel {
             log.v2(epoch, &secrets);
         }
         let suite = secrets.suite();
-        let keys = |d: &DirectionSecrets| {
-            V2DirectionKeys::new(suite, &d.enc_key, &d.mac_key, &d.static_iv)
-        };
+        let keys = |d: &DirectionSecrets| V2DirectionKeys::from_secrets(suite, d);
         let (send, receive) = match role {
-            Role::Client => (keys(&secrets.c2s)?, keys(&secrets.s2c)?),
-            Role::Server => (keys(&secrets.s2c)?, keys(&secrets.c2s)?),
+            Role::Client => (keys(secrets.c2s())?, keys(secrets.s2c())?),
+            Role::Server => (keys(secrets.s2c())?, keys(secrets.c2s())?),
         };
         Ok(Channel {
             sealer: V2Sealer::new(send, epoch),
@@ -554,7 +552,7 @@ impl Verified {
                 core.role,
                 core.key_log.as_ref(),
                 epoch,
-                z.as_bytes(),
+                z.dangerously_expose_bytes(),
                 initiator_public,
                 &own,
             )?;
@@ -677,7 +675,7 @@ impl Rekeying {
                 core.role,
                 core.key_log.as_ref(),
                 epoch,
-                z.as_bytes(),
+                z.dangerously_expose_bytes(),
                 &self.public,
                 responder_public,
             )

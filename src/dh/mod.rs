@@ -625,7 +625,7 @@ impl KeyPair {
     /// (zeroized when dropped). Whoever reads it can impersonate the key's
     /// owner: store it readable by its owner only.
     #[must_use]
-    pub fn private_bytes(&self) -> Zeroizing<Vec<u8>> {
+    pub fn dangerously_expose_private_bytes(&self) -> Zeroizing<Vec<u8>> {
         Zeroizing::new(self.x.to_be_bytes_trimmed_vartime().into_vec())
     }
 
@@ -689,9 +689,10 @@ impl fmt::Debug for KeyPair {
 pub struct SharedSecret(Zeroizing<Vec<u8>>);
 
 impl SharedSecret {
-    /// The bytes of Z.
+    /// The bytes of Z. **Whoever reads them derives the session's keys**:
+    /// they go into a key schedule and nowhere else.
     #[must_use]
-    pub fn as_bytes(&self) -> &[u8] {
+    pub fn dangerously_expose_bytes(&self) -> &[u8] {
         &self.0
     }
 }
@@ -777,8 +778,8 @@ mod tests {
                 .unwrap();
             let z1 = a.agree(&b_pub).unwrap();
             let z2 = b.agree(&a_pub).unwrap();
-            assert_eq!(z1.as_bytes(), z2.as_bytes());
-            assert_eq!(z1.as_bytes().len(), group.byte_len());
+            assert_eq!(z1.dangerously_expose_bytes(), z2.dangerously_expose_bytes());
+            assert_eq!(z1.dangerously_expose_bytes().len(), group.byte_len());
             // Same group decoded from its PEM: equal, and still named.
             let decoded =
                 Group::from_pem(group.to_pem().as_bytes(), DEFAULT_MAX_GROUP_BITS).unwrap();
@@ -1082,7 +1083,11 @@ jPg2QqcJoJe0R5l2QBKdopmxpH0es3ULowiw/mT1+9M=
             let a = KeyPair::generate(group, &mut rng);
             let b = KeyPair::generate(group, &mut rng);
             // The exponent's length, read back as the application would.
-            assert_eq!(bit_len(&a.private_bytes()), 2046, "{what}");
+            assert_eq!(
+                bit_len(&a.dangerously_expose_private_bytes()),
+                2046,
+                "{what}"
+            );
             assert_eq!(a.x.bit_width_vartime(), 2046, "{what}");
             // Public values of the subgroup pass its check; others do not.
             let b_pub = group
@@ -1092,8 +1097,8 @@ jPg2QqcJoJe0R5l2QBKdopmxpH0es3ULowiw/mT1+9M=
                 .public_key_from_bytes(&a.public_key().to_bytes())
                 .unwrap();
             assert_eq!(
-                a.agree(&b_pub).unwrap().as_bytes(),
-                b.agree(&a_pub).unwrap().as_bytes(),
+                a.agree(&b_pub).unwrap().dangerously_expose_bytes(),
+                b.agree(&a_pub).unwrap().dangerously_expose_bytes(),
                 "{what}"
             );
         }
@@ -1217,7 +1222,7 @@ jPg2QqcJoJe0R5l2QBKdopmxpH0es3ULowiw/mT1+9M=
             !shown.contains("5A5A") && !shown.contains("5a5a"),
             "{shown}"
         );
-        let z_hex = base16ct::lower::encode_string(&z.as_bytes()[..8]);
+        let z_hex = base16ct::lower::encode_string(&z.dangerously_expose_bytes()[..8]);
         assert!(!shown.to_lowercase().contains(&z_hex), "{shown}");
     }
 

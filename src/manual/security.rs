@@ -169,7 +169,7 @@
 //! * AES comes from the RustCrypto `aes` crate, designed to be constant
 //!   time. Its `des` crate says it has not been assessed for constant time:
 //!   one more reason 3DES is a legacy suite, off by default.
-//! * [`KeyPair::private_bytes`](crate::dh::KeyPair::private_bytes) (for
+//! * [`KeyPair::dangerously_expose_private_bytes`](crate::dh::KeyPair::dangerously_expose_private_bytes) (for
 //!   storing a static key) is variable time.
 //!
 //! # Zeroization

@@ -253,6 +253,24 @@ impl V2DirectionKeys {
         Ok(keys)
     }
 
+    /// Keys one direction of one epoch from the key schedule's secrets
+    /// (`V2DirectionKeys::new` of their bytes, which never leave it).
+    ///
+    /// # Errors
+    ///
+    /// As [`V2DirectionKeys::new`]: secrets of another suite's lengths.
+    pub fn from_secrets(
+        suite: CipherSuite,
+        secrets: &crate::schedule::v2::DirectionSecrets,
+    ) -> Result<Self, RecordError> {
+        V2DirectionKeys::new(
+            suite,
+            &secrets.enc_key,
+            &secrets.mac_key,
+            &secrets.static_iv,
+        )
+    }
+
     /// The suite.
     #[must_use]
     pub fn suite(&self) -> CipherSuite {

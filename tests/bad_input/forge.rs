@@ -115,8 +115,8 @@ impl Forger {
     fn new(plays: Role, group: Group, secrets: EpochSecrets) -> Forger {
         let suite = secrets.suite();
         let own = match plays {
-            Role::Client => &secrets.c2s,
-            Role::Server => &secrets.s2c,
+            Role::Client => secrets.c2s(),
+            Role::Server => secrets.s2c(),
         };
         Forger {
             plays,
@@ -211,7 +211,7 @@ fn record_frame(record: &V2Record) -> Vec<u8> {
 }
 
 fn keys(suite: CipherSuite, d: &DirectionSecrets) -> V2DirectionKeys {
-    V2DirectionKeys::new(suite, &d.enc_key, &d.mac_key, &d.static_iv).unwrap()
+    V2DirectionKeys::from_secrets(suite, d).unwrap()
 }
 
 /// What the forger's hooks and [`play`] share.
@@ -298,7 +298,7 @@ fn client_keys(stage: &Stage, exchange_bytes: &[u8]) -> Result<Forger, String> {
     let z = stage.key.agree(&server_key).map_err(|e| format!("{e:?}"))?;
     let hello = stage.hello.as_deref().ok_or("no hello")?;
     let th = hash(suite.hash(), &[hello, exchange_bytes]);
-    let secrets = EpochSecrets::handshake(suite, None, z.as_bytes(), None, &th);
+    let secrets = EpochSecrets::handshake(suite, None, z.dangerously_expose_bytes(), None, &th);
     Ok(Forger::new(Role::Client, group, secrets))
 }
 
@@ -337,7 +337,7 @@ fn server_answer(
     let forger = suite.map(|suite| {
         let z = stage.key.agree(&client_key).unwrap();
         let th = hash(suite.hash(), &[hello, &bytes]);
-        let secrets = EpochSecrets::handshake(suite, None, z.as_bytes(), None, &th);
+        let secrets = EpochSecrets::handshake(suite, None, z.dangerously_expose_bytes(), None, &th);
         Forger::new(Role::Server, group, secrets)
     });
     Ok((bytes, forger))
@@ -410,8 +410,8 @@ pub fn read(stage: &Rc<RefCell<Stage>>, frames: &[Vec<u8>]) -> Option<Error> {
     let forger = stage.forger.as_ref()?;
     let theirs = |secrets: &EpochSecrets, epoch| {
         let d = match forger.plays {
-            Role::Client => &secrets.s2c,
-            Role::Server => &secrets.c2s,
+            Role::Client => secrets.s2c(),
+            Role::Server => secrets.c2s(),
         };
         V2Opener::new(keys(forger.suite, d), epoch)
     };
@@ -469,10 +469,13 @@ pub fn read(stage: &Rc<RefCell<Stage>>, frames: &[Vec<u8>]) -> Option<Error> {
         {
             let peer = forger.group.public_key_from_bytes(public).ok()?;
             let z = key.agree(&peer).ok()?;
-            let secrets =
-                forger
-                    .secrets
-                    .rotate(forger.suite, 1, z.as_bytes(), &initiator, &responder);
+            let secrets = forger.secrets.rotate(
+                forger.suite,
+                1,
+                z.dangerously_expose_bytes(),
+                &initiator,
+                &responder,
+            );
             next = Some(theirs(&secrets, 1));
         }
     }

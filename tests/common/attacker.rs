@@ -78,13 +78,11 @@ pub struct Leg {
 impl Leg {
     fn new(secrets: EpochSecrets, as_client: bool) -> Leg {
         let suite = secrets.suite();
-        let keys = |d: &DirectionSecrets| {
-            V2DirectionKeys::new(suite, &d.enc_key, &d.mac_key, &d.static_iv).unwrap()
-        };
+        let keys = |d: &DirectionSecrets| V2DirectionKeys::from_secrets(suite, d).unwrap();
         let (send, receive) = if as_client {
-            (keys(&secrets.c2s), keys(&secrets.s2c))
+            (keys(secrets.c2s()), keys(secrets.s2c()))
         } else {
-            (keys(&secrets.s2c), keys(&secrets.c2s))
+            (keys(secrets.s2c()), keys(secrets.c2s()))
         };
         Leg {
             secrets,
@@ -191,13 +189,18 @@ pub fn answer_client(rng: &mut ChaCha20Rng, attacker: &Attacker, hello: &[u8]) -
     let z_ee = key.agree(&client_key).unwrap();
     let z_es: Option<Vec<u8>> = match (&algorithms.server_key, &attacker.z_es) {
         (None, _) | (Some(_), ZEs::LeftOut) => None,
-        (Some(_), ZEs::From(pair)) => Some(pair.agree(&client_key).unwrap().as_bytes().to_vec()),
-        (Some(_), ZEs::ZeeAgain) => Some(z_ee.as_bytes().to_vec()),
+        (Some(_), ZEs::From(pair)) => Some(
+            pair.agree(&client_key)
+                .unwrap()
+                .dangerously_expose_bytes()
+                .to_vec(),
+        ),
+        (Some(_), ZEs::ZeeAgain) => Some(z_ee.dangerously_expose_bytes().to_vec()),
     };
     let secrets = EpochSecrets::handshake(
         suite,
         attacker.psk.as_deref(),
-        z_ee.as_bytes(),
+        z_ee.dangerously_expose_bytes(),
         z_es.as_deref(),
         &th,
     );
@@ -269,8 +272,8 @@ impl ClientHello {
         let secrets = EpochSecrets::handshake(
             suite,
             attacker.psk.as_deref(),
-            z_ee.as_bytes(),
-            z_es.as_ref().map(|z| z.as_bytes()),
+            z_ee.dangerously_expose_bytes(),
+            z_es.as_ref().map(|z| z.dangerously_expose_bytes()),
             &th,
         );
         Leg::new(secrets, true)

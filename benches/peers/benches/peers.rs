@@ -97,8 +97,8 @@ fn label(suite: CipherSuite) -> String {
 /// Keys of the client-to-server direction of a v2 epoch 0 in `suite`.
 fn v2_keys(suite: CipherSuite) -> V2DirectionKeys {
     let secrets = EpochSecrets::handshake(suite, None, &Z, None, &TH);
-    let d = &secrets.c2s;
-    V2DirectionKeys::new(suite, &d.enc_key, &d.mac_key, &d.static_iv).expect("v2 key lengths")
+    let d = secrets.c2s();
+    V2DirectionKeys::from_secrets(suite, d).expect("v2 key lengths")
 }
 
 fn record_group<'a>(c: &'a mut Criterion) -> BenchmarkGroup<'a, WallTime> {
