@@ -51,7 +51,7 @@ fn run() -> Result<(), String> {
 
     let addr = addr.to_string();
     let (upload, name) = common::open_upload(&source, 16 * 1024, &addr)?
-        .start(&common::progress::Display::new(false));
+        .start(common::progress::Display::new(false));
     let sent = common::send_file(&addr, Config::default(), upload, name)?;
     let server_log = server.join().map_err(|_| "server thread panicked")?;
     println!("client: {}", common::progress::summary(&sent));

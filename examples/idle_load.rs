@@ -68,7 +68,7 @@ struct Args {
 
 /// The server's idle timeout: the library's default, which the server
 /// does not change.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+const IDLE_TIMEOUT: Duration = Duration::from_mins(5);
 
 fn main() {
     let args = Args::parse();
@@ -146,7 +146,7 @@ fn nofile() -> Result<(u64, u64), String> {
         .lines()
         .find_map(|l| l.strip_prefix("Max open files"))
         .ok_or("no 'Max open files' in /proc/self/limits")?;
-    let mut numbers = line.split_whitespace().map(|n| n.parse::<u64>());
+    let mut numbers = line.split_whitespace().map(str::parse::<u64>);
     match (numbers.next(), numbers.next()) {
         (Some(Ok(soft)), Some(Ok(hard))) => Ok((soft, hard)),
         // "unlimited"
@@ -154,6 +154,10 @@ fn nofile() -> Result<(u64, u64), String> {
     }
 }
 
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "kB and connection counts far below 2^52, printed to one decimal"
+)]
 fn measure(args: &Args, child: &mut std::process::Child) -> Result<(), String> {
     let pid = child.id();
     let mut stderr = BufReader::new(child.stderr.take().ok_or("no stderr")?);

@@ -42,6 +42,7 @@
 //! this tool's output, as you would the plaintext.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,7 +62,7 @@ use securex::{Message, Version};
 #[derive(Parser)]
 #[command(about = "Prints a captured securex connection, decrypted with its key log")]
 struct Args {
-    /// The key log (as written with SECUREX_KEYLOG).
+    /// The key log (as written with `SECUREX_KEYLOG`).
     #[arg(long, value_name = "FILE")]
     keylog: PathBuf,
     /// The bytes the client sent (with --s2c).
@@ -403,7 +404,7 @@ impl Inspector {
         let suite = self
             .suites
             .first()
-            .map_or("none".to_owned(), |s| s.to_string());
+            .map_or("none".to_owned(), ToString::to_string);
         let id = self.id.as_deref().unwrap_or("unknown (no ALGORITHMS)");
         format!("connection {label} {id}  suite {suite}")
     }
@@ -658,14 +659,15 @@ fn offer(hello: &Algorithms) -> String {
         hello.modes.join(","),
         hello.hash.join(",")
     );
+    // Writing to a String cannot fail.
     if let Some(groups) = &hello.groups {
-        text += &format!(" groups={}", groups.join(","));
+        let _ = write!(text, " groups={}", groups.join(","));
     }
     if let Some(nonce) = hello.nonce.as_ref().and_then(|n| BASE64.decode(n).ok()) {
-        text += &format!(" nonce={}", base16ct::lower::encode_string(&nonce));
+        let _ = write!(text, " nonce={}", base16ct::lower::encode_string(&nonce));
     }
     if let Some(id) = &hello.psk_id {
-        text += &format!(" psk_id={id:?}");
+        let _ = write!(text, " psk_id={id:?}");
     }
     if hello.server_key.is_some() {
         text += " server_key=pinned";
@@ -676,15 +678,12 @@ fn offer(hello: &Algorithms) -> String {
 /// The key log's id of a connection whose first `ALGORITHMS` is `hello`
 /// (see `securex::keylog`).
 fn connection_id(version: Version, hello: &Algorithms) -> Option<String> {
-    match version {
-        Version::V1 => {
-            let pem = BASE64.decode(&hello.public_key).ok()?;
-            Some(keylog::v1_connection_id(&pem))
-        }
-        _ => {
-            let nonce = BASE64.decode(hello.nonce.as_ref()?).ok()?;
-            Some(keylog::v2_connection_id(&nonce))
-        }
+    if version == Version::V1 {
+        let pem = BASE64.decode(&hello.public_key).ok()?;
+        Some(keylog::v1_connection_id(&pem))
+    } else {
+        let nonce = BASE64.decode(hello.nonce.as_ref()?).ok()?;
+        Some(keylog::v2_connection_id(&nonce))
     }
 }
 
@@ -1111,12 +1110,18 @@ mod pcap {
             (None, Some(first)) => {
                 // The lowest sequence number, within 2 GiB of the first.
                 let base = first.seq;
+                // The distance read as signed: sequence numbers wrap.
+                #[allow(
+                    clippy::cast_possible_wrap,
+                    clippy::cast_sign_loss,
+                    reason = "TCP sequence arithmetic is modulo 2^32: the casts are the wrap-around"
+                )]
                 let lowest = with_data
                     .iter()
                     .map(|s| s.seq.wrapping_sub(base) as i32)
                     .min()
-                    .unwrap_or(0);
-                base.wrapping_add(lowest as u32)
+                    .unwrap_or(0) as u32;
+                base.wrapping_add(lowest)
             }
             (None, None) => 0,
         };
@@ -1152,10 +1157,8 @@ mod pcap {
                 break;
             }
             // `offset <= have < end`: the part not yet held.
-            let new = s
-                .payload
-                .get((have - offset) as usize..)
-                .unwrap_or_default();
+            let skip = usize::try_from(have - offset).unwrap_or(usize::MAX);
+            let new = s.payload.get(skip..).unwrap_or_default();
             bytes.extend_from_slice(new);
             marks.push((bytes.len(), packet as u64));
             if s.truncated && !cut_seen {

@@ -51,7 +51,7 @@ use common::programs::{ServerArgs, Slots, refuse};
 fn main() {
     let args = ServerArgs::parse();
     args.check_dir();
-    let listener = TcpListener::bind(&args.listen).unwrap_or_else(|e| args.cannot_listen(e));
+    let listener = TcpListener::bind(&args.listen).unwrap_or_else(|e| args.cannot_listen(&e));
     let (config, key) = args.config();
     args.announce(listener.local_addr(), key);
     let slots = Slots::new(args.max_connections);
@@ -69,7 +69,7 @@ fn main() {
         let slot = match slots.take() {
             Ok(slot) => slot,
             Err(message) => {
-                eprintln!("{}", refuse(stream, message));
+                eprintln!("{}", refuse(stream, &message));
                 continue;
             }
         };

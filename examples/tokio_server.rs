@@ -45,7 +45,7 @@ fn main() {
 async fn serve_all(args: ServerArgs) {
     let listener = TcpListener::bind(&args.listen)
         .await
-        .unwrap_or_else(|e| args.cannot_listen(e));
+        .unwrap_or_else(|e| args.cannot_listen(&e));
     let (config, key) = args.config();
     args.announce(listener.local_addr(), key);
     let slots = Slots::new(args.max_connections);
@@ -67,7 +67,7 @@ async fn serve_all(args: ServerArgs) {
             Err(message) => {
                 // The refusal never blocks (a non-blocking std socket).
                 if let Ok(stream) = stream.into_std() {
-                    eprintln!("{}", refuse(stream, message));
+                    eprintln!("{}", refuse(stream, &message));
                 }
                 continue;
             }

@@ -139,7 +139,9 @@ pub fn key_log_from_env() -> Result<Option<securex::keylog::KeyLog>, String> {
         bytes.push(b'\n');
         // One write per line: with O_APPEND, the lines of the client and
         // the server (and of every connection) never interleave.
-        let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = file.write_all(&bytes).and_then(|()| file.flush());
     })))
 }
@@ -202,7 +204,7 @@ pub fn read_server_key(path: &Path) -> Result<PublicKey, String> {
 }
 
 /// Prints a config error and exits.
-pub fn exit_with(message: String) -> ! {
+pub fn exit_with(message: impl std::fmt::Display) -> ! {
     eprintln!("error: {message}");
     std::process::exit(2)
 }
@@ -576,6 +578,10 @@ pub fn drive(
 
 /// The reader thread: reads until the end of the stream or an error, into
 /// the buffers the driver hands back (a new one only while none is back).
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the thread owns its channel ends: dropping `tx` when it returns is how the driver learns the reader is gone"
+)]
 fn read_loop(mut stream: &TcpStream, tx: SyncSender<Input>, free: Channel<Vec<u8>>) {
     loop {
         let mut buf = free.try_recv().unwrap_or_default();
@@ -816,7 +822,7 @@ impl Prepared {
     /// under.
     pub fn start(
         self,
-        display: &progress::Display,
+        display: progress::Display,
     ) -> (progress::Tracked<io::BufReader<File>>, String) {
         let bar = display.bar(&self.name, self.len);
         (progress::Tracked::new(self.upload, bar), self.name)
@@ -930,6 +936,10 @@ impl Store {
 
 /// Serves one client on `stream`, storing as `store` says; returns the
 /// log line. The socket is shut down when this returns.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "serve owns the socket: it is closed when the connection's work is over"
+)]
 pub fn serve(stream: TcpStream, config: Config, store: &Store) -> String {
     let peer = peer_name(stream.peer_addr());
     stream.set_nodelay(true).ok();
@@ -946,7 +956,7 @@ pub fn serve(stream: TcpStream, config: Config, store: &Store) -> String {
 
 /// A peer's address for the log, `?` if unknown.
 pub fn peer_name(addr: io::Result<std::net::SocketAddr>) -> String {
-    addr.map(|a| a.to_string()).unwrap_or_else(|_| "?".into())
+    addr.map_or_else(|_| "?".into(), |a| a.to_string())
 }
 
 /// The log line of a connection served to `peer`, once driven
@@ -959,8 +969,7 @@ pub fn served(
 ) -> String {
     let suite = conn
         .suite()
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "none".into());
+        .map_or_else(|| "none".into(), |s| s.to_string());
     let outcome = match (io_result, download.outcome().cloned()) {
         (_, Some(Ok(path))) => format!(
             "stored {} ({} bytes)",

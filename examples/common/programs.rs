@@ -80,7 +80,7 @@ impl ServerArgs {
     }
 
     /// Exits (status 2): the listening socket could not be had.
-    pub fn cannot_listen(&self, e: std::io::Error) -> ! {
+    pub fn cannot_listen(&self, e: &std::io::Error) -> ! {
         eprintln!("error: cannot listen on {}: {e}", self.listen);
         std::process::exit(2)
     }
@@ -246,12 +246,12 @@ impl ClientArgs {
         let started = std::time::Instant::now();
         let (mut files, mut bytes) = (0u64, 0u64);
         for p in prepared {
-            let (upload, name) = p.start(&display);
+            let (upload, name) = p.start(display);
             match send(upload, name) {
-                Ok(sent) => {
-                    display.sent(&sent);
+                Ok(done) => {
+                    display.sent(&done);
                     files += 1;
-                    bytes += sent.bytes;
+                    bytes += done.bytes;
                 }
                 Err(e) => fail(&e),
             }
@@ -314,9 +314,13 @@ impl Slots {
 
 /// Refuses a connection at once: a plaintext `ERROR` frame, then close;
 /// returns the log line. Never blocks (the socket is made non-blocking).
-pub fn refuse(stream: TcpStream, message: String) -> String {
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "refuse owns the socket: it is closed when the refusal is written"
+)]
+pub fn refuse(stream: TcpStream, message: &str) -> String {
     let peer = super::peer_name(stream.peer_addr());
-    let mut frame = Frame::Error(ErrorFrame::new(message.clone())).encode();
+    let mut frame = Frame::Error(ErrorFrame::new(message.to_owned())).encode();
     frame.extend_from_slice(b"\r\n");
     // Never block the accept loop: a fresh socket's buffer takes the frame
     // whole, or the peer does not get it.

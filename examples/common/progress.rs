@@ -38,7 +38,7 @@ impl Display {
 
     /// The bar of one file of `len` bytes sent as `name` (hidden unless
     /// [`Display::bar`]).
-    pub fn bar(&self, name: &str, len: u64) -> ProgressBar {
+    pub fn bar(self, name: &str, len: u64) -> ProgressBar {
         if !self.bar {
             return ProgressBar::hidden();
         }
@@ -55,7 +55,7 @@ impl Display {
     }
 
     /// Prints the summary of a file sent (stdout), unless quiet.
-    pub fn sent(&self, sent: &Sent) {
+    pub fn sent(self, sent: &Sent) {
         if self.summary {
             println!("{}", summary(sent));
         }
