@@ -594,7 +594,23 @@ fn accept(core: &mut Core, message: Message) -> Result<(), Error> {
             }
             .into())
         }
+        // One file per connection unless the hellos agreed `batch`: a
+        // client's second `OPEN` (or `RESUME`) is refused here, even after
+        // the server's application is done with the first file.
+        message @ (Message::Open { .. } | Message::Resume { .. })
+            if core.role == Role::Server
+                && core.file_opened
+                && !core.extensions.contains(&Extension::Batch) =>
+        {
+            Err(ProtocolError::UnexpectedMessage {
+                message: message.type_name(),
+            }
+            .into())
+        }
         message if message.is_from_client() == (core.role == Role::Server) => {
+            if matches!(message, Message::Open { .. } | Message::Resume { .. }) {
+                core.file_opened = true;
+            }
             if matches!(message, Message::Ok | Message::Accepted { .. }) {
                 core.reply_received();
             }
