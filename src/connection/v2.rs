@@ -595,11 +595,13 @@ fn accept(core: &mut Core, message: Message) -> Result<(), Error> {
             .into())
         }
         // One file per connection unless the hellos agreed `batch`: a
-        // client's second `OPEN` (or `RESUME`) is refused here, even after
-        // the server's application is done with the first file.
+        // client's `OPEN` (or `RESUME`) of another file after a `CLOSE` is
+        // refused here, even once the server's application is done with
+        // the first file. (One before the `CLOSE` is the application's to
+        // refuse, as out of order.)
         message @ (Message::Open { .. } | Message::Resume { .. })
             if core.role == Role::Server
-                && core.file_opened
+                && core.file_closed
                 && !core.extensions.contains(&Extension::Batch) =>
         {
             Err(ProtocolError::UnexpectedMessage {
@@ -608,8 +610,8 @@ fn accept(core: &mut Core, message: Message) -> Result<(), Error> {
             .into())
         }
         message if message.is_from_client() == (core.role == Role::Server) => {
-            if matches!(message, Message::Open { .. } | Message::Resume { .. }) {
-                core.file_opened = true;
+            if matches!(message, Message::Close { .. }) && core.role == Role::Server {
+                core.file_closed = true;
             }
             if matches!(message, Message::Ok | Message::Accepted { .. }) {
                 core.reply_received();

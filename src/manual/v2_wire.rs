@@ -275,9 +275,10 @@
 //! # Batch
 //!
 //! Without `batch`, a connection carries one file: after its OK to the
-//! CLOSE the server closes, and a second OPEN (or RESUME) from the client
-//! is refused ([`ProtocolError::UnexpectedMessage`](crate::error::ProtocolError::UnexpectedMessage),
-//! with ERROR where the server still reads). With `batch` agreed
+//! CLOSE the server closes, and an OPEN (or RESUME) from the client after
+//! a CLOSE is refused by the server's connection
+//! ([`ProtocolError::UnexpectedMessage`](crate::error::ProtocolError::UnexpectedMessage),
+//! with ERROR, where it still reads: one sent behind the CLOSE). With `batch` agreed
 //! ([`Extension::Batch`](crate::config::Extension::Batch)), the client
 //! sends several files one after another
 //! ([`crate::transfer::Upload::batch`]), each exactly as a connection of
