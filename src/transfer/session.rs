@@ -202,16 +202,17 @@ impl<R: Read> Upload<R> {
         })
     }
 
-    /// The sender of the file being sent (bytes read, digest), or of the
-    /// last one once the upload is over.
+    /// The sender of the current file ([`current`](Upload::current)):
+    /// bytes read, digest, resume token.
     pub fn sender(&self) -> &Sender<R> {
         // `current` stays an index of `senders`, which is never empty.
         let last = self.senders.len().saturating_sub(1);
         &self.senders[self.current.min(last)]
     }
 
-    /// The index in [`senders`](Upload::senders) of the file being sent
-    /// (of the last one sent, once the upload is over).
+    /// The index in [`senders`](Upload::senders) of the file being sent;
+    /// once the upload is over, of the last one confirmed, or of the one
+    /// that failed.
     pub fn current(&self) -> usize {
         self.current
     }
@@ -635,6 +636,49 @@ mod tests {
             assert_eq!(std::fs::read(store.path().join("file.bin")).unwrap(), file);
             assert_eq!(client.conn.ending(false), Some(CLEAN), "{version:?}");
             assert_eq!(server.conn.ending(false), Some(CLEAN), "{version:?}");
+        }
+    }
+
+    /// A batch through the same generic driver: each file confirmed in
+    /// turn, the server waiting between them, and the client's end of
+    /// stream completing the download.
+    #[test]
+    fn a_batch_runs_through_the_generic_driver() {
+        let store = tempfile::tempdir().unwrap();
+        let files = [pseudo_random(70_000, 8), Vec::new(), pseudo_random(10, 9)];
+        let config = Config {
+            extensions: alloc::vec![Extension::Batch],
+            ..Config::default()
+        };
+        let now = Instant::now();
+        let senders = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Sender::new(&f[..], std::format!("f{i}"), 16 * 1024).unwrap())
+            .collect();
+        let mut client = End::new(
+            Connection::client(config.clone(), rng(5), now).unwrap(),
+            Upload::batch(senders).unwrap(),
+        );
+        let mut server = End::new(
+            Connection::server(config, rng(6), now).unwrap(),
+            Download::new(Receiver::new(store.path())),
+        );
+        let now = run(&mut client, &mut server, now);
+        assert_eq!(client.session.outcome(), Some(&Ok(())));
+        assert_eq!(client.session.completed(), 3);
+        assert_eq!(client.conn.ending(client.session.failed()), Some(CLEAN));
+        assert_eq!(server.session.outcome(), None, "waiting for a fourth");
+        assert_eq!(server.session.stored().len(), 3);
+
+        server.conn.handle_eof();
+        server.step(&mut client.conn, now);
+        let last = store.path().join("f2");
+        assert_eq!(server.session.outcome(), Some(&Ok(last)));
+        assert!(!server.session.failed());
+        for (i, file) in files.iter().enumerate() {
+            let stored = std::fs::read(store.path().join(std::format!("f{i}"))).unwrap();
+            assert_eq!(&stored, file);
         }
     }
 
