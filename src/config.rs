@@ -47,17 +47,22 @@ pub enum Extension {
     /// `resume`: an interrupted upload continues from what the server
     /// holds (see [`crate::manual::v2_wire`], "Resume").
     Resume,
+    /// `batch`: one connection carries several files, one after another
+    /// (see [`crate::manual::v2_wire`], "Batch"); without it, a connection
+    /// carries one file.
+    Batch,
 }
 
 impl Extension {
     /// Every extension this crate knows.
-    pub const ALL: [Extension; 1] = [Extension::Resume];
+    pub const ALL: [Extension; 2] = [Extension::Resume, Extension::Batch];
 
     /// The name on the wire.
     #[must_use]
     pub const fn wire_name(self) -> &'static str {
         match self {
             Extension::Resume => "resume",
+            Extension::Batch => "batch",
         }
     }
 
@@ -404,7 +409,11 @@ pub struct Config {
     /// (client: offers; server: agrees to those the client offers). List
     /// one only if the application handles it: the file transfer of
     /// [`crate::transfer`] does [`Extension::Resume`] when its receiver
-    /// has a resume RNG. Default none.
+    /// has a resume RNG, and [`Extension::Batch`] (an
+    /// [`Upload::batch`](crate::transfer::Upload::batch) of several files;
+    /// a [`Download`](crate::transfer::Download) stores up to
+    /// [`Receiver::with_max_files`](crate::transfer::Receiver::with_max_files)).
+    /// Default none.
     pub extensions: Vec<Extension>,
     /// **Debugging only: writes every secret needed to decrypt the
     /// session.** A callback that receives, at each key derivation (the

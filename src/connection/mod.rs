@@ -282,6 +282,9 @@ struct Core {
     version: Option<Version>,
     /// v2: the extensions both hellos agreed (empty until then, and in v1).
     extensions: Vec<Extension>,
+    /// v2 server: the client has sent a file's `CLOSE`; an `OPEN` (or
+    /// `RESUME`) of another file after it needs [`Extension::Batch`].
+    file_closed: bool,
     timers: Timers,
     /// The latest time handed in: timers count from it.
     now: Instant,
@@ -424,6 +427,7 @@ impl Connection {
             suite: None,
             version: None,
             extensions: Vec::new(),
+            file_closed: false,
             timers: Timers::default(),
             now,
             key_log: None,

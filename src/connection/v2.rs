@@ -592,7 +592,25 @@ fn accept(core: &mut Core, message: Message) -> Result<(), Error> {
             }
             .into())
         }
+        // One file per connection unless the hellos agreed `batch`: a
+        // client's `OPEN` (or `RESUME`) of another file after a `CLOSE` is
+        // refused here, even once the server's application is done with
+        // the first file. (One before the `CLOSE` is the application's to
+        // refuse, as out of order.)
+        message @ (Message::Open { .. } | Message::Resume { .. })
+            if core.role == Role::Server
+                && core.file_closed
+                && !core.extensions.contains(&Extension::Batch) =>
+        {
+            Err(ProtocolError::UnexpectedMessage {
+                message: message.type_name(),
+            }
+            .into())
+        }
         message if message.is_from_client() == (core.role == Role::Server) => {
+            if matches!(message, Message::Close { .. }) && core.role == Role::Server {
+                core.file_closed = true;
+            }
             if matches!(message, Message::Ok | Message::Accepted { .. }) {
                 core.reply_received();
             }

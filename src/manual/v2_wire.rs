@@ -46,7 +46,7 @@
 //! | `groups` | array of strings | the groups the client accepts, most preferred first: `"ffdhe2048"`, `"ffdhe3072"`, `"ffdhe4096"`; a pinned server key's group is moved first |
 //! | `psk_id` | string, optional | the identifier of the client's pre-shared key ([`Psk::id`](crate::config::Psk::id)), **in clear** |
 //! | `server_key` | string, optional | base64 of SHA-256 of the server static public value the client pins ([`PublicKey::fingerprint`](crate::dh::PublicKey::fingerprint): big-endian, left-padded to the length of p) |
-//! | `extensions` | array of strings, optional | the extensions of the application protocol the client speaks ([`Config::extensions`](crate::config::Config::extensions)): `"resume"`; absent when none |
+//! | `extensions` | array of strings, optional | the extensions of the application protocol the client speaks ([`Config::extensions`](crate::config::Config::extensions)): `"resume"`, `"batch"`; absent when none |
 //!
 //! The first six fields are v1's, so a v1 server can answer. A v2 server
 //! checks, in this order, and answers a plaintext `ERROR` at the first
@@ -271,6 +271,55 @@
 //!   ERROR until it has (at the latest its idle timeout).
 //! * A server without the extension (an older v2 peer) agrees nothing,
 //!   and a client then sends OPEN and starts from zero. v1 has no resume.
+//!
+//! # Batch
+//!
+//! Without `batch`, a connection carries one file: after its OK to the
+//! CLOSE the server closes, and an OPEN (or RESUME) from the client after
+//! a CLOSE is refused by the server's connection
+//! ([`ProtocolError::UnexpectedMessage`](crate::error::ProtocolError::UnexpectedMessage),
+//! with ERROR, where it still reads: one sent behind the CLOSE). With `batch` agreed
+//! ([`Extension::Batch`](crate::config::Extension::Batch)), the client
+//! sends several files one after another
+//! ([`crate::transfer::Upload::batch`]), each exactly as a connection of
+//! its own would, and the server waits for the next one after each OK
+//! instead of closing ([`crate::transfer::Download`]):
+//!
+//! ```text
+//! c → s  OPEN a                 (or RESUME, with resume agreed)
+//! s → c  OK                     (or ACCEPTED, a token for this file)
+//! c → s  DATA …, CLOSE SHA-256(a)
+//! s → c  OK
+//! c → s  OPEN b
+//! s → c  OK
+//! c → s  DATA …, CLOSE SHA-256(b)
+//! s → c  OK
+//! c      end of stream
+//! ```
+//!
+//! * No new message: a file starts with OPEN (or RESUME) only once the
+//!   last one's CLOSE is answered with OK; the client's end of stream
+//!   after an OK ends the batch, and the server reports the files stored
+//!   ([`crate::transfer::Download::stored`]). An end of stream in the
+//!   middle of a file is a failure, and keeps that file's `.partial` as
+//!   always; the files stored before it stay stored.
+//! * Each file is its own upload: its own name checks, size limit, digest
+//!   and, with `resume` agreed, its own ACCEPTED and token; a batch cut in
+//!   a file resumes that file on a new connection
+//!   ([`crate::transfer::Upload::into_unsent`] gives the files never
+//!   started).
+//! * An ERROR (a file refused, a digest that differs) ends the
+//!   connection, as without `batch`: the files after it are not sent.
+//! * Bounds: the server stores at most
+//!   [`with_max_files`](crate::transfer::Receiver::with_max_files) files
+//!   per connection (default 1024) and refuses the OPEN after them with
+//!   ERROR; between two files the idle timeout
+//!   ([`Config::idle_timeout`](crate::config::Config::idle_timeout)) runs
+//!   as between any two messages, and the key rotations go on as they
+//!   would in one long upload.
+//! * A peer without the extension (an older v2 peer) agrees nothing: the
+//!   connection carries the first file and the client sends the others on
+//!   new connections. v1 has no batch (its hello has no extensions).
 //!
 //! # Closing and errors
 //!

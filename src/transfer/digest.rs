@@ -28,6 +28,20 @@ pub trait FileDigest: Send {
     fn update(&mut self, bytes: &[u8]);
     /// The SHA-256 of everything added; called once, at the end.
     fn finish(&mut self) -> [u8; 32];
+
+    /// Starts over for another file once [`finish`](FileDigest::finish)
+    /// gave the last one's digest (a [`Receiver`](super::Receiver) of a
+    /// batch, [`Extension::Batch`](crate::config::Extension::Batch), hashes
+    /// each file with the same digest): afterwards it must give the
+    /// SHA-256 of only the bytes added since. Returns whether it could.
+    ///
+    /// The default cannot (`false`): a receiver with such a digest stores
+    /// one file per connection and refuses the next `Open` with
+    /// [`TransferError::TooManyFiles`](super::TransferError::TooManyFiles).
+    /// [`InlineSha256`] and [`ThreadedSha256`] can.
+    fn reset(&mut self) -> bool {
+        false
+    }
 }
 
 /// SHA-256 inline, on the caller's thread: the default.
@@ -41,6 +55,11 @@ impl FileDigest for InlineSha256 {
 
     fn finish(&mut self) -> [u8; 32] {
         core::mem::take(&mut self.0).finalize().into()
+    }
+
+    fn reset(&mut self) -> bool {
+        self.0 = Sha256::new();
+        true
     }
 }
 
@@ -133,6 +152,13 @@ impl FileDigest for ThreadedSha256 {
         // A digest that matches nothing: the transfer fails at CLOSE.
         digest.unwrap_or([0; 32])
     }
+
+    /// Ends the thread of the last file, if it still runs, and starts a
+    /// fresh one.
+    fn reset(&mut self) -> bool {
+        *self = ThreadedSha256::new();
+        true
+    }
 }
 
 impl Drop for ThreadedSha256 {
@@ -177,5 +203,19 @@ mod tests {
         threaded.update(b"abc");
         assert_eq!(threaded.finish(), sha256(b"abc"));
         assert_eq!(threaded.finish(), [0; 32]);
+    }
+
+    /// After `reset`, both digests give the SHA-256 of what came after.
+    #[test]
+    fn a_reset_digest_hashes_the_next_file_only() {
+        let mut inline = InlineSha256::default();
+        let mut threaded = ThreadedSha256::new();
+        for digest in [&mut inline as &mut dyn FileDigest, &mut threaded] {
+            digest.update(b"first");
+            assert_eq!(digest.finish(), sha256(b"first"));
+            assert!(digest.reset());
+            digest.update(b"second");
+            assert_eq!(digest.finish(), sha256(b"second"));
+        }
     }
 }

@@ -76,7 +76,7 @@ mod sender;
 mod session;
 
 pub use digest::{FileDigest, InlineSha256, ThreadedSha256};
-pub use receiver::{MAX_NAME_LEN, Receiver, stored_name};
+pub use receiver::{DEFAULT_MAX_FILES, MAX_NAME_LEN, Receiver, stored_name};
 pub use resume::{ResumeTicket, TicketError};
 pub use sender::{DEFAULT_CHUNK_SIZE, Sender, V2_DEFAULT_CHUNK_SIZE, default_chunk_size};
 pub use session::{Download, Session, SessionError, Upload};
@@ -153,6 +153,15 @@ pub enum TransferError {
         /// What the client read, in bytes.
         len: u64,
     },
+    /// An `Open` (or `Resume`) past the most files one connection may
+    /// store ([`Receiver::with_max_files`]; 1 for a receiver whose
+    /// [`FileDigest`] cannot start over, see [`FileDigest::reset`]).
+    TooManyFiles {
+        /// The most files the connection may store.
+        limit: usize,
+    },
+    /// An [`Upload::batch`] of no file.
+    EmptyBatch,
 }
 
 impl TransferError {
@@ -226,6 +235,10 @@ impl fmt::Display for TransferError {
                 f,
                 "the server holds {offset} bytes of the file, which has only {len}"
             ),
+            TransferError::TooManyFiles { limit } => {
+                write!(f, "refused: one connection may store at most {limit} files")
+            }
+            TransferError::EmptyBatch => f.write_str("a batch needs at least one file"),
         }
     }
 }

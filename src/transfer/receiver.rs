@@ -22,6 +22,10 @@ use crate::message::{Message, RESUME_TOKEN_LEN, ResumeToken};
 /// temporary suffix it stays within the 255 bytes most file systems allow.
 pub const MAX_NAME_LEN: usize = 200;
 
+/// The most files one connection may store by default
+/// ([`Receiver::with_max_files`]): 1024.
+pub const DEFAULT_MAX_FILES: usize = 1024;
+
 /// How much of the stored name a temporary file's name repeats (enough to
 /// recognise it in a directory listing).
 const TEMP_PREFIX_LEN: usize = 64;
@@ -139,6 +143,10 @@ pub struct Receiver {
     resume: Option<Box<dyn CryptoRng + Send>>,
     /// Whether the connection agreed `Extension::Resume`.
     resume_agreed: bool,
+    /// The most files this receiver stores (one connection's).
+    max_files: usize,
+    /// The files stored so far.
+    files_stored: usize,
 }
 
 #[derive(Debug)]
@@ -452,7 +460,71 @@ impl Receiver {
             sha256: None,
             resume: None,
             resume_agreed: false,
+            max_files: DEFAULT_MAX_FILES,
+            files_stored: 0,
         }
+    }
+
+    /// Bounds the files one connection may store to `limit` (default
+    /// [`DEFAULT_MAX_FILES`], 1024), so that a client cannot keep a
+    /// connection for ever: with [`Extension::Batch`](crate::config::Extension::Batch)
+    /// agreed, the `Open` (or `Resume`) of the file after the `limit`th
+    /// stored one is refused with [`TransferError::TooManyFiles`], which
+    /// [`Download`](super::Download) sends as `ERROR` before it closes.
+    /// Without `Batch` a connection carries one file anyway. A `limit` of
+    /// 0 refuses every file.
+    ///
+    /// Time is bounded apart from this: between two files, the
+    /// connection's idle timeout ([`Config::idle_timeout`](crate::Config::idle_timeout))
+    /// runs as it does between two messages.
+    #[must_use]
+    pub fn with_max_files(mut self, limit: usize) -> Receiver {
+        self.max_files = limit;
+        self
+    }
+
+    /// Gets ready for the next file of a batch
+    /// ([`Extension::Batch`](crate::config::Extension::Batch)) once the
+    /// last one is stored: the next message may be another `Open` (or
+    /// `Resume`), taken as if by a new receiver with the same settings
+    /// (directory, size limit, mode, resume RNG, digest) except that it
+    /// counts towards [`with_max_files`](Self::with_max_files). What
+    /// describes the stored file ([`stored_name`](Self::stored_name),
+    /// [`final_path`](Self::final_path), [`sha256`](Self::sha256),
+    /// [`bytes_written`](Self::bytes_written)) is cleared.
+    ///
+    /// Returns `false`, changing nothing, unless the last file is stored
+    /// (a file in progress or a failure stays as it is). If the digest
+    /// cannot start over ([`FileDigest::reset`]), this receiver stores no
+    /// further file: the next `Open` is refused with
+    /// [`TransferError::TooManyFiles`].
+    pub fn next_file(&mut self) -> bool {
+        if !matches!(self.phase, Phase::Stored) {
+            return false;
+        }
+        if !self.digest.reset() {
+            self.max_files = self.max_files.min(self.files_stored);
+        }
+        self.phase = Phase::AwaitingOpen;
+        self.stored_name = None;
+        self.final_path = None;
+        self.bytes_written = 0;
+        self.sha256 = None;
+        true
+    }
+
+    /// How many files this receiver stored (more than one only in a batch:
+    /// see [`next_file`](Self::next_file)).
+    #[must_use]
+    pub fn files_stored(&self) -> usize {
+        self.files_stored
+    }
+
+    /// Whether a file was opened and is neither stored nor failed: the
+    /// connection ending now leaves it incomplete.
+    #[must_use]
+    pub fn in_progress(&self) -> bool {
+        matches!(self.phase, Phase::Receiving(_))
     }
 
     /// Lets uploads resume ([`Extension::Resume`](crate::config::Extension::Resume)):
@@ -587,7 +659,10 @@ impl Receiver {
     ///   when a file of that name appeared after `Open`;
     /// * [`TransferError::UnexpectedMessage`] for a message out of order:
     ///   anything but `Open` first, a second `Open`, anything after
-    ///   `Close`, a server's `Ok` or `Error`;
+    ///   `Close` (until [`next_file`](Receiver::next_file)), a server's
+    ///   `Ok` or `Error`;
+    /// * [`TransferError::TooManyFiles`] for an `Open` or `Resume` past
+    ///   [`with_max_files`](Receiver::with_max_files);
     /// * [`TransferError::TooLarge`] past [`with_max_file_len`](Receiver::with_max_file_len);
     /// * [`TransferError::DigestMismatch`] for a `Close` whose SHA-256
     ///   differs from that of what arrived;
@@ -618,6 +693,13 @@ impl Receiver {
         let resuming = self.resuming();
         match (&mut self.phase, message) {
             (Phase::Failed { error, .. }, _) => Err(error.clone()),
+            (Phase::AwaitingOpen, Message::Open { .. } | Message::Resume { .. })
+                if self.files_stored >= self.max_files =>
+            {
+                Err(TransferError::TooManyFiles {
+                    limit: self.max_files,
+                })
+            }
             (Phase::AwaitingOpen, Message::Open { file_name }) => {
                 let name = stored_name(&file_name)?;
                 self.start(name)
@@ -687,6 +769,7 @@ impl Receiver {
                 self.final_path = Some(file.target.clone());
                 self.sha256 = Some(stored);
                 self.phase = Phase::Stored;
+                self.files_stored = self.files_stored.saturating_add(1);
                 Ok(None)
             }
             (phase, message) => Err(TransferError::UnexpectedMessage {
@@ -765,6 +848,8 @@ impl fmt::Debug for Receiver {
             .field("phase", &self.phase)
             .field("stored_name", &self.stored_name)
             .field("bytes_written", &self.bytes_written)
+            .field("max_files", &self.max_files)
+            .field("files_stored", &self.files_stored)
             .finish_non_exhaustive()
     }
 }
@@ -1603,5 +1688,100 @@ mod tests {
         // The leftovers are untouched; the last drop's partial won.
         assert_eq!(temp_files(&dir).len(), 3);
         assert!(list(dir.path()).contains(&String::from("t.partial")));
+    }
+
+    /// Stores one whole file of `data` under `name`.
+    fn store(receiver: &mut Receiver, name: &str, data: &[u8]) {
+        receiver.handle_message(open(name)).unwrap();
+        receiver
+            .handle_message(Message::Data(data.to_vec()))
+            .unwrap();
+        let close = Message::Close {
+            sha256: Some(sha256(data)),
+        };
+        assert_eq!(receiver.handle_message(close), Ok(None));
+    }
+
+    #[test]
+    fn next_file_takes_another_file_with_the_same_settings() {
+        for overwrite in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut receiver = Receiver::new(dir.path())
+                .with_overwrite(overwrite)
+                .with_max_file_len(10);
+            // Only once a file is stored.
+            assert!(!receiver.next_file());
+            receiver.handle_message(open("a")).unwrap();
+            assert!(receiver.in_progress());
+            assert!(!receiver.next_file());
+            receiver
+                .handle_message(Message::Data(b"first".to_vec()))
+                .unwrap();
+            let close = Message::Close {
+                sha256: Some(sha256(b"first")),
+            };
+            receiver.handle_message(close).unwrap();
+            assert!(!receiver.in_progress());
+            assert!(receiver.next_file());
+            assert_eq!(receiver.stored_name(), None);
+            assert_eq!(receiver.final_path(), None);
+            assert_eq!(receiver.sha256(), None);
+            assert_eq!(receiver.bytes_written(), 0);
+            // The digest started over; the size limit still holds.
+            store(&mut receiver, "b", b"second");
+            assert_eq!(receiver.sha256(), Some(sha256(b"second")));
+            assert!(receiver.next_file());
+            receiver.handle_message(open("c")).unwrap();
+            assert_eq!(
+                receiver.handle_message(Message::Data(vec![0; 11])),
+                Err(TransferError::TooLarge { limit: 10 })
+            );
+            assert_eq!(receiver.files_stored(), 2);
+            drop(receiver);
+            assert_eq!(list(dir.path()), ["a", "b", "c.partial"]);
+        }
+    }
+
+    #[test]
+    fn the_file_past_max_files_is_refused_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut receiver = Receiver::new(dir.path()).with_max_files(2);
+        store(&mut receiver, "a", b"1");
+        assert!(receiver.next_file());
+        store(&mut receiver, "b", b"2");
+        assert!(receiver.next_file());
+        assert_eq!(
+            receiver.handle_message(open("c")),
+            Err(TransferError::TooManyFiles { limit: 2 })
+        );
+        assert_eq!(list(dir.path()), ["a", "b"]);
+        assert_eq!(Receiver::new(dir.path()).max_files, DEFAULT_MAX_FILES);
+    }
+
+    /// A digest that cannot start over: the default `reset`.
+    struct OneShot(crate::transfer::InlineSha256);
+
+    impl FileDigest for OneShot {
+        fn update(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+
+        fn finish(&mut self) -> [u8; 32] {
+            self.0.finish()
+        }
+    }
+
+    #[test]
+    fn a_digest_that_cannot_start_over_stores_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut receiver = Receiver::new(dir.path())
+            .with_digest(OneShot(crate::transfer::InlineSha256::default()));
+        store(&mut receiver, "a", b"1");
+        assert!(receiver.next_file());
+        assert_eq!(
+            receiver.handle_message(open("b")),
+            Err(TransferError::TooManyFiles { limit: 1 })
+        );
+        assert_eq!(list(dir.path()), ["a"]);
     }
 }

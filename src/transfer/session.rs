@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::string::ToString;
 use std::time::Instant;
+use std::vec::Vec;
 
 use super::{Receiver, Sender, TransferError};
 use crate::config::Extension;
@@ -132,44 +133,139 @@ impl Session for Download {
     }
 }
 
-/// The client side of a file transfer over a connection.
+/// The client side of a file transfer over a connection: one file
+/// ([`Upload::new`]) or several, one after another
+/// ([`Upload::batch`]).
 ///
 /// Call [`Upload::handle_event`] with every event, [`Upload::pump`] after
 /// every drain of the connection's output, and stop when
 /// [`Upload::outcome`] is `Some`.
 ///
-/// In v2 the transfer is complete when the server answers `CLOSE` with
-/// `OK`: the file is stored and its SHA-256 matched. In v1 it is complete
-/// once `CLOSE` has been written: existing servers never answer it. `pump`
+/// In v2 a file is complete when the server answers `CLOSE` with `OK`:
+/// the file is stored and its SHA-256 matched. In v1 it is complete once
+/// `CLOSE` has been written: existing servers never answer it. `pump`
 /// reports completion (and closes the connection) as soon as `CLOSE` has
 /// become a frame; the caller must then still write what `poll_transmit`
 /// returns before it trusts `Some(Ok(()))`, and end the transport as
 /// [`Connection::ending`] says (all the output written, a half-close,
 /// then a wait for the server's end of stream), so that the `CLOSE` the
 /// server never acknowledges is not lost to a reset.
+///
+/// A batch sends its next file after the server's `OK` to the last one's
+/// `CLOSE`, where the connection agreed
+/// [`Extension::Batch`] (see [`crate::manual::v2_wire`], "Batch"), and
+/// closes the connection after the last `OK`. Without it (v1, or a server
+/// that does not speak it) the connection carries the first file only;
+/// [`Upload::into_unsent`] gives back the others, for new connections.
 #[derive(Debug)]
 pub struct Upload<R> {
-    sender: Sender<R>,
+    /// The files, in order; never empty.
+    senders: Vec<Sender<R>>,
+    /// The index of the file being sent.
+    current: usize,
+    /// Whether the current file's first message went out.
+    opened: bool,
+    /// The files the server confirmed stored.
+    completed: usize,
     outcome: Option<Result<(), SessionError>>,
 }
 
 impl<R: Read> Upload<R> {
-    /// An upload of what `sender` reads.
+    /// An upload of what `sender` reads: one file.
     pub fn new(sender: Sender<R>) -> Upload<R> {
         Upload {
-            sender,
+            senders: alloc::vec![sender],
+            current: 0,
+            opened: false,
+            completed: 0,
             outcome: None,
         }
     }
 
-    /// The sender (bytes read, digest).
-    pub fn sender(&self) -> &Sender<R> {
-        &self.sender
+    /// An upload of several files, in order, on one connection where it
+    /// agreed [`Extension::Batch`]; otherwise of the first only (see
+    /// [`into_unsent`](Upload::into_unsent) for the others).
+    ///
+    /// # Errors
+    ///
+    /// [`TransferError::EmptyBatch`] if `senders` is empty.
+    pub fn batch(senders: Vec<Sender<R>>) -> Result<Upload<R>, TransferError> {
+        if senders.is_empty() {
+            return Err(TransferError::EmptyBatch);
+        }
+        Ok(Upload {
+            senders,
+            current: 0,
+            opened: false,
+            completed: 0,
+            outcome: None,
+        })
     }
 
-    /// `Some` once the transfer succeeded or failed.
+    /// The sender of the current file ([`current`](Upload::current)):
+    /// bytes read, digest, resume token.
+    pub fn sender(&self) -> &Sender<R> {
+        // `current` stays an index of `senders`, which is never empty.
+        let last = self.senders.len().saturating_sub(1);
+        &self.senders[self.current.min(last)]
+    }
+
+    /// The index in [`senders`](Upload::senders) of the file being sent;
+    /// once the upload is over, of the last one confirmed, or of the one
+    /// that failed.
+    pub fn current(&self) -> usize {
+        self.current
+    }
+
+    /// Every file of the upload, in order (resume tokens, digests).
+    pub fn senders(&self) -> &[Sender<R>] {
+        &self.senders
+    }
+
+    /// How many files the server confirmed stored (in v1, whose servers
+    /// confirm nothing, the file whose `CLOSE` became a frame).
+    pub fn completed(&self) -> usize {
+        self.completed
+    }
+
+    /// The senders of the files this connection never started, in order:
+    /// those after the first where the connection did not agree
+    /// [`Extension::Batch`], those after a file that failed, or all of
+    /// them if the connection failed before the first `OPEN` went out. A
+    /// caller sends them on new connections.
+    pub fn into_unsent(self) -> Vec<Sender<R>> {
+        let first = self.current + usize::from(self.opened);
+        self.senders.into_iter().skip(first).collect()
+    }
+
+    /// `Some` once the transfer succeeded or failed: `Ok` once every file
+    /// this connection may carry is confirmed (all of them with
+    /// [`Extension::Batch`] agreed, the first otherwise); the error of
+    /// the first file (or of the connection) that failed, which ends the
+    /// upload.
     pub fn outcome(&self) -> Option<&Result<(), SessionError>> {
         self.outcome.as_ref()
+    }
+
+    /// Whether, the current file confirmed, another goes on this
+    /// connection.
+    fn has_next(&self, conn: &Connection) -> bool {
+        conn.version() == Some(Version::V2)
+            && conn.has_extension(Extension::Batch)
+            && self.current + 1 < self.senders.len()
+    }
+
+    /// The current file is confirmed: the next one goes, or the upload is
+    /// complete.
+    fn confirmed(&mut self, conn: &mut Connection, now: Instant) {
+        self.completed += 1;
+        if self.has_next(conn) {
+            self.current += 1;
+            self.opened = false;
+        } else {
+            self.outcome = Some(Ok(()));
+            conn.close(now);
+        }
     }
 
     /// Reacts to one event of the connection.
@@ -177,17 +273,19 @@ impl<R: Read> Upload<R> {
         if self.outcome.is_some() {
             return;
         }
+        let Some(sender) = self.senders.get_mut(self.current) else {
+            return;
+        };
         match event {
             // v2: the server confirms CLOSE once the file is stored and its
             // digest matched.
             Event::Message(Message::Ok)
-                if self.sender.is_finished() && conn.version() == Some(Version::V2) =>
+                if sender.is_finished() && conn.version() == Some(Version::V2) =>
             {
-                self.outcome = Some(Ok(()));
-                conn.close(now);
+                self.confirmed(conn, now);
             }
             Event::Message(message) => {
-                if let Err(e) = self.sender.handle_message(&message) {
+                if let Err(e) = sender.handle_message(&message) {
                     self.fail(conn, now, e.into());
                 }
             }
@@ -213,10 +311,12 @@ impl<R: Read> Upload<R> {
         if matches!(conn.state(), State::Negotiating | State::Handshaking) {
             return false;
         }
-        self.sender
-            .agree_resume(conn.has_extension(Extension::Resume));
-        while !self.sender.is_finished() && conn.buffered_len() < LOW_WATER {
-            let message = match self.sender.next_message() {
+        let Some(sender) = self.senders.get_mut(self.current) else {
+            return false;
+        };
+        sender.agree_resume(conn.has_extension(Extension::Resume));
+        while !sender.is_finished() && conn.buffered_len() < LOW_WATER {
+            let message = match sender.next_message() {
                 Ok(Some(message)) => message,
                 // Waiting for the server's OK.
                 Ok(None) => return false,
@@ -232,16 +332,16 @@ impl<R: Read> Upload<R> {
                 self.fail(conn, now, error.into());
                 return false;
             }
+            self.opened = true;
         }
-        if self.sender.is_finished() {
+        if sender.is_finished() {
             // v1: complete once CLOSE is a frame waiting to be written (v2
             // waits for the server's OK).
             if conn.version() == Some(Version::V1)
                 && conn.queued_messages() == 0
                 && conn.state() == State::Established
             {
-                self.outcome = Some(Ok(()));
-                conn.close(now);
+                self.confirmed(conn, now);
             }
             return false;
         }
@@ -259,31 +359,53 @@ impl<R: Read> Upload<R> {
 /// The server side of a file transfer over a connection: stores what the
 /// client sends, answers `OPEN` with `OK`, refuses what it cannot store
 /// with `ERROR`, and keeps an incomplete file as `<name>.partial`.
+///
+/// Without [`Extension::Batch`] it closes the connection after its `OK` to
+/// the file's `CLOSE`. With it agreed, it waits instead for the next
+/// file's `OPEN` (or `RESUME`), stored by the same receiver made ready for
+/// it ([`Receiver::next_file`]), up to [`Receiver::with_max_files`] files,
+/// or for the client's end of the stream, which completes the download
+/// once at least one file is stored and none is half sent.
 #[derive(Debug)]
 pub struct Download {
     receiver: Receiver,
+    /// The files stored so far, in order.
+    stored: Vec<PathBuf>,
     outcome: Option<Result<PathBuf, SessionError>>,
 }
 
 impl Download {
-    /// A download into `receiver`'s directory.
+    /// A download into `receiver`'s directory, with its settings for
+    /// every file (a batch stores each with them).
     #[must_use]
     pub fn new(receiver: Receiver) -> Download {
         Download {
             receiver,
+            stored: Vec::new(),
             outcome: None,
         }
     }
 
-    /// The receiver (stored name, bytes written, digest).
+    /// The receiver (stored name, bytes written, digest) of the current
+    /// file: in a batch, once a file is stored, it is ready for the next
+    /// one and describes none (see [`Download::stored`]).
     #[must_use]
     pub fn receiver(&self) -> &Receiver {
         &self.receiver
     }
 
-    /// `Some` once the file is stored (its path) or the transfer failed.
-    /// After a failure, what arrived is kept as `<name>.partial`; see
-    /// [`Download::partial`].
+    /// The paths of the files stored so far on this connection, in order.
+    #[must_use]
+    pub fn stored(&self) -> &[PathBuf] {
+        &self.stored
+    }
+
+    /// `Some` once the file is stored (its path; in a batch, once the
+    /// client closed cleanly after at least one stored file, the path of
+    /// the last one) or the transfer failed. After a failure, what arrived
+    /// of the current file is kept as `<name>.partial` (see
+    /// [`Download::partial`]), and the files stored before it stay stored
+    /// ([`Download::stored`]).
     #[must_use]
     pub fn outcome(&self) -> Option<&Result<PathBuf, SessionError>> {
         self.outcome.as_ref()
@@ -305,16 +427,7 @@ impl Download {
                             let _ = conn.send(now, reply);
                         }
                         if closing {
-                            // The file is stored (and, in v2, its digest
-                            // matched): v2 confirms with OK, v1 says nothing.
-                            if conn.version() == Some(Version::V2) {
-                                let _ = conn.send(now, Message::Ok);
-                            }
-                            let path = self.receiver.final_path().map(PathBuf::from);
-                            self.outcome = Some(Ok(path.unwrap_or_default()));
-                            // Not `close`: mid-rotation the answer waits
-                            // for new keys, and must not be dropped.
-                            conn.flush_and_close(now);
+                            self.file_stored(conn, now);
                         }
                     }
                     Err(e) => {
@@ -330,12 +443,47 @@ impl Download {
                 }
             }
             Event::Closed { error } => {
+                let clean = matches!(
+                    error,
+                    None | Some(Error::Protocol(crate::error::ProtocolError::UnexpectedEof))
+                );
+                // A batch ends with the client's end of stream between
+                // two files.
+                if let Some(last) = self.stored.last()
+                    && clean
+                    && !self.receiver.in_progress()
+                {
+                    self.outcome = Some(Ok(last.clone()));
+                    return;
+                }
                 let error =
                     error.unwrap_or(Error::Protocol(crate::error::ProtocolError::UnexpectedEof));
                 self.outcome = Some(Err(error.into()));
             }
             _ => {}
         }
+    }
+
+    /// A file is stored (and, in v2, its digest matched): v2 confirms with
+    /// OK, v1 says nothing; then the next file of a batch, or the end.
+    fn file_stored(&mut self, conn: &mut Connection, now: Instant) {
+        let v2 = conn.version() == Some(Version::V2);
+        if v2 {
+            let _ = conn.send(now, Message::Ok);
+        }
+        let path = self
+            .receiver
+            .final_path()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        self.stored.push(path.clone());
+        if v2 && conn.has_extension(Extension::Batch) && self.receiver.next_file() {
+            return;
+        }
+        self.outcome = Some(Ok(path));
+        // Not `close`: mid-rotation the answer waits for new keys, and
+        // must not be dropped.
+        conn.flush_and_close(now);
     }
 
     /// After a failure: keeps what arrived as `<name>.partial` and returns
@@ -488,6 +636,49 @@ mod tests {
             assert_eq!(std::fs::read(store.path().join("file.bin")).unwrap(), file);
             assert_eq!(client.conn.ending(false), Some(CLEAN), "{version:?}");
             assert_eq!(server.conn.ending(false), Some(CLEAN), "{version:?}");
+        }
+    }
+
+    /// A batch through the same generic driver: each file confirmed in
+    /// turn, the server waiting between them, and the client's end of
+    /// stream completing the download.
+    #[test]
+    fn a_batch_runs_through_the_generic_driver() {
+        let store = tempfile::tempdir().unwrap();
+        let files = [pseudo_random(70_000, 8), Vec::new(), pseudo_random(10, 9)];
+        let config = Config {
+            extensions: alloc::vec![Extension::Batch],
+            ..Config::default()
+        };
+        let now = Instant::now();
+        let senders = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Sender::new(&f[..], std::format!("f{i}"), 16 * 1024).unwrap())
+            .collect();
+        let mut client = End::new(
+            Connection::client(config.clone(), rng(5), now).unwrap(),
+            Upload::batch(senders).unwrap(),
+        );
+        let mut server = End::new(
+            Connection::server(config, rng(6), now).unwrap(),
+            Download::new(Receiver::new(store.path())),
+        );
+        let now = run(&mut client, &mut server, now);
+        assert_eq!(client.session.outcome(), Some(&Ok(())));
+        assert_eq!(client.session.completed(), 3);
+        assert_eq!(client.conn.ending(client.session.failed()), Some(CLEAN));
+        assert_eq!(server.session.outcome(), None, "waiting for a fourth");
+        assert_eq!(server.session.stored().len(), 3);
+
+        server.conn.handle_eof();
+        server.step(&mut client.conn, now);
+        let last = store.path().join("f2");
+        assert_eq!(server.session.outcome(), Some(&Ok(last)));
+        assert!(!server.session.failed());
+        for (i, file) in files.iter().enumerate() {
+            let stored = std::fs::read(store.path().join(std::format!("f{i}"))).unwrap();
+            assert_eq!(&stored, file);
         }
     }
 
