@@ -37,7 +37,7 @@ use common::programs::ClientArgs;
 fn main() {
     let args = ClientArgs::parse();
     let (config, chunk) = args.config();
-    args.send_all(chunk, |upload, name| {
-        common::send_file(&args.connect, config.clone(), upload, name)
+    args.send_all(chunk, |batch| {
+        common::send_batch(&args.connect, config.clone(), batch)
     });
 }

@@ -50,9 +50,14 @@ fn run() -> Result<(), String> {
     });
 
     let addr = addr.to_string();
-    let (upload, name) = common::open_upload(&source, 16 * 1024, &addr)?
-        .start(common::progress::Display::new(false));
-    let sent = common::send_file(&addr, Config::default(), upload, name)?;
+    let file = common::upload::Prepared::open(&source, 16 * 1024, &addr)?;
+    let batch =
+        common::upload::Batch::new(vec![file], &addr, common::progress::Display::new(false))?;
+    let (mut stored, error, _) = common::send_batch(&addr, Config::default(), batch);
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let sent = stored.pop().ok_or("the transfer did not finish")?;
     let server_log = server.join().map_err(|_| "server thread panicked")?;
     println!("client: {}", common::progress::summary(&sent));
     println!("server: {server_log}");

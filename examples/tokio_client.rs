@@ -26,12 +26,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| common::exit_with(format!("cannot start the runtime: {e}")));
-    args.send_all(chunk, |upload, name| {
-        runtime.block_on(common::async_drive::send_file(
+    args.send_all(chunk, |batch| {
+        runtime.block_on(common::async_drive::send_batch(
             &args.connect,
             config.clone(),
-            upload,
-            name,
+            batch,
         ))
     });
 }

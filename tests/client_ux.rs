@@ -73,12 +73,21 @@ fn throttled(upstream: &str) -> String {
     addr
 }
 
+/// Several files in one command: v2 sends them all on one connection
+/// (`Extension::Batch`), v1 and a v2 server that offers no batch
+/// (`--max-files-per-connection 1`) one connection per file; every file
+/// stored, each with its summary line, then a total.
 #[test]
 fn several_files_in_one_command_are_all_stored_each_with_its_summary() {
+    let setups: [(&[&str], &[&str], usize); 3] = [
+        (&[], &[], 1),
+        (&[], &["--max-files-per-connection", "1"], 3),
+        (&["--seed-compatible"], &["--seed-compatible"], 3),
+    ];
     for program in ["client", "tokio_client"] {
-        for version in [&[][..], &["--seed-compatible"][..]] {
+        for (version, server_args, connections) in setups {
             let tmp = scratch("ux-several", program);
-            let server = Server::start(&tmp.store(), version);
+            let server = Server::start(&tmp.store(), server_args);
             let files: Vec<(String, Vec<u8>)> = (0..3)
                 .map(|i| {
                     (
@@ -95,7 +104,7 @@ fn several_files_in_one_command_are_all_stored_each_with_its_summary() {
             args.push(paths[0].to_str().unwrap());
             args.push(paths[1].to_str().unwrap());
             let out = run(program, &server.addr, &args, &paths[2]);
-            let case = format!("{program} {version:?}");
+            let case = format!("{program} {server_args:?}");
             assert_eq!(out.code, Some(0), "{case}: {out:?}");
             let lines: Vec<&str> = out.stdout.lines().collect();
             assert_eq!(lines.len(), 4, "{case}: {lines:?}");
@@ -109,7 +118,16 @@ fn several_files_in_one_command_are_all_stored_each_with_its_summary() {
                 "{case}: {lines:?}"
             );
             // v1 is done once CLOSE is written: wait for the server's lines.
-            assert_eq!(server.connection_logs(3, LIMIT).len(), 3, "{case}");
+            let logged = server.connection_logs(connections, LIMIT);
+            assert_eq!(logged.len(), connections, "{case}: {logged:?}");
+            thread::sleep(Duration::from_millis(100));
+            assert_eq!(server.log().len(), connections, "{case}: {:?}", server.log());
+            if connections == 1 {
+                assert!(
+                    logged[0].ends_with(" stored 3 files: f0.bin, f1.bin, f2.bin"),
+                    "{case}: {logged:?}"
+                );
+            }
             for (name, data) in &files {
                 assert_eq!(&std::fs::read(tmp.store().join(name)).unwrap(), data);
             }

@@ -289,21 +289,32 @@ async fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, String> {
     Err(last)
 }
 
-/// Sends a file to `addr`: [`super::send_file`] on tokio.
-pub async fn send_file(
+/// Sends the files of `batch` to `addr` on one connection:
+/// [`super::send_batch`] on tokio.
+pub async fn send_batch(
     addr: &str,
     config: Config,
-    mut upload: super::progress::Tracked<std::io::BufReader<std::fs::File>>,
-    name: String,
-) -> Result<Sent, String> {
+    mut batch: super::upload::Batch,
+) -> (Vec<Sent>, Option<String>, Vec<super::upload::Prepared>) {
     let limits = Limits::new(&config, "server");
-    let mut stream = connect(addr, limits.write_stall).await?;
+    let mut stream = match connect(addr, limits.write_stall).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            batch.finish();
+            return (Vec::new(), Some(e), Vec::new());
+        }
+    };
     stream.set_nodelay(true).ok();
-    let mut conn =
-        Connection::client(config, super::os_rng(), Instant::now()).map_err(|e| e.to_string())?;
-    let result = drive(&mut stream, &mut conn, &mut upload, limits).await;
-    upload.finish();
-    super::uploaded(addr, result, &upload, &conn, name)
+    let mut conn = match Connection::client(config, super::os_rng(), Instant::now()) {
+        Ok(conn) => conn,
+        Err(e) => {
+            batch.finish();
+            return (Vec::new(), Some(e.to_string()), Vec::new());
+        }
+    };
+    let result = drive(&mut stream, &mut conn, &mut batch, limits).await;
+    batch.finish();
+    batch.outcome(addr, result, &conn)
 }
 
 /// Serves one client on `stream`, storing as `store` says; returns the

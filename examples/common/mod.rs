@@ -8,9 +8,10 @@
 pub mod async_drive;
 pub mod programs;
 pub mod progress;
+pub mod upload;
 pub mod resume;
 
-use std::fs::File;
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -18,11 +19,11 @@ use std::sync::mpsc::{self, Receiver as Channel, RecvTimeoutError, SyncSender, T
 use std::thread;
 use std::time::{Duration, Instant};
 
-use securex::config::{Psk, StaticKey};
+use securex::config::{Extension, Psk, StaticKey};
 use securex::connection::{Ending, LINGER};
 use securex::dh::{Group, KeyPair, NamedGroup, PublicKey};
 use securex::suite::{Cipher, Hash, Mode, Offer};
-use securex::transfer::{Download, Receiver, Sender, Session, ThreadedSha256};
+use securex::transfer::{Download, Receiver, Session, ThreadedSha256};
 use securex::{Config, Connection, State};
 
 /// The algorithm and preset flags shared by the server and the client.
@@ -100,8 +101,8 @@ impl PolicyFlags {
         config.handshake_timeout = Some(Duration::from_secs(self.timeout));
         config.key_log = key_log_from_env()?;
         // v2: the client resumes a cut upload, the server lets it (see
-        // `resume`).
-        config.extensions = vec![securex::config::Extension::Resume];
+        // `resume`); several files go on one connection (`upload`).
+        config.extensions = vec![Extension::Resume, Extension::Batch];
         Ok(config)
     }
 }
@@ -790,113 +791,31 @@ fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, String> {
     Err(last)
 }
 
-/// Sends a file to `addr` (v1: complete once `CLOSE` is written), as
-/// `upload` reads it and under `name`.
-pub fn send_file(
+/// Sends the files of `batch` to `addr` on one connection (v1: complete
+/// once `CLOSE` is written): what it stored, the error that ended it, and
+/// the files it did not start ([`upload::Batch::outcome`]).
+pub fn send_batch(
     addr: &str,
     config: Config,
-    mut upload: progress::Tracked<io::BufReader<File>>,
-    name: String,
-) -> Result<Sent, String> {
+    mut batch: upload::Batch,
+) -> (Vec<Sent>, Option<String>, Vec<upload::Prepared>) {
     let limits = Limits::new(&config, "server");
-    let stream = connect(addr, limits.write_stall)?;
-    stream.set_nodelay(true).ok();
-    let mut conn =
-        Connection::client(config, os_rng(), Instant::now()).map_err(|e| e.to_string())?;
-    let result = drive(&stream, &mut conn, &mut upload, limits);
-    upload.finish();
-    uploaded(addr, result, &upload, &conn, name)
-}
-
-/// A file checked and opened for an upload, not yet started.
-pub struct Prepared {
-    upload: resume::Resumable<io::BufReader<File>>,
-    /// The name it is sent under.
-    name: String,
-    /// Its length when opened.
-    len: u64,
-}
-
-impl Prepared {
-    /// The upload, shown as `display` says, and the name it is sent
-    /// under.
-    pub fn start(
-        self,
-        display: progress::Display,
-    ) -> (progress::Tracked<io::BufReader<File>>, String) {
-        let bar = display.bar(&self.name, self.len);
-        (progress::Tracked::new(self.upload, bar), self.name)
-    }
-}
-
-/// The upload of the file at `path` to `addr` (only the file's name is
-/// sent, never its directories), or why there is none: all checked
-/// before connecting. It resumes where a ticket of an earlier upload of
-/// the file to `addr` is kept ([`resume`]).
-pub fn open_upload(path: &Path, chunk_size: usize, addr: &str) -> Result<Prepared, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    // A directory opens too, and would fail only once connected, leaving
-    // a `.partial` on the server: refused before connecting.
-    let metadata = file
-        .metadata()
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if !metadata.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| format!("{} names no file", path.display()))?;
-    // v2's CLOSE carries the file's SHA-256, which costs as much as the
-    // encryption: hashed on a thread of its own, beside the driver's.
-    let sender = Sender::new(io::BufReader::new(file), name.clone(), chunk_size)
-        .map_err(|e| e.to_string())?
-        .with_digest(ThreadedSha256::new());
-    Ok(Prepared {
-        upload: resume::Resumable::new(sender, path, addr),
-        name,
-        len: metadata.len(),
-    })
-}
-
-/// What an upload to `addr` achieved, once driven (`result`).
-pub fn uploaded<R: Read>(
-    addr: &str,
-    result: Result<(), DriveError>,
-    tracked: &progress::Tracked<R>,
-    conn: &Connection,
-    name: String,
-) -> Result<Sent, String> {
-    let upload = &tracked.inner.upload;
-    match result {
-        Ok(()) => {}
-        Err(e @ DriveError::Stalled { .. }) => return Err(e.to_string()),
-        Err(e) => return Err(format!("connection to {addr} failed: {e}")),
-    }
-    // The name the server stored: it says so where resume is agreed;
-    // otherwise the name ours would store (`stored_name`).
-    let stored = upload
-        .sender()
-        .stored_name()
-        .map(str::to_owned)
-        .or_else(|| securex::transfer::stored_name(&name).ok())
-        .unwrap_or(name);
-    match upload.outcome() {
-        Some(Ok(())) => Ok(Sent {
-            name: stored,
-            resumed_from: upload.sender().resumed_from(),
-            bytes: upload.sender().bytes_read(),
-            elapsed: tracked.started.elapsed(),
-            version: match conn.version() {
-                Some(securex::Version::V1) => "v1".into(),
-                _ => "v2".into(),
-            },
-            suite: conn.suite().map(|s| s.to_string()).unwrap_or_default(),
-            rotations: conn.epoch(),
-        }),
-        Some(Err(e)) => Err(e.to_string()),
-        None => Err("the transfer did not finish".into()),
-    }
+    let result = connect(addr, limits.write_stall).and_then(|stream| {
+        stream.set_nodelay(true).ok();
+        let conn = Connection::client(config, os_rng(), Instant::now()).map_err(|e| e.to_string())?;
+        Ok((stream, conn))
+    });
+    let (stream, mut conn) = match result {
+        Ok(pair) => pair,
+        // The first failure ends the command: nothing is left to send.
+        Err(e) => {
+            batch.finish();
+            return (Vec::new(), Some(e), Vec::new());
+        }
+    };
+    let result = drive(&stream, &mut conn, &mut batch, limits);
+    batch.finish();
+    batch.outcome(addr, result, &conn)
 }
 
 /// The `--max-file-size` default: 4 GiB.
@@ -912,6 +831,8 @@ pub struct Store {
     /// Replace a stored file (or another upload's `.partial`) of the same
     /// name (`--overwrite`); by default such an `OPEN` is refused.
     pub overwrite: bool,
+    /// The most files one connection stores (`--max-files-per-connection`).
+    pub max_files: usize,
 }
 
 impl Store {
@@ -921,6 +842,7 @@ impl Store {
             dir: dir.into(),
             max_file_len: DEFAULT_MAX_FILE_SIZE,
             overwrite: false,
+            max_files: securex::transfer::DEFAULT_MAX_FILES,
         }
     }
 
@@ -930,6 +852,7 @@ impl Store {
         Receiver::new(&self.dir)
             .with_max_file_len(self.max_file_len)
             .with_overwrite(self.overwrite)
+            .with_max_files(self.max_files)
             .with_resume(os_rng())
     }
 }
@@ -970,7 +893,17 @@ pub fn served(
     let suite = conn
         .suite()
         .map_or_else(|| "none".into(), |s| s.to_string());
+    // Earlier files of a batch, stored before the last one or a failure.
+    let names: Vec<String> = download.stored().iter().map(|p| file_name(p)).collect();
+    let earlier = match names.len() {
+        0 => String::new(),
+        1 => format!("stored {}; ", names[0]),
+        n => format!("stored {n} files: {}; ", names.join(", ")),
+    };
     let outcome = match (io_result, download.outcome().cloned()) {
+        (_, Some(Ok(_))) if names.len() > 1 => {
+            format!("stored {} files: {}", names.len(), names.join(", "))
+        }
         (_, Some(Ok(path))) => format!(
             "stored {} ({} bytes)",
             file_name(&path),
@@ -985,8 +918,11 @@ pub fn served(
             };
             let written = download.receiver().bytes_written();
             match download.partial() {
-                Some(path) => format!("failed: {why}; kept {} ({written} bytes)", file_name(&path)),
-                None => format!("failed: {why}"),
+                Some(path) => format!(
+                    "{earlier}failed: {why}; kept {} ({written} bytes)",
+                    file_name(&path)
+                ),
+                None => format!("{earlier}failed: {why}"),
             }
         }
     };

@@ -15,7 +15,8 @@ use std::time::Duration;
 use securex::wire::{ErrorFrame, Frame};
 use securex::{Config, Version};
 
-use super::progress::{Display, Tracked};
+use super::progress::Display;
+use super::upload::{Batch, Prepared};
 use super::{PolicyFlags, Sent, Store};
 
 /// The server's flags.
@@ -49,6 +50,13 @@ pub struct ServerArgs {
     /// with ERROR.
     #[arg(long)]
     pub overwrite: bool,
+    /// v2: the most files one connection may store (clients send several
+    /// on one connection); past it a file is refused with ERROR. With 1
+    /// the server does not offer batches: a client sends one file per
+    /// connection.
+    #[arg(long, value_name = "N", default_value_t = securex::transfer::DEFAULT_MAX_FILES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_files_per_connection: usize,
     /// v2: rotate keys after sending this many records in an epoch
     /// (default 2^24); a rotation also waits for 4 KiB of records sent in
     /// the epoch (see --rotate-every). (In v1 only clients rotate.)
@@ -96,6 +104,11 @@ impl ServerArgs {
         }
         if let Some(secs) = self.rotate_every {
             config.rekey_after = Some(Duration::from_secs(secs));
+        }
+        if self.max_files_per_connection == 1 {
+            config
+                .extensions
+                .retain(|&e| e != securex::config::Extension::Batch);
         }
         let note = self.static_key.as_ref().map(|path| {
             let (key, created) =
@@ -148,6 +161,7 @@ impl ServerArgs {
             dir: self.dir.clone(),
             max_file_len: self.max_file_size,
             overwrite: self.overwrite,
+            max_files: self.max_files_per_connection,
         }
     }
 }
@@ -224,37 +238,45 @@ impl ClientArgs {
     }
 }
 
+/// What one connection of the client achieved: the files it stored, the
+/// error that ended it, the files it did not start.
+pub type BatchOutcome = (Vec<Sent>, Option<String>, Vec<Prepared>);
+
 impl ClientArgs {
-    /// Sends every file, in order, each through `send` (one connection
-    /// each), and ends the program: the summary of each file on stdout
-    /// (a total after several), exit status 0; or, at the first failure,
-    /// one `error: …` line on stderr and status 1. Every file is checked
-    /// (a readable regular file) before the first connection.
-    pub fn send_all(
-        &self,
-        chunk: usize,
-        mut send: impl FnMut(Tracked<std::io::BufReader<std::fs::File>>, String) -> Result<Sent, String>,
-    ) -> ! {
+    /// Sends every file, in order, and ends the program: the summary of
+    /// each file on stdout (a total after several), exit status 0; or, at
+    /// the first failure, one `error: …` line on stderr and status 1.
+    /// Every file is checked (a readable regular file) before the first
+    /// connection. `send` carries a batch on one connection: all the
+    /// files left where the server agrees `Extension::Batch` (v2), else
+    /// the first, and hands back the rest for the next connection.
+    pub fn send_all(&self, chunk: usize, mut send: impl FnMut(Batch) -> BatchOutcome) -> ! {
         let display = Display::new(self.quiet);
-        let mut prepared = Vec::with_capacity(self.files.len());
+        let mut queue = Vec::with_capacity(self.files.len());
         for path in &self.files {
-            match super::open_upload(path, chunk, &self.connect) {
-                Ok(p) => prepared.push(p),
+            match Prepared::open(path, chunk, &self.connect) {
+                Ok(p) => queue.push(p),
                 Err(e) => fail(&e),
             }
         }
         let started = std::time::Instant::now();
         let (mut files, mut bytes) = (0u64, 0u64);
-        for p in prepared {
-            let (upload, name) = p.start(display);
-            match send(upload, name) {
-                Ok(done) => {
-                    display.sent(&done);
-                    files += 1;
-                    bytes += done.bytes;
-                }
-                Err(e) => fail(&e),
+        while !queue.is_empty() {
+            let batch = Batch::new(queue, &self.connect, display).unwrap_or_else(|e| fail(&e));
+            let (stored, error, rest) = send(batch);
+            let progress = !stored.is_empty();
+            for done in &stored {
+                display.sent(done);
+                files += 1;
+                bytes += done.bytes;
             }
+            if let Some(e) = error {
+                fail(&e);
+            }
+            if !progress {
+                fail("the transfer did not finish");
+            }
+            queue = rest;
         }
         if files > 1 && display.summary {
             println!(

@@ -7,15 +7,12 @@
 //! of what the server has taken by at most what the connection holds
 //! (a few chunks); it is cleared before the summary is printed.
 
-use std::io::{IsTerminal, Read};
-use std::time::{Duration, Instant};
+use std::io::IsTerminal;
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use securex::transfer::Session;
-use securex::{Connection, Event};
 
 use super::Sent;
-use super::resume::Resumable;
 
 /// How the client shows its work: a bar on a terminal or nothing, and a
 /// summary line unless quiet.
@@ -36,8 +33,8 @@ impl Display {
         }
     }
 
-    /// The bar of one file of `len` bytes sent as `name` (hidden unless
-    /// [`Display::bar`]).
+    /// The bar of `len` bytes of files, the first sent as `name` (hidden
+    /// unless [`Display::bar`]).
     pub fn bar(self, name: &str, len: u64) -> ProgressBar {
         if !self.bar {
             return ProgressBar::hidden();
@@ -98,53 +95,5 @@ fn human_bytes(n: f64) -> String {
         format!("{value:.0} {}", UNITS[unit])
     } else {
         format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// An upload that moves its bar as it reads the file, and knows when it
-/// started.
-pub struct Tracked<R> {
-    pub inner: Resumable<R>,
-    bar: ProgressBar,
-    pub started: Instant,
-}
-
-impl<R: Read> Tracked<R> {
-    /// `inner`, shown on `bar`.
-    pub fn new(inner: Resumable<R>, bar: ProgressBar) -> Tracked<R> {
-        Tracked {
-            inner,
-            bar,
-            started: Instant::now(),
-        }
-    }
-
-    fn update(&self) {
-        self.bar
-            .set_position(self.inner.upload.sender().bytes_read());
-    }
-
-    /// The transfer is over: the bar is cleared, the ticket kept or
-    /// dropped ([`Resumable::finish`]).
-    pub fn finish(&self) {
-        self.bar.finish_and_clear();
-        self.inner.finish();
-    }
-}
-
-impl<R: Read> Session for Tracked<R> {
-    fn handle_event(&mut self, conn: &mut Connection, now: Instant, event: Event) {
-        self.inner.handle_event(conn, now, event);
-        self.update();
-    }
-
-    fn pump(&mut self, conn: &mut Connection, now: Instant) -> bool {
-        let more = self.inner.pump(conn, now);
-        self.update();
-        more
-    }
-
-    fn failed(&self) -> bool {
-        self.inner.failed()
     }
 }

@@ -166,7 +166,7 @@ impl<R: Read> Sender<R> {
         match &self.state {
             State::Start => {
                 self.state = State::AwaitingOk;
-                let file_name = core::mem::take(&mut self.file_name);
+                let file_name = self.file_name.clone();
                 Ok(Some(match self.resume_token.take() {
                     Some(token) if self.resume_agreed => Message::Resume { file_name, token },
                     _ => Message::Open { file_name },
@@ -351,6 +351,14 @@ impl<R> Sender<R> {
         matches!(self.state, State::Finished)
     }
 
+    /// The name the file is sent under (in `OPEN`), as given to
+    /// [`Sender::new`]; the server may store it under another
+    /// ([`stored_name`](Self::stored_name)).
+    #[must_use]
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
     /// How many bytes of the file have been read so far.
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read
@@ -447,6 +455,8 @@ mod tests {
         let mut sender = Sender::new(io::empty(), "/tmp/empty", 4).unwrap();
         assert_eq!(run(&mut sender), [open("/tmp/empty"), close_of(b"")]);
         assert_eq!(sender.bytes_read(), 0);
+        // The name outlives the OPEN that carried it.
+        assert_eq!(sender.file_name(), "/tmp/empty");
         // The well-known digest of nothing.
         let empty = sha256(b"");
         assert_eq!(empty[..4], [0xe3, 0xb0, 0xc4, 0x42]);
