@@ -19,7 +19,7 @@ use common::programs::{
     ClientProcess, ClientRun, ExampleServer as Server, Store, examples_dir, random_bytes, scratch,
 };
 
-const LIMIT: Duration = Duration::from_secs(120);
+const LIMIT: Duration = Duration::from_mins(2);
 
 fn run(program: &str, addr: &str, args: &[&str], file: &Path) -> ClientRun {
     ClientProcess::start_program(program, addr, args, file, &[]).wait(LIMIT)
