@@ -46,17 +46,17 @@ fn records(c: &mut Criterion) {
         for p in &protectors {
             let iv = vec![0x24; p.iv_len()];
             for (len, label) in SIZES {
-                let inner: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let inner: Vec<u8> = (0..=u8::MAX).cycle().take(len).collect();
                 let id = BenchmarkId::new(p.suite().to_string(), label);
                 group.throughput(Throughput::Bytes(len as u64));
                 if op == "v1_seal" {
                     group.bench_function(id, |b| {
-                        b.iter(|| p.seal(&iv, black_box(&inner)).expect("valid IV"))
+                        b.iter(|| p.seal(&iv, black_box(&inner)).expect("valid IV"));
                     });
                 } else {
                     let frame = p.seal(&iv, &inner).expect("valid IV");
                     group.bench_function(id, |b| {
-                        b.iter(|| p.open(black_box(&frame)).expect("authentic record"))
+                        b.iter(|| p.open(black_box(&frame)).expect("authentic record"));
                     });
                 }
             }
@@ -79,7 +79,7 @@ fn few_samples<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallT
 fn key_schedule(c: &mut Criterion) {
     let mut group = few_samples(c, "v1_derive");
     group.bench_function("AES-128", |b| {
-        b.iter(|| V1Secrets::derive(black_box(&Z), Cipher::Aes128))
+        b.iter(|| V1Secrets::derive(black_box(&Z), Cipher::Aes128));
     });
     group.finish();
 }
@@ -102,7 +102,7 @@ fn diffie_hellman(c: &mut Criterion) {
             b.iter(|| {
                 ours.agree(black_box(theirs.public_key()))
                     .expect("valid peer")
-            })
+            });
         });
     }
     agree.finish();

@@ -81,7 +81,7 @@ fn bench(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, client: &Config, 
         b.iter(|| {
             seed = seed.wrapping_add(2);
             handshake(black_box(client), black_box(server), seed)
-        })
+        });
     });
 }
 
@@ -109,18 +109,18 @@ fn dh(c: &mut Criterion) {
         let dh_group = Group::named(named);
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         group.bench_function(format!("{name}/generate"), |b| {
-            b.iter(|| KeyPair::generate(black_box(&dh_group), &mut rng))
+            b.iter(|| KeyPair::generate(black_box(&dh_group), &mut rng));
         });
         let ours = KeyPair::generate(&dh_group, &mut rng);
         let peer = KeyPair::generate(&dh_group, &mut rng)
             .public_key()
             .to_bytes();
         group.bench_function(format!("{name}/check"), |b| {
-            b.iter(|| dh_group.public_key_from_bytes(black_box(&peer)))
+            b.iter(|| dh_group.public_key_from_bytes(black_box(&peer)));
         });
         let peer = dh_group.public_key_from_bytes(&peer).expect("a valid key");
         group.bench_function(format!("{name}/agree"), |b| {
-            b.iter(|| ours.agree(black_box(&peer)))
+            b.iter(|| ours.agree(black_box(&peer)));
         });
     }
     group.finish();

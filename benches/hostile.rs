@@ -116,7 +116,7 @@ fn hostile(c: &mut Criterion) {
         // The smallest chunk whose 19 records reach the byte bound: the
         // cheapest epoch the server accepts (records are not delivered
         // before `epoch` is built, so probing costs nothing).
-        let min = Config::seed_compatible().v1_rotation_min_bytes as usize;
+        let min = usize::try_from(Config::seed_compatible().v1_rotation_min_bytes).unwrap();
         let chunk = (1..4096)
             .find(|&n| {
                 let frame = frames(&mut c, now, vec![Message::Data(vec![0; n])]);

@@ -609,7 +609,11 @@ mod tests {
     #[test]
     fn v1_data_json_is_what_serde_writes() {
         for len in (0..70).chain([4095, 65_536]) {
-            let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let data: Vec<u8> = (0..=u8::MAX)
+                .cycle()
+                .take(len)
+                .map(|i| i.wrapping_mul(7))
+                .collect();
             let message = Message::Data(data);
             let serde = to_ascii_json(&V1Inner::from(&message));
             assert_eq!(message.to_v1_json(), serde, "{len}");

@@ -27,6 +27,7 @@ mod common;
 use common::programs::{
     ClientRun, ExampleServer, Store, TempDir, random_bytes, run_client, scratch,
 };
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -152,6 +153,10 @@ fn start_proxy(server: &str, to_server: Plan, to_client: Plan) -> (String, Proxy
 
 /// Relays one direction frame by frame until either side closes (or the
 /// plan cuts), then shuts both connections down.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the body of a relay thread: it owns the streams it was spawned with, and they close when it returns"
+)]
 fn relay(
     name: &str,
     mut from: TcpStream,
@@ -221,15 +226,17 @@ fn describe(frame: &[u8]) -> String {
     let mut s = ty.to_owned();
     if ty == "SECURE_X" {
         let payload = obj.get("payload").and_then(Value::as_str).unwrap_or("");
-        s += &format!(
+        write!(
+            s,
             " epoch={} seq={} payload={} b64 chars",
             obj.get("epoch").unwrap_or(&Value::Null),
             obj.get("seq").unwrap_or(&Value::Null),
             payload.len()
-        );
+        )
+        .expect("writing to a String");
     } else {
         let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-        s += &format!(" {keys:?} ({} bytes)", frame.len());
+        write!(s, " {keys:?} ({} bytes)", frame.len()).expect("writing to a String");
     }
     s
 }

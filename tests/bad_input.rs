@@ -222,9 +222,10 @@ impl Case {
     }
 
     fn config(&self, edits: &[ConfigEdit]) -> Config {
-        let mut config = match self.v2 {
-            true => Config::default(),
-            false => Config::seed_compatible(),
+        let mut config = if self.v2 {
+            Config::default()
+        } else {
+            Config::seed_compatible()
         };
         // The rows rotate after a few small records, the clock standing
         // still; the rotation limits have tests of their own.
@@ -429,9 +430,14 @@ fn der_sequence(elements: &[Vec<u8>]) -> Vec<u8> {
     let content = elements.concat();
     let mut out = vec![0x30];
     match content.len() {
-        n @ 0..=0x7f => out.push(n as u8),
-        n @ 0x80..=0xff => out.extend([0x81, n as u8]),
-        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        n @ 0..=0x7f => out.push(u8::try_from(n).unwrap()),
+        n @ 0x80..=0xff => out.extend([0x81, u8::try_from(n).unwrap()]),
+        n => {
+            let [high, low] = u16::try_from(n)
+                .expect("a length in two bytes")
+                .to_be_bytes();
+            out.extend([0x82, high, low]);
+        }
     }
     out.extend(content);
     out
@@ -563,14 +569,14 @@ fn seal(p: &V1Protector, inner: &[u8]) -> SecureX {
     p.seal(&IV, inner).unwrap()
 }
 
-/// `inner` sealed, then sent with the last byte of the IV XORed with `x`.
+/// `inner` sealed, then sent with the last byte of the IV xor-ed with `x`.
 fn with_iv(p: &V1Protector, inner: &[u8], x: u8) -> SecureX {
     let mut record = seal(p, inner);
     record.iv = iv_xor_last(x);
     record
 }
 
-/// The IV of forged records with its last byte XORed with `x`: in CBC that
+/// The IV of forged records with its last byte xor-ed with `x`: in CBC that
 /// flips the same bits of the last byte of a one-block plaintext, its
 /// padding, and the v1 MAC does not notice.
 fn iv_xor_last(x: u8) -> String {
@@ -1144,6 +1150,10 @@ fn link_to(pair: &mut Pair, role: Role) -> &mut common::Link {
 }
 
 /// Runs one row with the given split.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one row from setup to the observation, each step of the attack in the order it happens"
+)]
 fn run(case: &Case, id: usize, split: Split) -> Observed {
     let sandbox = Sandbox::new(id);
     let outside_before = sandbox.outside();
@@ -1442,6 +1452,10 @@ fn expected_tell(role: Role, o: &Observed, error: &Error) -> Tell {
 }
 
 /// The checks of the module's documentation, for one run.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the module documentation's checks, one after another in its order"
+)]
 fn check(case: &Case, o: &Observed) -> Result<(), String> {
     ensure!(o.setup.is_empty(), "setup: {:?}", o.setup);
     let closed: Vec<&Option<Error>> = o
@@ -1730,9 +1744,9 @@ fn relaxed(case: &Case, runs: &[Observed]) -> bool {
 static ROWS: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs every row whole and byte by byte; panics listing the failed rows.
-fn run_table(rows: Vec<Case>) {
+fn run_table(rows: &[Case]) {
     let mut failures = Vec::new();
-    for case in &rows {
+    for case in rows {
         let id = ROWS.fetch_add(1, Ordering::Relaxed);
         let mut runs = Vec::new();
         for split in [Split::Whole, Split::Bytes] {
@@ -1792,29 +1806,29 @@ mod v2_server;
 
 #[test]
 fn malformed_and_out_of_turn_frames_at_the_server() {
-    run_table(framing_rows());
+    run_table(&framing_rows());
 }
 
 #[test]
 fn bad_offers_groups_and_keys_at_the_server() {
-    run_table(handshake_rows());
+    run_table(&handshake_rows());
 }
 
 #[test]
 fn bad_records_at_the_server() {
-    run_table(record_rows());
+    run_table(&record_rows());
 }
 
 #[test]
 fn bad_frames_at_the_client() {
-    run_table(client_rows());
+    run_table(&client_rows());
 }
 
 #[test]
 fn bad_transfers_are_refused_or_confined_to_the_store() {
     // Before sending `/etc/passwd` as a name: the name must be reduced.
     assert_eq!(stored_name("/etc/passwd").as_deref(), Ok("passwd"));
-    run_table(transfer_rows());
+    run_table(&transfer_rows());
 }
 
 /// The man in the middle of the forged rows holds the server's keys: a

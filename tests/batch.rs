@@ -167,7 +167,7 @@ fn a_batch_goes_on_across_key_rotations() {
     let up = batch(&files);
     let down = download(Receiver::new(dir.store()));
     let mut pair = pair(c.clone(), c, 2, &up, &down);
-    let horizon = pair.now + Duration::from_secs(60);
+    let horizon = pair.now + Duration::from_mins(1);
     pair.drive_until(horizon);
 
     assert_eq!(up.borrow().outcome(), Some(&Ok(())));

@@ -19,7 +19,7 @@ use common::programs::{
     ClientProcess, ClientRun, ExampleServer as Server, Store, examples_dir, random_bytes, scratch,
 };
 
-const LIMIT: Duration = Duration::from_secs(120);
+const LIMIT: Duration = Duration::from_mins(2);
 
 fn run(program: &str, addr: &str, args: &[&str], file: &Path) -> ClientRun {
     ClientProcess::start_program(program, addr, args, file, &[]).wait(LIMIT)
@@ -121,7 +121,12 @@ fn several_files_in_one_command_are_all_stored_each_with_its_summary() {
             let logged = server.connection_logs(connections, LIMIT);
             assert_eq!(logged.len(), connections, "{case}: {logged:?}");
             thread::sleep(Duration::from_millis(100));
-            assert_eq!(server.log().len(), connections, "{case}: {:?}", server.log());
+            assert_eq!(
+                server.log().len(),
+                connections,
+                "{case}: {:?}",
+                server.log()
+            );
             if connections == 1 {
                 assert!(
                     logged[0].ends_with(" stored 3 files: f0.bin, f1.bin, f2.bin"),

@@ -562,11 +562,11 @@ fn a_pinned_server_key_authenticates_the_server() {
 
 /// The client pins server key 1. An impostor that does not hold it answers
 /// the client itself, in every v2 suite, with its own EXCHANGE and a
-/// FINISHED derived the best ways it can without key 1's private half: Z_es
-/// left out, from a key of its own, or Z_ee once more. The client refuses
+/// FINISHED derived the best ways it can without key 1's private half: `Z_es`
+/// left out, from a key of its own, or `Z_ee` once more. The client refuses
 /// each FINISHED (`BadFinished`) and sends nothing after its hello: not its
 /// FINISHED, not its queued DATA, no alert. The control: the same impostor
-/// with key 1 is accepted and reads the DATA, so only Z_es tells them
+/// with key 1 is accepted and reads the DATA, so only `Z_es` tells them
 /// apart.
 #[test]
 fn an_attacker_cannot_answer_for_a_pinned_key_it_does_not_hold() {

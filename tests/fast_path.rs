@@ -14,7 +14,7 @@ use securex::{Config, Connection, Error, Event, Message, State};
 use common::Pair;
 
 /// Two pairs on the same seed, driven to established.
-fn twins(client: Config, server: Config) -> (Pair, Pair) {
+fn twins(client: &Config, server: &Config) -> (Pair, Pair) {
     let mut twins = [0, 1].map(|_| Pair::new(client.clone(), server.clone(), 11));
     for pair in &mut twins {
         pair.drive();
@@ -24,6 +24,10 @@ fn twins(client: Config, server: Config) -> (Pair, Pair) {
     (a, b)
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "the bytes are `i * 31 + j` modulo 256 on purpose"
+)]
 fn chunk(i: usize, len: usize) -> Vec<u8> {
     (0..len).map(|j| (i * 31 + j) as u8).collect()
 }
@@ -48,7 +52,7 @@ fn borrowed_data_gives_the_bytes_send_gives() {
     for mut config in [Config::default(), Config::seed_compatible()] {
         // The clock stands still: no rotation may wait for it.
         common::without_rotation_limits(&mut config);
-        let (mut a, mut b) = twins(config.clone(), config.clone());
+        let (mut a, mut b) = twins(&config, &config);
         let now = a.now;
         let mut buf = Vec::new();
         for i in 0..40 {
@@ -70,7 +74,7 @@ fn borrowed_data_gives_the_bytes_send_gives() {
 /// the same allocation: the buffer never moves once it has grown.
 #[test]
 fn the_callers_buffer_is_reused_without_reallocation() {
-    let (mut pair, _) = twins(Config::default(), Config::default());
+    let (mut pair, _) = twins(&Config::default(), &Config::default());
     let now = pair.now;
     let data = chunk(0, 16 * 1024);
     let mut buf = Vec::with_capacity(64 * 1024);
@@ -91,7 +95,7 @@ fn borrowed_data_waits_for_a_rotation_in_order() {
     let mut config = Config::default();
     common::without_rotation_limits(&mut config);
     config.rekey_after_records = Some(3);
-    let (mut pair, _) = twins(config.clone(), config);
+    let (mut pair, _) = twins(&config, &config);
     let now = pair.now;
     let mut sent = Vec::new();
     let mut wire = Vec::new();
@@ -122,7 +126,7 @@ fn borrowed_data_waits_for_a_rotation_in_order() {
 /// it was.
 #[test]
 fn borrowed_data_is_refused_as_send_refuses_it() {
-    let (mut pair, _) = twins(Config::default(), Config::default());
+    let (mut pair, _) = twins(&Config::default(), &Config::default());
     let now = pair.now;
     let too_large = vec![0; pair.client.config().max_frame_len];
     assert!(matches!(
@@ -146,7 +150,7 @@ fn borrowed_data_is_refused_as_send_refuses_it() {
 /// not the fast path's form: the strict parser takes it, and it opens.
 #[test]
 fn records_in_another_json_form_still_open() {
-    let (mut pair, _) = twins(Config::default(), Config::default());
+    let (mut pair, _) = twins(&Config::default(), &Config::default());
     let now = pair.now;
     pair.client.send_data(now, b"spaced out").unwrap();
     let wire = pair.client.poll_transmit().unwrap();

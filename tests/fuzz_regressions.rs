@@ -54,14 +54,14 @@ fn replay(target: &str, run: fn(&[u8])) {
 #[test]
 fn client_input() {
     replay("client_input", |data| {
-        securex_fuzz::connection_input(Role::Client, data)
+        securex_fuzz::connection_input(Role::Client, data);
     });
 }
 
 #[test]
 fn server_input() {
     replay("server_input", |data| {
-        securex_fuzz::connection_input(Role::Server, data)
+        securex_fuzz::connection_input(Role::Server, data);
     });
 }
 
@@ -99,7 +99,7 @@ fn fast_path_on_generated_inputs() {
     for i in 0..3000u32 {
         let mut data = vec![0u8; 1 + (rng.next_u32() % 400) as usize];
         rng.fill_bytes(&mut data);
-        data[0] = (i % 256) as u8;
+        data[0] = u8::try_from(i % 256).unwrap();
         securex_fuzz::fast_path::run(&data);
     }
 }

@@ -130,7 +130,7 @@ fn capture(test: &str, len: usize, server_flags: &[&str], client_flags: &[&str])
     let path = tmp.path().join(format!("{test}.txt"));
     std::fs::write(&path, &file).unwrap();
     let run = ClientProcess::start_with_env(&relay.addr, client_flags, &path, &env)
-        .wait(Duration::from_secs(120));
+        .wait(Duration::from_mins(2));
     assert_eq!(run.code, Some(0), "{test}: {}{}", run.stdout, run.stderr);
     let chunks = relay.finish();
     drop(server);
@@ -407,13 +407,12 @@ impl Pcap {
     }
 
     fn record(&mut self, packet: &[u8]) {
-        let n = self.bytes.len() as u32;
+        let n = u32::try_from(self.bytes.len()).expect("a capture under 4 GiB");
         self.bytes.extend_from_slice(&(n / 1000).to_le_bytes());
         self.bytes.extend_from_slice(&(n % 1000).to_le_bytes());
-        self.bytes
-            .extend_from_slice(&(packet.len() as u32).to_le_bytes());
-        self.bytes
-            .extend_from_slice(&(packet.len() as u32).to_le_bytes());
+        let len = u32::try_from(packet.len()).expect("a packet under 4 GiB");
+        self.bytes.extend_from_slice(&len.to_le_bytes());
+        self.bytes.extend_from_slice(&len.to_le_bytes());
         self.bytes.extend_from_slice(packet);
     }
 
@@ -429,7 +428,11 @@ impl Pcap {
         let to = 3 - from;
         let ip = if self.v6 {
             let mut ip = vec![0x60, 0, 0, 0];
-            ip.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+            ip.extend_from_slice(
+                &u16::try_from(tcp.len())
+                    .expect("a small segment")
+                    .to_be_bytes(),
+            );
             ip.extend_from_slice(&[6, 64]);
             ip.extend_from_slice(&[0xfd; 15]);
             ip.push(from);
@@ -438,7 +441,11 @@ impl Pcap {
             ip
         } else {
             let mut ip = vec![0x45, 0];
-            ip.extend_from_slice(&((20 + tcp.len()) as u16).to_be_bytes());
+            ip.extend_from_slice(
+                &u16::try_from(20 + tcp.len())
+                    .expect("a small packet")
+                    .to_be_bytes(),
+            );
             ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, from, 10, 0, 0, to]);
             ip
         };
@@ -522,10 +529,10 @@ fn pcap_of(c: &Captured, link: Link, v6: bool, noise: bool) -> Vec<u8> {
                     }
                     _ => p.tcp(1, ports_up, up_seq, PSH | ACK, piece),
                 }
-                up_seq = up_seq.wrapping_add(piece.len() as u32);
+                up_seq = up_seq.wrapping_add(u32::try_from(piece.len()).unwrap());
             } else {
                 p.tcp(2, ports_down, down_seq, PSH | ACK, piece);
-                down_seq = down_seq.wrapping_add(piece.len() as u32);
+                down_seq = down_seq.wrapping_add(u32::try_from(piece.len()).unwrap());
             }
         }
     }
@@ -650,6 +657,10 @@ fn inspect_decrypts_pcap_files_of_both_connections_as_it_does_the_streams() {
 }
 
 #[test]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "an xorshift generator: the byte flipped in is bits 32..40 of its state"
+)]
 fn malformed_pcap_files_are_errors_never_panics() {
     let c = capture("pcap-bad", 5_000, &[], &[]);
     let good = pcap_of(&c, Link::Ethernet, false, false);
@@ -701,7 +712,7 @@ fn malformed_pcap_files_are_errors_never_panics() {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                let at = (state % within as u64) as usize % bytes.len();
+                let at = usize::try_from(state % within as u64).unwrap() % bytes.len();
                 bytes[at] ^= (state >> 32) as u8 | 1;
             }
             cases.push((format!("{i} flipped {j}"), bytes));

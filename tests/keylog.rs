@@ -271,7 +271,7 @@ fn v1_both_sides_log_every_epoch_and_the_keys_open_every_record() {
     for (i, line) in parsed.iter().enumerate() {
         assert_eq!(
             (line.label.as_str(), line.id.as_str(), line.epoch),
-            ("SECUREX_V1", id.as_str(), i as u32)
+            ("SECUREX_V1", id.as_str(), u32::try_from(i).unwrap())
         );
         assert_eq!(line.direction, "c2s");
         assert_eq!(line.keys[0].len(), suite.cipher().key_len());

@@ -18,7 +18,7 @@
 //!   holds it is a full man in the middle again;
 //! * with a pinned server key, the attacker cannot answer the client for
 //!   the key it pins (it does not hold its private half), whatever it puts
-//!   in place of Z_es.
+//!   in place of `Z_es`.
 //!
 //! Before the peer's FINISHED verifies, neither real end sends anything
 //! protected but its own FINISHED, and a failure then ends the connection
@@ -133,7 +133,7 @@ fn shuttle(now: Instant, from: &mut Side, to: &mut Side) -> bool {
     moved
 }
 
-/// client <-> attacker_server ... attacker_client <-> server.
+/// client <-> `attacker_server` ... `attacker_client` <-> server.
 struct Mitm {
     now: Instant,
     client: Side,
@@ -411,8 +411,8 @@ fn static_key(seed: u8) -> securex::dh::KeyPair {
 
 /// The client pins the real server's key. The hand-built attacker answers
 /// the client with its own EXCHANGE and a FINISHED derived the best ways it
-/// can without the pinned key's private half: Z_es left out, from a static
-/// key of its own, or Z_ee once more. Its own leg to the server is sound
+/// can without the pinned key's private half: `Z_es` left out, from a static
+/// key of its own, or `Z_ee` once more. Its own leg to the server is sound
 /// (it pins the server's public key itself, and the server does not
 /// authenticate clients). The client rejects every such FINISHED and sends
 /// nothing after its hello; the attacker reads nothing. The control: the

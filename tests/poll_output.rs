@@ -75,6 +75,10 @@ impl Side {
             .count()
     }
 
+    #[allow(
+        clippy::option_option,
+        reason = "`None`: not closed; `Some(None)`: closed cleanly; `Some(Some(e))`: closed on `e`"
+    )]
     fn close_error(&self) -> Option<Option<Error>> {
         self.events.iter().find_map(|e| match e {
             Event::Closed { error } => Some(error.clone()),
@@ -125,6 +129,10 @@ fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "an xorshift generator: each byte is the low byte of its state"
+)]
 fn pseudo_random(len: usize) -> Vec<u8> {
     let mut x = 0x9E37_79B9_7F4A_7C15_u64;
     (0..len)
@@ -181,7 +189,7 @@ fn poll_output_alone_moves_a_file_with_rotations_and_ends_in_closed() {
     assert_eq!(oks, 2);
 
     client.conn.close(now);
-    run(&mut client, &mut server, now, Duration::from_secs(3600));
+    run(&mut client, &mut server, now, Duration::from_hours(1));
     assert!(client.closed && server.closed);
     assert_eq!(client.close_error(), Some(None));
     assert!(server.close_error().is_some());

@@ -101,7 +101,10 @@ fn a_cut_upload_resumes_and_the_file_is_stored_byte_for_byte() {
     assert_eq!(up.borrow().sender().resumed_from(), held);
     assert_eq!(std::fs::read(dir.store().join("big.bin")).unwrap(), file);
     // Only the rest travelled, after the prefix's digest.
-    assert_eq!(data_received(&second), file.len() - held as usize);
+    assert_eq!(
+        data_received(&second),
+        file.len() - usize::try_from(held).unwrap()
+    );
     assert!(
         second
             .server_messages()

@@ -12,10 +12,10 @@ use common::programs::{ClientProcess, ExampleServer, Store, random_bytes, run_cl
 use securex::message::ResumeToken;
 use securex::transfer::ResumeTicket;
 
-const LIMIT: Duration = Duration::from_secs(60);
+const LIMIT: Duration = Duration::from_mins(1);
 
 fn len(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 /// Starts an upload of `file` and kills the client once the server holds

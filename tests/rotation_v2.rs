@@ -1,4 +1,4 @@
-//! v2 key rotation inside the channel (REKEY / REKEY_ACK): under
+//! v2 key rotation inside the channel (REKEY, and REKEY_ACK in reply): under
 //! continuous traffic both ways, started by both sides at once, by time,
 //! and by the 3DES limit; nothing lost, duplicated or reordered, and old
 //! epochs' records refused.
@@ -103,7 +103,7 @@ fn simultaneous_rotations_resolve_in_the_clients_favour() {
 #[test]
 fn time_triggers_a_rotation() {
     let mut c = config(None);
-    c.rekey_after = Some(Duration::from_secs(60));
+    c.rekey_after = Some(Duration::from_mins(1));
     let mut pair = Pair::new(c.clone(), c, 3);
     pair.drive();
     pair.client.send(pair.now, Message::Data(vec![1])).unwrap();
@@ -117,7 +117,7 @@ fn time_triggers_a_rotation() {
     assert_eq!(pair.server.epoch(), 1);
     // The next rotation is due 60 s after the new epoch began.
     pair.client.send(pair.now, Message::Data(vec![2])).unwrap();
-    pair.advance(Duration::from_secs(60));
+    pair.advance(Duration::from_mins(1));
     pair.drive();
     assert!(pair.client.epoch() >= 2);
     assert_eq!(
@@ -198,13 +198,13 @@ fn records_of_an_old_epoch_are_refused_after_a_rotation() {
 #[test]
 fn time_triggered_rotations_happen_at_their_deadlines() {
     let mut c = config(None);
-    c.rekey_after = Some(Duration::from_secs(60));
+    c.rekey_after = Some(Duration::from_mins(1));
     let mut pair = Pair::new(c.clone(), c, 6);
     pair.drive();
     // Jumping from deadline to deadline: rotations at 60 s and 120 s (both
     // sides start one at once; the client's wins), none by 150 s.
     pair.drive_until(pair.start + Duration::from_secs(150));
-    assert_eq!(pair.elapsed(), Duration::from_secs(120));
+    assert_eq!(pair.elapsed(), Duration::from_mins(2));
     assert_eq!(pair.client.epoch(), 2);
     assert_eq!(pair.server.epoch(), 2);
     assert_eq!(rotations(&pair.client_events), [1, 2]);
@@ -218,7 +218,7 @@ fn time_triggered_rotations_happen_at_their_deadlines() {
 #[test]
 fn a_paced_upload_rotates_on_the_clock_and_loses_nothing() {
     let mut c = config(None);
-    c.rekey_after = Some(Duration::from_secs(60));
+    c.rekey_after = Some(Duration::from_mins(1));
     let mut pair = Pair::new(c.clone(), c, 7);
     pair.drive();
     let sent = common::data_messages(240 * 1024, 1024, 7);

@@ -214,7 +214,7 @@ fn silent_and_trickling_peers_are_dropped_within_the_deadline() {
     // One byte a second of a hello that never ends.
     let mut writer = trickler.try_clone().unwrap();
     let trickle = thread::spawn(move || {
-        for byte in br#"{"type": "ALGORITHMS", "ciphers": ["AES-128"#.iter() {
+        for byte in br#"{"type": "ALGORITHMS", "ciphers": ["AES-128"# {
             if writer.write_all(&[*byte]).is_err() {
                 return;
             }

@@ -24,7 +24,7 @@
 mod common;
 
 use std::net::TcpListener;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -139,7 +139,10 @@ fn silent_server(program: &str, v1: bool) {
         "timed out waiting for the handshake to complete",
     );
     assert!(
-        run.elapsed >= Duration::from_secs(TIMEOUT) - Duration::from_millis(500),
+        run.elapsed
+            >= Duration::from_secs(TIMEOUT)
+                .checked_sub(Duration::from_millis(500))
+                .unwrap(),
         "{case}: gave up after {:?}, before its deadline",
         run.elapsed
     );
@@ -169,7 +172,7 @@ fn v1_tokio_client_gives_up_on_a_silent_server() {
 /// The client sends `BIG` bytes to our server through a proxy that stalls
 /// as `mode` says once the upload is under way.
 fn stalled_upload(program: &str, v1: bool, mode: Stall) {
-    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let _heavy = HEAVY.lock().unwrap_or_else(PoisonError::into_inner);
     let case = format!("{program} {} {mode:?}", if v1 { "v1" } else { "v2" });
     let tmp = scratch("stalls", &case.replace(' ', "-"));
     let path = tmp.path().join("big.bin");

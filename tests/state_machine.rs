@@ -315,7 +315,7 @@ fn input_after_a_flushed_close_mid_input_is_ignored_even_when_too_long() {
     let mut server = v2();
     server.max_frame_len = 16 * 1024;
     let (mut pair, ack) = server_flushing_mid_rotation(server, 83);
-    let input = [&ack[..], &[b'x'; 20 * 1024][..]].concat();
+    let input = [&ack[..], &[b'x'].repeat(20 * 1024)].concat();
     assert_eq!(pair.server.handle_input(pair.now, &input), Ok(()));
     assert_eq!(pair.server.state(), State::Closed);
     assert_eq!(pair.server.close_reason(), None);

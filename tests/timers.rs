@@ -12,6 +12,10 @@ use securex::{Config, Connection, Error, Event, Message, Role, State, Timer, Ver
 
 const REPLY: Duration = Duration::from_secs(30);
 
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "it builds the expected value of `Pair::client_error` and `server_error`, which return `Option`"
+)]
 fn timed_out(timer: Timer) -> Option<Error> {
     Some(Error::TimedOut { timer })
 }
@@ -48,7 +52,7 @@ fn forty_minute_upload(mut pair: Pair, close: Message) {
     // Then the clock keeps running a little: the answer to CLOSE arrived.
     pair.wait(Duration::from_secs(1));
     assert!(
-        pair.elapsed() >= Duration::from_secs(40 * 60),
+        pair.elapsed() >= Duration::from_mins(40),
         "{:?}",
         pair.elapsed()
     );
@@ -120,7 +124,7 @@ fn a_rotation_started_by_a_send_after_a_silence_counts_from_the_send() {
         // Sixty seconds without a frame (less than the idle timeout): no
         // deadline falls due, so a driver hands neither side the time
         // until the application sends.
-        pair.now += Duration::from_secs(60);
+        pair.now += Duration::from_mins(1);
         assert_eq!(pair.client.state(), State::Established, "{version:?}");
         pair.client.send(pair.now, Message::Data(vec![2])).unwrap();
         assert_eq!(pair.client.state(), State::Rotating, "{version:?}");
@@ -161,7 +165,7 @@ fn an_open_left_unanswered_fails_the_client_at_the_reply_deadline() {
         pair.drive();
         // The server got it, and says nothing.
         assert_eq!(pair.server_messages().len(), 1);
-        pair.wait(REPLY - Duration::from_secs(1));
+        pair.wait(REPLY.checked_sub(Duration::from_secs(1)).unwrap());
         assert_eq!(pair.client.state(), State::Established, "{version:?}");
         pair.wait(Duration::from_secs(1));
         assert_eq!(
@@ -197,7 +201,7 @@ fn a_v2_close_left_unanswered_fails_the_client_at_the_reply_deadline() {
             },
         )
         .unwrap();
-    pair.wait(REPLY - Duration::from_secs(1));
+    pair.wait(REPLY.checked_sub(Duration::from_secs(1)).unwrap());
     assert_eq!(pair.client.state(), State::Established);
     pair.wait(Duration::from_secs(1));
     assert_eq!(pair.client_error(), timed_out(Timer::CloseReply));
@@ -252,7 +256,7 @@ fn owed_answers_are_awaited_in_order() {
     pair.server.send(pair.now, Message::Ok).unwrap();
     pair.drive();
     // The OPEN is answered at 20 s; the CLOSE has 30 s from then.
-    pair.wait(REPLY - Duration::from_secs(1));
+    pair.wait(REPLY.checked_sub(Duration::from_secs(1)).unwrap());
     assert_eq!(pair.client.state(), State::Established);
     pair.wait(Duration::from_secs(1));
     assert_eq!(pair.client_error(), timed_out(Timer::CloseReply));
@@ -288,7 +292,7 @@ fn a_client_trickling_a_byte_a_second_is_dropped_at_the_handshake_deadline() {
         assert_eq!(pair.server.buffered_input_len(), fed);
         pair.now += Duration::from_secs(1);
         pair.server
-            .handle_input(pair.now, &hello[fed..fed + 1])
+            .handle_input(pair.now, &hello[fed..=fed])
             .unwrap();
         pair.server.handle_timeout(pair.now);
         fed += 1;
@@ -371,5 +375,5 @@ fn a_v1_client_rotates_every_interval_of_v1_rotate_after() {
     assert_eq!(upload(None), 0);
     // 602 s of sending: a rotation at 60 s, 120 s, … 600 s (each due
     // with the first frame sent after its deadline).
-    assert_eq!(upload(Some(Duration::from_secs(60))), 10);
+    assert_eq!(upload(Some(Duration::from_mins(1))), 10);
 }

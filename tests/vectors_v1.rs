@@ -480,7 +480,7 @@ fn malformed_record_fields_are_typed_errors() {
 }
 
 /// A record whose MAC is valid but whose padding is not: the error is
-/// BadPadding, in every mode.
+/// `BadPadding`, in every mode.
 #[test]
 fn bad_padding_under_a_valid_mac_is_refused() {
     let v = vectors();

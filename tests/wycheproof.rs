@@ -136,6 +136,10 @@ fn run<P, D>(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[allow(
+    clippy::struct_field_names,
+    reason = "the fields are Wycheproof's `keySize`, `ivSize` and `tagSize`"
+)]
 struct AeadParams {
     key_size: u32,
     iv_size: u32,

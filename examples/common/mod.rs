@@ -8,9 +8,8 @@
 pub mod async_drive;
 pub mod programs;
 pub mod progress;
-pub mod upload;
 pub mod resume;
-
+pub mod upload;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -802,7 +801,8 @@ pub fn send_batch(
     let limits = Limits::new(&config, "server");
     let result = connect(addr, limits.write_stall).and_then(|stream| {
         stream.set_nodelay(true).ok();
-        let conn = Connection::client(config, os_rng(), Instant::now()).map_err(|e| e.to_string())?;
+        let conn =
+            Connection::client(config, os_rng(), Instant::now()).map_err(|e| e.to_string())?;
         Ok((stream, conn))
     });
     let (stream, mut conn) = match result {

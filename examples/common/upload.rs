@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
-use securex::transfer::{ResumeTicket, Sender, Session, ThreadedSha256, Upload};
 use securex::config::Extension;
+use securex::transfer::{ResumeTicket, Sender, Session, ThreadedSha256, Upload};
 use securex::{Connection, Event, Version};
 
 use super::progress::Display;
@@ -204,7 +204,9 @@ impl Batch {
                 name,
                 resumed_from: sender.resumed_from(),
                 bytes: sender.bytes_read(),
-                elapsed: at.saturating_duration_since(since).max(Duration::from_micros(1)),
+                elapsed: at
+                    .saturating_duration_since(since)
+                    .max(Duration::from_micros(1)),
                 version: version.into(),
                 suite: suite.clone(),
                 rotations: epoch,

@@ -120,7 +120,7 @@ fn number(data: &mut &[u8], n: usize) -> u64 {
 /// A canonical record frame from the input's bytes, edited at one place.
 fn near_canonical(mut data: &[u8]) -> Vec<u8> {
     let data = &mut data;
-    let epoch = number(data, 4) as u32;
+    let epoch = u32::try_from(number(data, 4)).expect("four bytes");
     let seq = number(data, 8);
     let flags = number(data, 1);
     let lens = take(data, 3).to_vec();
@@ -140,14 +140,14 @@ fn near_canonical(mut data: &[u8]) -> Vec<u8> {
     } else {
         fields_of(&record, flags & 4 == 4)
     };
-    let at = number(data, 2) as usize % (frame.len() + 1);
+    let at = usize::try_from(number(data, 2)).expect("two bytes") % (frame.len() + 1);
     // Half the edits fall among the last few bytes, where the fields end.
     let at = if flags & 64 == 64 {
         frame.len() - at % 8.min(frame.len() + 1)
     } else {
         at
     };
-    let byte = number(data, 1) as u8;
+    let byte = u8::try_from(number(data, 1)).expect("one byte");
     match flags >> 3 & 3 {
         0 => {}
         1 if at < frame.len() => frame[at] = byte,

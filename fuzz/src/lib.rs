@@ -4,7 +4,7 @@
 //! points of the connection targets, and the checked runner of one
 //! connection ([`Run`]).
 //!
-//! Both sides draw from ChaCha20 seeded with fixed seeds, so a session
+//! Both sides draw from `ChaCha20` seeded with fixed seeds, so a session
 //! replayed to a fresh seeded connection derives the same keys, and the
 //! recorded `SECURE_X` frames authenticate. Under `cfg(fuzzing)` the v1 key
 //! schedule runs one PBKDF2 iteration (see `securex::schedule`), so seeds
@@ -198,7 +198,8 @@ impl Start {
                 fallback,
             } => {
                 let index = suite.map_or(0, |s| {
-                    0x10 | CipherSuite::ALL.iter().position(|&a| a == s).unwrap() as u8
+                    0x10 | u8::try_from(CipherSuite::ALL.iter().position(|&a| a == s).unwrap())
+                        .unwrap()
                 });
                 v(version) | index | if fallback { 0x20 } else { 0 }
             }
@@ -206,7 +207,7 @@ impl Start {
                 version,
                 suite,
                 rotating,
-            } => 0xc0 | if rotating { 0x20 } else { 0 } | v(version) | suite as u8,
+            } => 0xc0 | if rotating { 0x20 } else { 0 } | v(version) | u8::try_from(suite).unwrap(),
         }
     }
 
@@ -421,6 +422,10 @@ impl Offered {
 ///   nothing protected goes out but the server's own FINISHED: no sealed
 ///   alert under keys nobody has confirmed;
 /// * while open, `poll_timeout` is later than the time last handed in.
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent facts the checks above test, not the states of one machine"
+)]
 pub struct Run {
     /// The connection under test.
     pub conn: Connection,

@@ -189,7 +189,7 @@ mod tests {
                 &BoxedUint::from(n.as_ref()).to_odd().unwrap(),
             );
             assert_eq!(got as i8, expected as i8, "({a} | {n})");
-            seen[(expected as i8 + 1) as usize] += 1;
+            seen[usize::try_from(expected as i8 + 1).unwrap()] += 1;
         }
         assert!(seen.iter().all(|&s| s > 100), "{seen:?}");
     }

@@ -965,7 +965,7 @@ jPg2QqcJoJe0R5l2QBKdopmxpH0es3ULowiw/mT1+9M=
         let one = BoxedUint::one_with_precision(precision);
         let half = p.wrapping_sub(&one).shr(1);
         let monty = BoxedMontyParams::new_vartime(p.to_odd().unwrap());
-        (2u8..)
+        (2u8..=u8::MAX)
             .find(|&y| {
                 let y = BoxedUint::from_be_slice(&[y], precision).unwrap();
                 BoxedMontyForm::new(y, &monty).pow(&half).retrieve() != one

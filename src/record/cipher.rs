@@ -205,17 +205,17 @@ mod tests {
     #[test]
     fn padded_modes_match_the_vec_api_and_round_trip() {
         let cases = [
-            (Cipher::Aes128, Mode::Cbc, 16),
+            (Cipher::Aes128, Mode::Cbc, 16u8),
             (Cipher::TripleDes, Mode::Cbc, 24),
             (Cipher::TripleDes, Mode::Ecb, 24),
         ];
         for (cipher, mode, key_len) in cases {
-            let key: Vec<u8> = (0..key_len as u8).map(|i| i * 7 + 1).collect();
+            let key: Vec<u8> = (0..key_len).map(|i| i * 7 + 1).collect();
             let padded = Padded::new(cipher, mode, &key).unwrap();
             let iv = [0x42u8; 16];
             let iv = &iv[..padded.block_len()];
             for len in 0..3 * padded.block_len() {
-                let msg: Vec<u8> = (0..len as u8).collect();
+                let msg: Vec<u8> = (0..u8::try_from(len).unwrap()).collect();
                 let mut buf = msg.clone();
                 buf.resize(padded.padded_len(len), 0);
                 assert!(padded.encrypt(iv, &mut buf, len));

@@ -637,7 +637,8 @@ mod tests {
 
     /// Keys of the suite's lengths, every byte `fill` (plus its index).
     fn keys_with(suite: CipherSuite, fill: u8) -> V2DirectionKeys {
-        let bytes = |n: usize| -> Vec<u8> { (0..n as u8).map(|i| fill ^ i).collect() };
+        let bytes =
+            |n: usize| -> Vec<u8> { (0..u8::try_from(n).unwrap()).map(|i| fill ^ i).collect() };
         let gcm = suite.mode() == Mode::Gcm;
         V2DirectionKeys::new(
             suite,
@@ -675,7 +676,7 @@ mod tests {
             let (mut sealer, mut opener) = pair(s, 3);
             let mut rng = rng();
             for (i, &n) in SIZES.iter().enumerate() {
-                let plaintext: Vec<u8> = (0..n).map(|b| b as u8).collect();
+                let plaintext: Vec<u8> = (0..=u8::MAX).cycle().take(n).collect();
                 let record = sealer.seal(&mut rng, &plaintext).unwrap();
                 assert_eq!((record.epoch, record.seq), (3, i as u64), "{s}");
                 let gcm = s.mode() == Mode::Gcm;
@@ -886,7 +887,7 @@ mod tests {
             };
             let mut opener = V2Opener::new(keys_with(s, 0xA0), 0);
             let mut bad_last_byte = vec![b'x'; block];
-            for last in [0, block as u8 + 1, 0xFF] {
+            for last in [0, u8::try_from(block).unwrap() + 1, 0xFF] {
                 *bad_last_byte.last_mut().unwrap() = last;
                 assert_eq!(
                     opener.open(&forge(&bad_last_byte)),
@@ -902,7 +903,7 @@ mod tests {
                 "{s}"
             );
             assert_eq!(opener.next_seq(), 0);
-            let good = vec![block as u8; block];
+            let good = vec![u8::try_from(block).unwrap(); block];
             assert_eq!(opener.open(&forge(&good)).unwrap(), b"", "{s}");
         }
     }

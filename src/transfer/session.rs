@@ -204,6 +204,7 @@ impl<R: Read> Upload<R> {
 
     /// The sender of the current file ([`current`](Upload::current)):
     /// bytes read, digest, resume token.
+    #[must_use]
     pub fn sender(&self) -> &Sender<R> {
         // `current` stays an index of `senders`, which is never empty.
         let last = self.senders.len().saturating_sub(1);
@@ -213,17 +214,20 @@ impl<R: Read> Upload<R> {
     /// The index in [`senders`](Upload::senders) of the file being sent;
     /// once the upload is over, of the last one confirmed, or of the one
     /// that failed.
+    #[must_use]
     pub fn current(&self) -> usize {
         self.current
     }
 
     /// Every file of the upload, in order (resume tokens, digests).
+    #[must_use]
     pub fn senders(&self) -> &[Sender<R>] {
         &self.senders
     }
 
     /// How many files the server confirmed stored (in v1, whose servers
     /// confirm nothing, the file whose `CLOSE` became a frame).
+    #[must_use]
     pub fn completed(&self) -> usize {
         self.completed
     }
@@ -233,6 +237,7 @@ impl<R: Read> Upload<R> {
     /// [`Extension::Batch`], those after a file that failed, or all of
     /// them if the connection failed before the first `OPEN` went out. A
     /// caller sends them on new connections.
+    #[must_use]
     pub fn into_unsent(self) -> Vec<Sender<R>> {
         let first = self.current + usize::from(self.opened);
         self.senders.into_iter().skip(first).collect()
@@ -243,6 +248,7 @@ impl<R: Read> Upload<R> {
     /// [`Extension::Batch`] agreed, the first otherwise); the error of
     /// the first file (or of the connection) that failed, which ends the
     /// upload.
+    #[must_use]
     pub fn outcome(&self) -> Option<&Result<(), SessionError>> {
         self.outcome.as_ref()
     }

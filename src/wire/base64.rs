@@ -74,6 +74,11 @@ mod tests {
     /// Every length from 0 to 200 and a few large ones: the same text as
     /// base64 0.22, and back.
     #[test]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "the test bytes are `i * 131 + len` modulo 256 on purpose; both are non-negative"
+    )]
     fn encodes_and_decodes_as_the_reference() {
         let lengths = (0..200).chain([4095, 4096, 4097, 65_536, 65_553, 100_003]);
         for len in lengths {

@@ -474,14 +474,14 @@ mod tests {
     fn writes_what_serde_writes_and_reads_it_back() {
         for suite in CipherSuite::ALL {
             for (epoch, seq) in [(0, 0), (1, 9), (10, 10), (u32::MAX, 3)] {
-                for len in [0, 1, 15, 16, 17, 1000] {
-                    let body: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                for len in [0u16, 1, 15, 16, 17, 1000] {
+                    let body: Vec<u8> = (0..=u8::MAX).cycle().take(len.into()).collect();
                     let mut a = sealer(suite, epoch, seq);
                     let mut b = sealer(suite, epoch, seq);
                     let mut out = b"prefix".to_vec();
-                    let rng = &mut ChaCha20Rng::seed_from_u64(len as u64);
+                    let rng = &mut ChaCha20Rng::seed_from_u64(len.into());
                     write(&mut out, &mut a, rng, 0x02, &body).unwrap();
-                    let rng = &mut ChaCha20Rng::seed_from_u64(len as u64);
+                    let rng = &mut ChaCha20Rng::seed_from_u64(len.into());
                     let record = b.seal(rng, &[&[0x02][..], &body].concat()).unwrap();
                     let expected = Received::Decoded(record.clone()).into_frame().encode();
                     assert_eq!(&out[..6], b"prefix");
@@ -512,7 +512,7 @@ mod tests {
             let protector = V1Protector::new(suite, V1Secrets::derive(&[9; 256], suite.cipher()));
             let messages = [
                 Message::Data(Vec::new()),
-                Message::Data((0..1000).map(|i| i as u8).collect()),
+                Message::Data((0..=u8::MAX).cycle().take(1000).collect()),
                 Message::Open {
                     file_name: "caf\u{e9}.txt".into(),
                 },
@@ -586,7 +586,7 @@ mod tests {
         assert_eq!(decimal(b"-1"), None);
         assert_eq!(decimal(b""), None);
         let mut out = Vec::new();
-        for n in [0, 9, 10, 1234567890, u64::MAX] {
+        for n in [0, 9, 10, 1_234_567_890, u64::MAX] {
             out.clear();
             push_decimal(&mut out, n);
             assert_eq!(out, alloc::format!("{n}").into_bytes());

@@ -137,7 +137,7 @@ impl Forger {
     }
 
     /// A record carrying an application message.
-    pub fn app(&mut self, message: Message) -> Vec<u8> {
+    pub fn app(&mut self, message: &Message) -> Vec<u8> {
         self.seal(message.to_v2_bytes())
     }
 

@@ -177,14 +177,14 @@ impl Frames {
         let now = Instant::now();
         let mut client = securex::Connection::client(
             Config::default(),
-            ChaCha20Rng::seed_from_u64(SEED ^ 77),
+            ChaCha20Rng::seed_from_u64(SEED ^ 0x4d),
             now,
         )
         .expect("a valid config");
         let hello = client.poll_transmit().unwrap();
         let mut server = securex::Connection::server(
             Config::default(),
-            ChaCha20Rng::seed_from_u64(SEED ^ 78),
+            ChaCha20Rng::seed_from_u64(SEED ^ 0x4e),
             now,
         )
         .expect("a valid config");
@@ -264,6 +264,10 @@ fn completed_v1(events: &[Event]) -> bool {
 
 /// What must come of `kind` at `at`.
 #[rustfmt::skip]
+#[allow(
+    clippy::match_same_arms,
+    reason = "the table gives the servers' rows and the clients' rows apart; merging arms across them would hide which role a row is for"
+)]
 fn expect(at: At, kind: Kind) -> Expect {
     use At::*;
     use Kind::*;
@@ -348,5 +352,5 @@ fn rows() -> Vec<Case> {
 
 #[test]
 fn plaintext_frames_of_every_type_at_every_phase() {
-    run_table(rows());
+    run_table(&rows());
 }

@@ -85,7 +85,7 @@ fn pins_key_1(c: &mut Config) {
 
 fn psk(id: &str) -> impl Fn(&mut Config) + 'static {
     let psk = securex::config::Psk::new(id, &[7; 32]);
-    move |c| c.psk = psk.clone()
+    move |c| c.psk.clone_from(&psk)
 }
 
 /// `inner` of the connection's own type `code`, with `body`.
@@ -146,6 +146,14 @@ pub(super) fn rotated_once(events: &[Event]) -> bool {
 
 /// Every edit of the v2 `ALGORITHMS`: the server refuses it before it
 /// sends its `EXCHANGE`, with a plaintext `ERROR`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table: one row per attack, read as a list"
+)]
+#[allow(
+    clippy::similar_names,
+    reason = "the names spell out the parameters they hold (`params_q_2`, `params_g_1`, ...)"
+)]
 #[rustfmt::skip]
 fn hello_rows() -> Vec<Case> {
     let vectors = vectors();
@@ -369,6 +377,10 @@ fn hello_rows() -> Vec<Case> {
 /// Records from a real client, edited on the way: the FINISHED (before
 /// which the server says nothing) and the records after it (after which
 /// it seals an alert).
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table: one row per attack, read as a list"
+)]
 #[rustfmt::skip]
 fn record_rows() -> Vec<Case> {
     let rows = vec![
@@ -383,7 +395,7 @@ fn record_rows() -> Vec<Case> {
             => Crypto: Error::Protocol(ProtocolError::BadFinished)),
         case!(Server "FINISHED: the payload shorter than a tag", payload(1, |p| p.truncate(15))
             => Crypto: Error::Protocol(ProtocolError::BadFinished)),
-        case!(Server "FINISHED: an empty payload", payload(1, |p| p.clear())
+        case!(Server "FINISHED: an empty payload", payload(1, Vec::clear)
             => Crypto: Error::Protocol(ProtocolError::BadFinished)),
         case!(Server "FINISHED: payload not base64", set(1, "payload", "%%%")
             => Malformed: Error::Record(RecordError::InvalidBase64 { field: "payload" })),
@@ -419,7 +431,7 @@ fn record_rows() -> Vec<Case> {
             => Crypto: Error::Record(RecordError::Decrypt)),
         case!(Server "OPEN: the payload one byte short", payload(2, |p| { p.pop(); })
             => Crypto: Error::Record(RecordError::Decrypt)),
-        case!(Server "OPEN: an empty payload", payload(2, |p| p.clear())
+        case!(Server "OPEN: an empty payload", payload(2, Vec::clear)
             => Crypto: Error::Record(RecordError::Decrypt)),
         case!(Server "OPEN: a byte appended to the payload", payload(2, |p| p.push(0))
             => Crypto: Error::Record(RecordError::Decrypt)),
@@ -512,13 +524,17 @@ fn record_rows() -> Vec<Case> {
 
 /// Records that open, from a forger playing the client: before its
 /// FINISHED, and after.
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table: one row per attack, read as a list"
+)]
 #[rustfmt::skip]
 fn forged_rows() -> Vec<Case> {
     let forged = |f| Attack::ForgeV2(f);
     let mut rows = vec![
         // The control: a forger that holds the keys is accepted, so the
         // failures below are the records', not the forger's.
-        case!(Server "forged: a valid OPEN is accepted", forged(forge(|f| vec![f.app(open("forged.txt"))]))
+        case!(Server "forged: a valid OPEN is accepted", forged(forge(|f| vec![f.app(&open("forged.txt"))]))
             => continues Established, |e| e.contains(&Event::Message(open("forged.txt")))),
         // In place of the FINISHED.
         case!(Server "forged: a FINISHED of zeros", forged(forge_first(|f| vec![f.seal(own(FINISHED, &[0; 32]))]))
@@ -548,24 +564,24 @@ fn forged_rows() -> Vec<Case> {
             }))
             => Crypto: Error::Record(RecordError::UnknownEpoch(1))),
         // Records before the FINISHED.
-        case!(Server "forged: OPEN before FINISHED", forged(forge_first(|f| vec![f.app(open("early.txt"))]))
+        case!(Server "forged: OPEN before FINISHED", forged(forge_first(|f| vec![f.app(&open("early.txt"))]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "OPEN" })),
-        case!(Server "forged: DATA before FINISHED", forged(forge_first(|f| vec![f.app(Message::Data(vec![1]))]))
+        case!(Server "forged: DATA before FINISHED", forged(forge_first(|f| vec![f.app(&Message::Data(vec![1]))]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "DATA" })),
-        case!(Server "forged: CLOSE before FINISHED", forged(forge_first(|f| vec![f.app(Message::Close { sha256: Some([0; 32]) })]))
+        case!(Server "forged: CLOSE before FINISHED", forged(forge_first(|f| vec![f.app(&Message::Close { sha256: Some([0; 32]) })]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "CLOSE" })),
-        case!(Server "forged: OK before FINISHED", forged(forge_first(|f| vec![f.app(Message::Ok)]))
+        case!(Server "forged: OK before FINISHED", forged(forge_first(|f| vec![f.app(&Message::Ok)]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "OK" })),
         // Not the client's word: its keys are not confirmed.
-        case!(Server "forged: an alert before FINISHED", forged(forge_first(|f| vec![f.app(Message::Error { message: "early".into() })]))
+        case!(Server "forged: an alert before FINISHED", forged(forge_first(|f| vec![f.app(&Message::Error { message: "early".into() })]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "ERROR" })),
         // The resume messages, where the handshake agreed no extension.
-        case!(Server "forged: RESUME, resume not agreed", forged(forge(|f| vec![f.app(Message::Resume {
+        case!(Server "forged: RESUME, resume not agreed", forged(forge(|f| vec![f.app(&Message::Resume {
                 file_name: "x".into(),
                 token: securex::message::ResumeToken::from_bytes([1; 16]),
             })]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "RESUME" })),
-        case!(Server "forged: PREFIX, resume not agreed", forged(forge(|f| vec![f.app(Message::Prefix { sha256: [0; 32] })]))
+        case!(Server "forged: PREFIX, resume not agreed", forged(forge(|f| vec![f.app(&Message::Prefix { sha256: [0; 32] })]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "PREFIX" })),
         case!(Server "forged: REKEY before FINISHED", forged(forge_first(|f| vec![f.rekey()]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "REKEY" })),
@@ -574,7 +590,7 @@ fn forged_rows() -> Vec<Case> {
         case!(Server "forged: an empty record before FINISHED", forged(forge_first(|f| vec![f.seal([])]))
             => Malformed: Error::Frame(FrameError::InvalidFields { frame: "SECURE_X", .. })),
         // After the FINISHED: the wrong role, the wrong type, bad bodies.
-        case!(Server "forged: OK from the client", forged(forge(|f| vec![f.app(Message::Ok)]))
+        case!(Server "forged: OK from the client", forged(forge(|f| vec![f.app(&Message::Ok)]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "OK" })),
         case!(Server "forged: a second FINISHED", forged(forge(|f| vec![f.finished()]))
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "FINISHED" })),
@@ -582,18 +598,18 @@ fn forged_rows() -> Vec<Case> {
             => Malformed: Error::Frame(FrameError::InvalidFields { frame: "SECURE_X", .. })),
         case!(Server "forged: OPEN of a name not UTF-8", forged(forge(|f| vec![f.seal([0x01, 0xff, 0xfe])]))
             => Malformed: Error::Frame(FrameError::InvalidFields { frame: "OPEN", .. })),
-        case!(Server "forged: CLOSE with a 31-byte digest", forged(forge(|f| vec![f.app(open("a")), f.seal(own(0x03, &[0; 31]))]))
+        case!(Server "forged: CLOSE with a 31-byte digest", forged(forge(|f| vec![f.app(&open("a")), f.seal(own(0x03, &[0; 31]))]))
             => Malformed: Error::Frame(FrameError::InvalidFields { frame: "CLOSE", .. })),
-        case!(Server "forged: CLOSE with a 33-byte digest", forged(forge(|f| vec![f.app(open("a")), f.seal(own(0x03, &[0; 33]))]))
+        case!(Server "forged: CLOSE with a 33-byte digest", forged(forge(|f| vec![f.app(&open("a")), f.seal(own(0x03, &[0; 33]))]))
             => Malformed: Error::Frame(FrameError::InvalidFields { frame: "CLOSE", .. })),
-        case!(Server "forged: CLOSE without a digest", forged(forge(|f| vec![f.app(open("a")), f.seal([0x03])]))
+        case!(Server "forged: CLOSE without a digest", forged(forge(|f| vec![f.app(&open("a")), f.seal([0x03])]))
             => Malformed: Error::Frame(FrameError::InvalidFields { frame: "CLOSE", .. })),
         case!(Server "forged: OK with a body", forged(forge(|f| vec![f.seal([0x04, 0x00])]))
             => Malformed: Error::Frame(FrameError::InvalidFields { frame: "OK", .. })),
         case!(Server "forged: an alert not UTF-8", forged(forge(|f| vec![f.seal([0x05, 0xc3, 0x28])]))
             => Malformed: Error::Frame(FrameError::InvalidFields { frame: "ERROR", .. })),
         // The client's own alert: the server does not answer it.
-        case!(Server "forged: the client's alert", forged(forge(|f| vec![f.app(Message::Error { message: "client gave up".into() })]))
+        case!(Server "forged: the client's alert", forged(forge(|f| vec![f.app(&Message::Error { message: "client gave up".into() })]))
             => Peer: Error::Protocol(ProtocolError::PeerError(m)) if m == "client gave up"),
         case!(Server "forged: a record of epoch 1 before any rotation", forged(forge(|f| vec![f.edited([0x02, 1], |r| r.epoch = 1)]))
             => Crypto: Error::Record(RecordError::UnknownEpoch(1))),
@@ -606,7 +622,7 @@ fn forged_rows() -> Vec<Case> {
             => Protocol: Error::Protocol(ProtocolError::UnexpectedMessage { message: "REKEY_ACK" })),
         case!(Server "forged: a second REKEY in the old epoch", forged(forge(|f| { let a = f.rekey(); let y = f.fresh_public(); vec![a, f.seal(own(REKEY, &y))] }))
             => Crypto: Error::Record(RecordError::UnknownEpoch(0))),
-        case!(Server "forged: REKEY, then a record of the old epoch", forged(forge(|f| { let a = f.rekey(); vec![a, f.app(Message::Data(vec![1]))] }))
+        case!(Server "forged: REKEY, then a record of the old epoch", forged(forge(|f| { let a = f.rekey(); vec![a, f.app(&Message::Data(vec![1]))] }))
             => Crypto: Error::Record(RecordError::UnknownEpoch(0))),
         case!(Server "forged: REKEY of an empty value", forged(forge(|f| vec![f.seal([REKEY])]))
             => InvalidKey: Error::Dh(DhError::PublicKeyOutOfRange)),
@@ -633,7 +649,7 @@ fn forged_rows() -> Vec<Case> {
             => continues Established, rotated_once),
         case!(Server "forged: a crossing REKEY (the client's wins)", forged(forge_rotating(|f| vec![f.rekey()]))
             => continues Established, rotated_once),
-        case!(Server "forged: OPEN in the old epoch while the server rotates", forged(forge_rotating(|f| vec![f.app(open("during.txt"))]))
+        case!(Server "forged: OPEN in the old epoch while the server rotates", forged(forge_rotating(|f| vec![f.app(&open("during.txt"))]))
             => continues Rotating, |e| e.contains(&Event::Message(open("during.txt")))),
     ];
     for code in UNKNOWN_TYPES {
@@ -706,20 +722,20 @@ fn transfer_rows() -> Vec<Case> {
 
 #[test]
 fn v2_bad_hellos_at_the_server() {
-    run_table(hello_rows());
+    run_table(&hello_rows());
 }
 
 #[test]
 fn v2_bad_records_at_the_server() {
-    run_table(record_rows());
+    run_table(&record_rows());
 }
 
 #[test]
 fn v2_forged_records_at_the_server() {
-    run_table(forged_rows());
+    run_table(&forged_rows());
 }
 
 #[test]
 fn v2_bad_transfers_are_refused_or_confined_to_the_store() {
-    run_table(transfer_rows());
+    run_table(&transfer_rows());
 }

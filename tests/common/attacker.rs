@@ -6,8 +6,8 @@
 //!
 //! Where authentication stops it, it still goes as far as it can: it
 //! derives the keys of each leg the best way it can without the secret it
-//! lacks (a guessed PSK or none; Z_es left out, taken from a key of its
-//! own, or Z_ee again), sends its FINISHED computed from them, and sends
+//! lacks (a guessed PSK or none; `Z_es` left out, taken from a key of its
+//! own, or `Z_ee` again), sends its FINISHED computed from them, and sends
 //! its FINISHED to the server even when it could not verify the server's. So a test that
 //! watches it fail watches the real end's own defence at work, and the
 //! same attacker with the missing secret supplied (the controls) succeeds.
@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
-use securex::dh::{Group, KeyPair, NamedGroup, PublicKey};
+use securex::dh::{Group, KeyPair, NamedGroup, PublicKey, SharedSecret};
 use securex::record::{V2DirectionKeys, V2Opener, V2Record, V2Sealer};
 use securex::schedule::v2::{DirectionSecrets, EpochSecrets, hash};
 use securex::suite::{CipherSuite, Offer};
@@ -28,16 +28,16 @@ use std::time::Instant;
 /// `v2_wire`, "Inner plaintext").
 pub const FINISHED: u8 = 0x10;
 
-/// How the attacker's server half fills in Z_es for a client that pins a
-/// server key (a client that pins none gets no Z_es from it).
+/// How the attacker's server half fills in `Z_es` for a client that pins a
+/// server key (a client that pins none gets no `Z_es` from it).
 pub enum ZEs {
-    /// Left out: IKM = Z_ee only, as for a client that pins nothing.
+    /// Left out: IKM = `Z_ee` only, as for a client that pins nothing.
     LeftOut,
     /// DH(this key pair, the client's ephemeral key). With a key of the
     /// attacker's own this is an attack; with the pinned key itself it is
     /// the control: what only the holder of the pinned key can compute.
     From(KeyPair),
-    /// Z_ee once more (IKM = Z_ee ‖ Z_ee): a secret the attacker does hold.
+    /// `Z_ee` once more (IKM = `Z_ee` ‖ `Z_ee`): a secret the attacker does hold.
     ZeeAgain,
 }
 
@@ -47,7 +47,7 @@ pub struct Attacker {
     /// it, a guess, or none (the PSK left out). It copies the client's
     /// `psk_id`, which travels in clear, into its own hello.
     pub psk: Option<Vec<u8>>,
-    /// How its server half fills in Z_es.
+    /// How its server half fills in `Z_es`.
     pub z_es: ZEs,
     /// The server key its client half pins (a public value: anyone can
     /// pin it), or none.
@@ -55,7 +55,7 @@ pub struct Attacker {
 }
 
 impl Attacker {
-    /// An attacker with no secret at all: no PSK, Z_es left out, no pin.
+    /// An attacker with no secret at all: no PSK, `Z_es` left out, no pin.
     pub fn anonymous() -> Attacker {
         Attacker {
             psk: None,
@@ -174,6 +174,10 @@ fn exchange_bytes(
 /// (`hello`, the frame exactly as sent, without its `\r\n`) with its own
 /// `EXCHANGE` in the client's group, for the client's first suite, and its
 /// own FINISHED. Returns the leg and the bytes for the client.
+#[allow(
+    clippy::similar_names,
+    reason = "`z_ee` and `z_es` are the protocol's names for its two DH secrets"
+)]
 pub fn answer_client(rng: &mut ChaCha20Rng, attacker: &Attacker, hello: &[u8]) -> (Leg, Vec<u8>) {
     let Ok(Frame::Algorithms(algorithms)) = Frame::decode(hello) else {
         panic!("not an ALGORITHMS: {}", String::from_utf8_lossy(hello));
@@ -242,8 +246,8 @@ impl ClientHello {
         );
         algorithms.version = Some(2);
         algorithms.nonce = Some(BASE64.encode(nonce));
-        algorithms.groups = like.groups.clone();
-        algorithms.psk_id = like.psk_id.clone();
+        algorithms.groups.clone_from(&like.groups);
+        algorithms.psk_id.clone_from(&like.psk_id);
         algorithms.server_key = attacker
             .pin
             .as_ref()
@@ -255,8 +259,12 @@ impl ClientHello {
     }
 
     /// The keys of the leg from the server's `EXCHANGE` (without its
-    /// `\r\n`): with the attacker's PSK guess, and Z_es from the key it
+    /// `\r\n`): with the attacker's PSK guess, and `Z_es` from the key it
     /// pins.
+    #[allow(
+        clippy::similar_names,
+        reason = "`z_ee` and `z_es` are the protocol's names for its two DH secrets"
+    )]
     pub fn on_exchange(&self, attacker: &Attacker, exchange: &[u8]) -> Leg {
         let Ok(Frame::Exchange(parsed)) = Frame::decode(exchange) else {
             panic!("not an EXCHANGE: {}", String::from_utf8_lossy(exchange));
@@ -273,7 +281,7 @@ impl ClientHello {
             suite,
             attacker.psk.as_deref(),
             z_ee.dangerously_expose_bytes(),
-            z_es.as_ref().map(|z| z.dangerously_expose_bytes()),
+            z_es.as_ref().map(SharedSecret::dangerously_expose_bytes),
             &th,
         );
         Leg::new(secrets, true)
@@ -337,7 +345,7 @@ pub struct Relay {
     /// FINISHED (e.g. to see whether the server acts on them).
     pub inject_to_server: Vec<Message>,
     /// The client's messages that wait for the server leg's keys.
-    relay_to_server: Vec<Message>,
+    held_for_server: Vec<Message>,
     client_pending: Vec<u8>,
     server_pending: Vec<u8>,
     for_client: Vec<u8>,
@@ -368,7 +376,7 @@ impl Relay {
             seen_from_server: Vec::new(),
             attacker_failures: Vec::new(),
             inject_to_server: Vec::new(),
-            relay_to_server: Vec::new(),
+            held_for_server: Vec::new(),
             client_pending: Vec::new(),
             server_pending: Vec::new(),
             for_client: Vec::new(),
@@ -382,23 +390,23 @@ impl Relay {
     }
 
     /// A frame the real client wrote.
-    fn on_client_frame(&mut self, frame: Vec<u8>) {
+    fn on_client_frame(&mut self, frame: &[u8]) {
         match &mut self.to_client {
             ToClient::Waiting => {
-                let (leg, out) = answer_client(&mut self.rng, &self.attacker, &frame);
+                let (leg, out) = answer_client(&mut self.rng, &self.attacker, frame);
                 self.for_client.extend(out);
                 self.to_client = ToClient::Answered {
                     leg: Box::new(leg),
                     verified: false,
                 };
-                let Ok(Frame::Algorithms(like)) = Frame::decode(&frame) else {
+                let Ok(Frame::Algorithms(like)) = Frame::decode(frame) else {
                     unreachable!("answer_client parsed it");
                 };
                 let (hello, out) = ClientHello::new(&mut self.rng, &self.attacker, &like);
                 self.for_server.extend(out);
                 self.to_server = ToServer::Hello(hello);
             }
-            ToClient::Answered { leg, verified } => match leg.open(&frame) {
+            ToClient::Answered { leg, verified } => match leg.open(frame) {
                 Err(e) => self
                     .attacker_failures
                     .push(format!("cannot open the client's record: {e}")),
@@ -413,7 +421,7 @@ impl Relay {
                 Ok(inner) => match Message::from_v2_bytes(&inner) {
                     Some(Ok(message)) => {
                         self.seen_from_client.push(message.clone());
-                        self.relay_to_server.push(message);
+                        self.held_for_server.push(message);
                     }
                     _ => self
                         .attacker_failures
@@ -424,8 +432,8 @@ impl Relay {
     }
 
     /// A frame the real server wrote.
-    fn on_server_frame(&mut self, frame: Vec<u8>) {
-        if let Ok(Frame::Error(refusal)) = Frame::decode(&frame) {
+    fn on_server_frame(&mut self, frame: &[u8]) {
+        if let Ok(Frame::Error(refusal)) = Frame::decode(frame) {
             self.attacker_failures
                 .push(format!("the server refused: {}", refusal.message));
             self.to_server = ToServer::Refused;
@@ -436,14 +444,14 @@ impl Relay {
                 .attacker_failures
                 .push("the server wrote out of turn".into()),
             ToServer::Hello(hello) => {
-                let leg = hello.on_exchange(&self.attacker, &frame);
+                let leg = hello.on_exchange(&self.attacker, frame);
                 self.to_server = ToServer::Keyed {
                     leg: Box::new(leg),
                     finished_sent: false,
                 };
             }
             ToServer::Keyed { leg, finished_sent } => {
-                let opened = leg.open(&frame);
+                let opened = leg.open(frame);
                 if !*finished_sent {
                     // The server's FINISHED: checked if the attacker can,
                     // answered with its own whatever the outcome.
@@ -490,7 +498,7 @@ impl Relay {
             finished_sent: true,
         } = &mut self.to_server
         {
-            for message in self.relay_to_server.drain(..) {
+            for message in self.held_for_server.drain(..) {
                 self.for_server
                     .extend(leg.seal(&mut self.rng, &message.to_v2_bytes()));
             }
@@ -506,7 +514,7 @@ impl Relay {
         }
         for frame in frames(&mut self.client_pending) {
             self.client_wrote.push(frame.clone());
-            self.on_client_frame(frame);
+            self.on_client_frame(&frame);
         }
         while let Some(bytes) = self.server.poll_transmit() {
             self.server_pending.extend(bytes);
@@ -514,7 +522,7 @@ impl Relay {
         }
         for frame in frames(&mut self.server_pending) {
             self.server_wrote.push(frame.clone());
-            self.on_server_frame(frame);
+            self.on_server_frame(&frame);
         }
         self.flush_relay();
         if !self.for_client.is_empty() {

@@ -52,6 +52,10 @@ impl Store for TempDir {
 }
 
 /// Deterministic pseudo-random bytes (xorshift), no dependencies needed.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "an xorshift generator: each byte is bits 32..40 of its state"
+)]
 pub fn random_bytes(len: usize, mut state: u64) -> Vec<u8> {
     (0..len)
         .map(|_| {
