@@ -119,31 +119,41 @@ fn a_cut_upload_resumes_and_the_file_is_stored_byte_for_byte() {
     assert_eq!(left, ["big.bin"], "no .partial, no token left");
 }
 
+/// A resume whose prefix does not match is refused with ERROR, and the
+/// server drops the part it held (and its token): kept, it would refuse
+/// the name to every later upload, a dead end only the server's operator
+/// could clear. The same command again then uploads from zero.
 #[test]
-fn a_changed_file_is_refused_and_the_partial_kept() {
+fn a_changed_file_is_refused_and_its_part_dropped_so_the_next_upload_starts_over() {
     let dir = scratch("resume", "changed");
     let file = random_bytes(1_000_000, 8);
     let token = cut_upload(&dir, &file, 50_000);
-    let before = std::fs::read(dir.store().join("big.bin.partial")).unwrap();
     let mut changed = file.clone();
     changed[10] ^= 1;
 
-    let up = upload(&changed, Some(token));
+    let up = upload(&changed, Some(token.clone()));
     let down = download(&dir, 3);
     let mut second = pair(config(true), config(true), 3, &up, &down);
     second.drive();
     let outcome = format!("{:?}", up.borrow().outcome());
     assert!(
-        outcome.contains("differs from the part the server holds"),
+        outcome.contains("differs from the part the server held"),
         "{outcome}"
     );
     drop(second);
-    down.borrow_mut().partial();
-    assert_eq!(
-        std::fs::read(dir.store().join("big.bin.partial")).unwrap(),
-        before
-    );
-    assert!(!dir.store().join("big.bin").exists());
+    assert_eq!(down.borrow_mut().partial(), None);
+    let left: Vec<_> = std::fs::read_dir(dir.store()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // The client still presents its old token: nothing is held under the
+    // name any more, so the upload starts from zero.
+    let up = upload(&changed, Some(token));
+    let down = download(&dir, 5);
+    let mut third = pair(config(true), config(true), 5, &up, &down);
+    third.drive();
+    assert_eq!(up.borrow().outcome(), Some(&Ok(())));
+    assert_eq!(up.borrow().sender().resumed_from(), 0);
+    assert_eq!(std::fs::read(dir.store().join("big.bin")).unwrap(), changed);
 }
 
 #[test]

@@ -262,8 +262,12 @@
 //! * The server says how much it holds (`offset`); the client sends the
 //!   SHA-256 of its own first `offset` bytes, and the server compares it
 //!   (in constant time) with its own before it appends anything: a file
-//!   that changed is refused with ERROR and the `.partial` is kept as it
-//!   was. Nothing but PREFIX may come before the DATA.
+//!   that changed is refused with ERROR, and the server drops the
+//!   `.partial` and its token (only the token's holder gets as far as
+//!   PREFIX, so only the uploader can have its part dropped; kept, the
+//!   part would refuse the name to every later upload). The next RESUME
+//!   or OPEN of the name starts from zero. Nothing but PREFIX may come
+//!   before the DATA.
 //! * The CLOSE digest is of the whole file, as without resume, and still
 //!   decides: the server reads what it held into it.
 //! * An upload a connection still writes is locked: a RESUME of it (the

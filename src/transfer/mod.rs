@@ -144,7 +144,8 @@ pub enum TransferError {
         name: String,
     },
     /// The SHA-256 of the client's prefix (`Prefix`) differs from that of
-    /// what the server holds: the file changed, nothing is resumed.
+    /// what the server holds: the file changed, nothing is resumed, and
+    /// the server drops the part it held (the next upload starts over).
     PrefixMismatch,
     /// The server holds more of the file than the client has.
     ServerHoldsMore {
@@ -228,9 +229,10 @@ impl fmt::Display for TransferError {
                 "the upload of {name} is still in progress on another connection; \
                  try again later"
             ),
-            TransferError::PrefixMismatch => {
-                f.write_str("resume refused: the file differs from the part the server holds")
-            }
+            TransferError::PrefixMismatch => f.write_str(
+                "resume refused: the file differs from the part the server held, \
+                 which it dropped: the next upload starts over",
+            ),
             TransferError::ServerHoldsMore { offset, len } => write!(
                 f,
                 "the server holds {offset} bytes of the file, which has only {len}"

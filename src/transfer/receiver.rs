@@ -419,6 +419,16 @@ impl Incoming {
         stored
     }
 
+    /// Drops a resumed upload's `.partial` and its token: the client that
+    /// holds the token showed that its file differs from that part (a
+    /// `Prefix` that does not match), so the part is of no use to anyone,
+    /// and kept it would refuse the name to every later upload. Its next
+    /// upload starts from zero.
+    fn discard(self) {
+        let _ = fs::remove_file(&self.path);
+        let _ = fs::remove_file(token_path(&self.target));
+    }
+
     /// Keeps what was written as `<name>.partial`: a claimed file where it
     /// is, a temporary file renamed to it; `None` if that rename failed
     /// (the data then stays under the temporary name).
@@ -678,6 +688,12 @@ impl Receiver {
             && !matches!(self.phase, Phase::Failed { .. })
         {
             let file = match core::mem::replace(&mut self.phase, Phase::Abandoned) {
+                // Only the holder of the upload's token gets as far as its
+                // `Prefix`, so only it can have the part dropped.
+                Phase::Receiving(file) if *error == TransferError::PrefixMismatch => {
+                    file.discard();
+                    None
+                }
                 Phase::Receiving(file) => Some(file),
                 _ => None,
             };
