@@ -150,6 +150,8 @@ fn three_files_go_over_one_connection() {
     client_ends(&mut pair);
     let stored: Vec<PathBuf> = files.iter().map(|(n, _)| dir.store().join(n)).collect();
     assert_eq!(down.borrow().stored(), stored.as_slice());
+    let lens: Vec<u64> = files.iter().map(|(_, d)| d.len() as u64).collect();
+    assert_eq!(down.borrow().stored_bytes(), lens.as_slice());
     assert_eq!(down.borrow().outcome(), Some(&Ok(stored[2].clone())));
     assert_eq!(down.borrow().receiver().files_stored(), 3);
     drop(pair);

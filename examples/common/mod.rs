@@ -907,7 +907,7 @@ pub fn served(
         (_, Some(Ok(path))) => format!(
             "stored {} ({} bytes)",
             file_name(&path),
-            download.receiver().bytes_written()
+            download.stored_bytes().last().copied().unwrap_or_default()
         ),
         (io_result, failure) => {
             let why = match (io_result, failure) {

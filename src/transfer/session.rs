@@ -375,8 +375,9 @@ impl<R: Read> Upload<R> {
 #[derive(Debug)]
 pub struct Download {
     receiver: Receiver,
-    /// The files stored so far, in order.
+    /// The files stored so far, in order, and their lengths.
     stored: Vec<PathBuf>,
+    stored_bytes: Vec<u64>,
     outcome: Option<Result<PathBuf, SessionError>>,
 }
 
@@ -388,6 +389,7 @@ impl Download {
         Download {
             receiver,
             stored: Vec::new(),
+            stored_bytes: Vec::new(),
             outcome: None,
         }
     }
@@ -404,6 +406,14 @@ impl Download {
     #[must_use]
     pub fn stored(&self) -> &[PathBuf] {
         &self.stored
+    }
+
+    /// The length in bytes of each file of [`stored`](Download::stored),
+    /// in the same order (the receiver forgets a file's once the next one
+    /// of a batch may start).
+    #[must_use]
+    pub fn stored_bytes(&self) -> &[u64] {
+        &self.stored_bytes
     }
 
     /// `Some` once the file is stored (its path; in a batch, once the
@@ -483,6 +493,7 @@ impl Download {
             .map(PathBuf::from)
             .unwrap_or_default();
         self.stored.push(path.clone());
+        self.stored_bytes.push(self.receiver.bytes_written());
         if v2 && conn.has_extension(Extension::Batch) && self.receiver.next_file() {
             return;
         }
@@ -676,6 +687,7 @@ mod tests {
         assert_eq!(client.conn.ending(client.session.failed()), Some(CLEAN));
         assert_eq!(server.session.outcome(), None, "waiting for a fourth");
         assert_eq!(server.session.stored().len(), 3);
+        assert_eq!(server.session.stored_bytes().len(), 3);
 
         server.conn.handle_eof();
         server.step(&mut client.conn, now);
