@@ -31,8 +31,8 @@
 //! let bob_public = group.public_key_from_pem(bob.public_key().to_pem().as_bytes())?;
 //! let z1 = alice.agree(&bob_public)?;
 //! let z2 = bob.agree(alice.public_key())?;
-//! assert_eq!(z1.as_bytes(), z2.as_bytes());
-//! assert_eq!(z1.as_bytes().len(), 256);
+//! assert_eq!(z1.dangerously_expose_bytes(), z2.dangerously_expose_bytes());
+//! assert_eq!(z1.dangerously_expose_bytes().len(), 256);
 //! # Ok::<(), securex::error::DhError>(())
 //! ```
 //!
