@@ -266,6 +266,48 @@ fn v1_has_no_batch() {
     assert_eq!(unsent.len(), 2);
 }
 
+/// `Receiver::with_max_connection_len` bounds a batch's bytes over all its
+/// files, each under the per-file limit: the DATA that would pass it is
+/// refused with ERROR, the files before it stay stored, and the one it
+/// belongs to is kept as `.partial` with nothing of that DATA.
+#[test]
+fn a_batch_past_the_connection_byte_limit_is_refused_with_error() {
+    let dir = scratch("batch", "max-connection-len");
+    let files = vec![
+        ("a.bin", random_bytes(5_000, 1)),
+        ("b.bin", random_bytes(300_000, 2)),
+        ("c.bin", random_bytes(10_000, 3)),
+    ];
+    let up = batch(&files);
+    let receiver = Receiver::new(dir.store())
+        .with_max_file_len(400_000)
+        .with_max_connection_len(310_000);
+    let down = download(receiver);
+    let mut pair = pair(config(BATCH), config(BATCH), 9, &up, &down);
+    pair.drive();
+
+    assert_eq!(
+        down.borrow().outcome(),
+        Some(&Err(SessionError::Transfer(
+            TransferError::ConnectionFull { limit: 310_000 }
+        )))
+    );
+    assert_eq!(up.borrow().completed(), 2);
+    drop(pair);
+    assert!(down.borrow_mut().partial().is_some());
+    assert_eq!(listing(&dir), ["a.bin", "b.bin", "c.bin.partial"]);
+    for (name, data) in &files[..2] {
+        assert_eq!(&std::fs::read(dir.store().join(name)).unwrap(), data);
+    }
+    assert!(
+        std::fs::read(dir.store().join("c.bin.partial"))
+            .unwrap()
+            .is_empty()
+    );
+    let outcome = format!("{:?}", up.borrow().outcome());
+    assert!(outcome.contains("310000 bytes in all"), "{outcome}");
+}
+
 #[test]
 fn the_file_past_the_limit_is_refused_with_error() {
     let dir = scratch("batch", "max-files");

@@ -821,6 +821,10 @@ pub fn send_batch(
 /// The `--max-file-size` default: 4 GiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 << 30;
 
+/// The `--max-bytes-per-connection` default: 64 GiB, over every file of a
+/// batch.
+pub const DEFAULT_MAX_CONNECTION_BYTES: u64 = 64 << 30;
+
 /// How the server stores what clients send.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -833,6 +837,9 @@ pub struct Store {
     pub overwrite: bool,
     /// The most files one connection stores (`--max-files-per-connection`).
     pub max_files: usize,
+    /// The most bytes one connection stores over all its files
+    /// (`--max-bytes-per-connection`).
+    pub max_connection_len: u64,
 }
 
 impl Store {
@@ -843,6 +850,7 @@ impl Store {
             max_file_len: DEFAULT_MAX_FILE_SIZE,
             overwrite: false,
             max_files: securex::transfer::DEFAULT_MAX_FILES,
+            max_connection_len: DEFAULT_MAX_CONNECTION_BYTES,
         }
     }
 
@@ -853,6 +861,7 @@ impl Store {
             .with_max_file_len(self.max_file_len)
             .with_overwrite(self.overwrite)
             .with_max_files(self.max_files)
+            .with_max_connection_len(self.max_connection_len)
             .with_resume(os_rng())
     }
 }

@@ -57,6 +57,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = securex::transfer::DEFAULT_MAX_FILES,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_files_per_connection: usize,
+    /// v2: the most bytes one connection may store over all its files;
+    /// the DATA past it is refused with ERROR (its file kept as
+    /// <name>.partial).
+    #[arg(long, value_name = "BYTES", default_value_t = super::DEFAULT_MAX_CONNECTION_BYTES)]
+    pub max_bytes_per_connection: u64,
     /// v2: rotate keys after sending this many records in an epoch
     /// (default 2^24); a rotation also waits for 4 KiB of records sent in
     /// the epoch (see --rotate-every). (In v1 only clients rotate.)
@@ -162,6 +167,7 @@ impl ServerArgs {
             max_file_len: self.max_file_size,
             overwrite: self.overwrite,
             max_files: self.max_files_per_connection,
+            max_connection_len: self.max_bytes_per_connection,
         }
     }
 }

@@ -306,7 +306,11 @@
 //!   after an OK ends the batch, and the server reports the files stored
 //!   ([`crate::transfer::Download::stored`]). An end of stream in the
 //!   middle of a file is a failure, and keeps that file's `.partial` as
-//!   always; the files stored before it stay stored.
+//!   always; the files stored before it stay stored. An end of stream is
+//!   not authenticated (there is no close-notify): the server cannot tell
+//!   a batch the client ended from one cut between two files, and says
+//!   only which files it stored, each whole and checked; the client
+//!   knows whether it sent them all.
 //! * Each file is its own upload: its own name checks, size limit, digest
 //!   and, with `resume` agreed, its own ACCEPTED and token; a batch cut in
 //!   a file resumes that file on a new connection
@@ -317,7 +321,10 @@
 //! * Bounds: the server stores at most
 //!   [`with_max_files`](crate::transfer::Receiver::with_max_files) files
 //!   per connection (default 1024) and refuses the OPEN after them with
-//!   ERROR; between two files the idle timeout
+//!   ERROR, and at most
+//!   [`with_max_connection_len`](crate::transfer::Receiver::with_max_connection_len)
+//!   bytes of DATA over all of them if set (the DATA past it is refused
+//!   with ERROR); between two files the idle timeout
 //!   ([`Config::idle_timeout`](crate::config::Config::idle_timeout)) runs
 //!   as between any two messages, and the key rotations go on as they
 //!   would in one long upload.

@@ -161,6 +161,12 @@ pub enum TransferError {
         /// The most files the connection may store.
         limit: usize,
     },
+    /// `Data` past the most bytes one connection may write over all its
+    /// files ([`Receiver::with_max_connection_len`]).
+    ConnectionFull {
+        /// The most bytes, over all the connection's files.
+        limit: u64,
+    },
     /// An [`Upload::batch`] of no file.
     EmptyBatch,
 }
@@ -240,6 +246,10 @@ impl fmt::Display for TransferError {
             TransferError::TooManyFiles { limit } => {
                 write!(f, "refused: one connection may store at most {limit} files")
             }
+            TransferError::ConnectionFull { limit } => write!(
+                f,
+                "refused: one connection may store at most {limit} bytes in all"
+            ),
             TransferError::EmptyBatch => f.write_str("a batch needs at least one file"),
         }
     }

@@ -147,6 +147,11 @@ pub struct Receiver {
     max_files: usize,
     /// The files stored so far.
     files_stored: usize,
+    /// The most bytes of `Data` this receiver writes, over every file of
+    /// a batch.
+    max_connection_len: Option<u64>,
+    /// The bytes of `Data` written so far, over every file.
+    connection_written: u64,
 }
 
 #[derive(Debug)]
@@ -213,6 +218,20 @@ struct Incoming {
     /// A resumed upload: the SHA-256 of what the server holds, until the
     /// client's `Prefix` matched it.
     awaiting_prefix: Option<[u8; 32]>,
+}
+
+/// Whether `file` is the file `looked_at` described (its device and inode;
+/// without them, always).
+#[cfg(unix)]
+fn same_file(looked_at: &fs::Metadata, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata()
+        .is_ok_and(|m| m.dev() == looked_at.dev() && m.ino() == looked_at.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &fs::Metadata, _: &File) -> bool {
+    true
 }
 
 /// `<target>.partial`.
@@ -324,14 +343,14 @@ impl Incoming {
         }
         let path = partial_path(&target);
         let refused = || TransferError::ResumeRefused { name: name.into() };
-        match fs::symlink_metadata(&path) {
+        let looked_at = match fs::symlink_metadata(&path) {
             // Not a file of ours (a link, a directory): nothing to resume,
             // and nothing to follow.
             Ok(meta) if !meta.is_file() => return Err(refused()),
-            Ok(_) => {}
+            Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(TransferError::io("cannot look up the upload", &e)),
-        }
+        };
         if !token_matches(&target, token)? {
             return Err(refused());
         }
@@ -340,6 +359,11 @@ impl Incoming {
             .write(true)
             .open(&path)
             .map_err(|e| TransferError::io("cannot open the upload", &e))?;
+        // The file opened must be the regular file looked at, not one put
+        // under the name since (a link, another upload's part).
+        if !same_file(&looked_at, &file) {
+            return Err(refused());
+        }
         if let Err(std::fs::TryLockError::WouldBlock) = lock(&file) {
             return Err(TransferError::ResumeBusy { name: name.into() });
         }
@@ -424,9 +448,37 @@ impl Incoming {
     /// `Prefix` that does not match), so the part is of no use to anyone,
     /// and kept it would refuse the name to every later upload. Its next
     /// upload starts from zero.
+    ///
+    /// Names can change hands while a client takes its time to send its
+    /// `Prefix` (an overwriting receiver may put another upload's part
+    /// under `<name>.partial`): nothing is removed unless the file under
+    /// that name is still the one this upload holds open and its token
+    /// file still is this upload's.
     fn discard(self) {
-        let _ = fs::remove_file(&self.path);
-        let _ = fs::remove_file(token_path(&self.target));
+        if self.still_holds_its_part() {
+            let _ = fs::remove_file(&self.path);
+            let _ = fs::remove_file(token_path(&self.target));
+        }
+    }
+
+    /// Whether `<name>.partial` is still the file this upload writes, and
+    /// its token file still this upload's token.
+    #[cfg(unix)]
+    fn still_holds_its_part(&self) -> bool {
+        let Ok(on_disk) = fs::symlink_metadata(&self.path) else {
+            return false;
+        };
+        same_file(&on_disk, self.writer.get_ref())
+            && self
+                .token
+                .as_ref()
+                .is_some_and(|token| matches!(token_matches(&self.target, token), Ok(true)))
+    }
+
+    /// Without a file's identity to compare, the part is kept.
+    #[cfg(not(unix))]
+    fn still_holds_its_part(&self) -> bool {
+        false
     }
 
     /// Keeps what was written as `<name>.partial`: a claimed file where it
@@ -472,6 +524,8 @@ impl Receiver {
             resume_agreed: false,
             max_files: DEFAULT_MAX_FILES,
             files_stored: 0,
+            max_connection_len: None,
+            connection_written: 0,
         }
     }
 
@@ -484,12 +538,31 @@ impl Receiver {
     /// Without `Batch` a connection carries one file anyway. A `limit` of
     /// 0 refuses every file.
     ///
-    /// Time is bounded apart from this: between two files, the
-    /// connection's idle timeout ([`Config::idle_timeout`](crate::Config::idle_timeout))
-    /// runs as it does between two messages.
+    /// With [`with_max_file_len`](Self::with_max_file_len), this bounds
+    /// what one connection may store on disk: `limit` files of at most
+    /// that length each, unless
+    /// [`with_max_connection_len`](Self::with_max_connection_len) bounds
+    /// the total lower. Time is not bounded by it: between two files, as
+    /// between two messages, the connection's idle timeout
+    /// ([`Config::idle_timeout`](crate::Config::idle_timeout)) runs, and a
+    /// client that keeps sending keeps its connection.
     #[must_use]
     pub fn with_max_files(mut self, limit: usize) -> Receiver {
         self.max_files = limit;
+        self
+    }
+
+    /// Bounds the bytes of `Data` one connection may write, over every
+    /// file of a batch, to `limit` (default: no bound beyond
+    /// [`with_max_files`](Self::with_max_files) times
+    /// [`with_max_file_len`](Self::with_max_file_len)): the `Data` that
+    /// would pass it is refused with
+    /// [`TransferError::ConnectionFull`], and the file it belongs to is
+    /// kept as `<name>.partial` as after any error. A resumed file's part
+    /// already held does not count: only what this connection writes.
+    #[must_use]
+    pub fn with_max_connection_len(mut self, limit: u64) -> Receiver {
+        self.max_connection_len = Some(limit);
         self
     }
 
@@ -767,11 +840,17 @@ impl Receiver {
                 {
                     return Err(TransferError::TooLarge { limit });
                 }
+                if let Some(limit) = self.max_connection_len
+                    && self.connection_written.saturating_add(len) > limit
+                {
+                    return Err(TransferError::ConnectionFull { limit });
+                }
                 file.writer
                     .write_all(&bytes)
                     .map_err(|e| TransferError::io("cannot write the file", &e))?;
                 self.digest.update(&bytes);
                 self.bytes_written += len;
+                self.connection_written += len;
                 Ok(None)
             }
             (Phase::Receiving(file), Message::Close { sha256 }) => {
@@ -866,6 +945,8 @@ impl fmt::Debug for Receiver {
             .field("bytes_written", &self.bytes_written)
             .field("max_files", &self.max_files)
             .field("files_stored", &self.files_stored)
+            .field("max_connection_len", &self.max_connection_len)
+            .field("connection_written", &self.connection_written)
             .finish_non_exhaustive()
     }
 }

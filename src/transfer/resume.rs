@@ -361,6 +361,40 @@ mod tests {
         assert!(list(dir.path()).is_empty(), "{:?}", list(dir.path()));
     }
 
+    /// An overwriting receiver may put another upload's part under the
+    /// name while a resumed upload waits for its `Prefix`: a wrong
+    /// `Prefix` then drops nothing, since the file under the name is no
+    /// longer the one that upload holds, nor its token its own.
+    #[test]
+    fn a_wrong_prefix_drops_nothing_once_the_name_changed_hands() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = cut_upload(&dir, "f.txt", b"version 1");
+        let mut slow = receiver(&dir, 6).with_overwrite(true);
+        accepted(slow.handle_message(resume("f.txt", &token)));
+        // Another client's upload of the name, cut: its part and token
+        // replace the first ones.
+        let mut other = receiver(&dir, 7).with_overwrite(true);
+        accepted(other.handle_message(open("f.txt")));
+        other
+            .handle_message(Message::Data(b"someone else".to_vec()))
+            .unwrap();
+        assert!(other.finish_incomplete().is_some());
+        let their_token = std::fs::read(token_path(&dir.path().join("f.txt"))).unwrap();
+
+        let prefix = Message::Prefix {
+            sha256: sha256(b"version 2"),
+        };
+        assert_eq!(
+            slow.handle_message(prefix),
+            Err(TransferError::PrefixMismatch)
+        );
+        assert_eq!(read(&dir, "f.txt.partial"), b"someone else");
+        assert_eq!(
+            std::fs::read(token_path(&dir.path().join("f.txt"))).unwrap(),
+            their_token
+        );
+    }
+
     #[test]
     fn nothing_but_the_prefix_may_come_first() {
         let dir = tempfile::tempdir().unwrap();

@@ -422,6 +422,12 @@ impl Download {
     /// of the current file is kept as `<name>.partial` (see
     /// [`Download::partial`]), and the files stored before it stay stored
     /// ([`Download::stored`]).
+    ///
+    /// A batch ends with the client's end of stream, which v2 does not
+    /// authenticate (it has no closing message): `Ok` says that every file
+    /// of [`stored`](Download::stored) is complete and its digest matched,
+    /// not that the client sent every file it meant to. The client knows
+    /// ([`Upload::outcome`]).
     #[must_use]
     pub fn outcome(&self) -> Option<&Result<PathBuf, SessionError>> {
         self.outcome.as_ref()
