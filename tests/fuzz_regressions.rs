@@ -90,6 +90,24 @@ fn fast_path() {
     replay("fast_path", securex_fuzz::fast_path::run);
 }
 
+#[test]
+fn transfer() {
+    replay("transfer", securex_fuzz::transfer::run);
+}
+
+/// The transfer target's checks on inputs drawn from a seeded RNG, so
+/// that `cargo test` runs them as well as the fuzzer.
+#[test]
+fn transfer_on_generated_inputs() {
+    use rand_core::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+    for _ in 0..300 {
+        let mut data = vec![0u8; 16 + (rng.next_u32() % 300) as usize];
+        rng.fill_bytes(&mut data);
+        securex_fuzz::transfer::run(&data);
+    }
+}
+
 /// The fast path's differential checks on inputs drawn from a seeded RNG,
 /// every mode, so that `cargo test` runs them as well as the fuzzer.
 #[test]
