@@ -108,6 +108,23 @@ fn transfer_on_generated_inputs() {
     }
 }
 
+/// The committed `transfer` seeds are what `securex_fuzz::transfer::seeds`
+/// encodes (which checks they run); `SECUREX_WRITE_SEEDS=1` writes them
+/// after a change of the input's layout.
+#[test]
+fn transfer_seeds_are_current() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/transfer");
+    for (name, bytes) in securex_fuzz::transfer::seeds() {
+        let path = dir.join(format!("seed-{name}"));
+        if std::env::var_os("SECUREX_WRITE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(committed == bytes, "{} is out of date", path.display());
+    }
+}
+
 /// The fast path's differential checks on inputs drawn from a seeded RNG,
 /// every mode, so that `cargo test` runs them as well as the fuzzer.
 #[test]

@@ -211,6 +211,17 @@ struct State<'a> {
     names: Vec<String>,
     /// How many receivers were made (seeds their RNGs apart).
     made: u64,
+    /// What the run reached.
+    reached: Reached,
+}
+
+/// What a run reached (for the seeds).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reached {
+    /// Files stored.
+    pub stored: usize,
+    /// Resumes accepted with a part held.
+    pub resumed: usize,
 }
 
 impl State<'_> {
@@ -290,6 +301,9 @@ impl State<'_> {
         );
         if let Some(token) = token {
             self.tokens.push(token);
+        }
+        if offset > 0 {
+            self.reached.resumed += 1;
         }
         let slot = self.slot(rx);
         assert_eq!(slot.receiver.stored_name(), Some(name.as_str()));
@@ -466,6 +480,7 @@ impl State<'_> {
                 if batch {
                     assert!(slot.receiver.next_file(), "next_file after a stored file");
                 }
+                self.reached.stored += 1;
                 if !overwrite {
                     let old = self.kept.insert(upload.name.clone(), on_disk);
                     assert!(
@@ -554,8 +569,9 @@ pub fn run(data: &[u8]) {
     }
 }
 
-/// Runs the operations of `input`, checking after each.
-pub fn run_input(input: &Input) {
+/// Runs the operations of `input`, checking after each; returns what it
+/// reached.
+pub fn run_input(input: &Input) -> Reached {
     let outer = tempfile::tempdir().expect("a temporary directory");
     let dir = outer.path().join("d");
     std::fs::create_dir(&dir).unwrap();
@@ -568,6 +584,7 @@ pub fn run_input(input: &Input) {
         kept: BTreeMap::new(),
         names: Vec::new(),
         made: 0,
+        reached: Reached::default(),
     };
     for op in input.ops.iter().take(MAX_OPS) {
         state.step(op);
@@ -575,4 +592,239 @@ pub fn run_input(input: &Input) {
     }
     state.slots = [None, None];
     state.check();
+    state.reached
+}
+
+// ---------------------------------------------------------------------
+// The seeds
+// ---------------------------------------------------------------------
+
+/// Bytes that `arbitrary` 1.x decodes into `input` (as `make_corpus`'s
+/// `Enc`: integers little endian, `bool` as a byte, an enum variant as a
+/// `u32` scaled to the variant count, an `Option` or a `Vec` element after
+/// a `true` byte). [`seeds`] checks that they decode back.
+pub fn encode(input: &Input) -> Vec<u8> {
+    fn variant(out: &mut Vec<u8>, index: u64, count: u64) {
+        let v = u32::try_from((index << 32).div_ceil(count)).unwrap();
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    fn option<T>(out: &mut Vec<u8>, value: Option<T>, put: impl FnOnce(&mut Vec<u8>, T)) {
+        out.push(u8::from(value.is_some()));
+        if let Some(value) = value {
+            put(out, value);
+        }
+    }
+    let rx = |out: &mut Vec<u8>, rx: Rx| variant(out, rx as u64, 2);
+    let mut out = vec![u8::from(input.overwrite)];
+    option(&mut out, input.resume, |out, v| out.push(v));
+    option(&mut out, input.max_file_len, |out, v| {
+        out.extend_from_slice(&v.to_le_bytes());
+    });
+    option(&mut out, input.max_files, |out, v| out.push(v));
+    option(&mut out, input.max_connection_len, |out, v| {
+        out.extend_from_slice(&v.to_le_bytes());
+    });
+    out.push(u8::from(input.batch));
+    for op in &input.ops {
+        out.push(1);
+        match *op {
+            Op::Open { rx: r, name } => {
+                variant(&mut out, 0, 7);
+                rx(&mut out, r);
+                out.push(name);
+            }
+            Op::Resume { rx: r, name, token } => {
+                variant(&mut out, 1, 7);
+                rx(&mut out, r);
+                out.extend_from_slice(&[name, token]);
+            }
+            Op::Prefix { rx: r, ref digest } => {
+                variant(&mut out, 2, 7);
+                rx(&mut out, r);
+                match digest {
+                    PrefixDigest::Correct => variant(&mut out, 0, 2),
+                    PrefixDigest::Any(sha256) => {
+                        variant(&mut out, 1, 2);
+                        out.extend_from_slice(sha256);
+                    }
+                }
+            }
+            Op::Data { rx: r, len, fill } => {
+                variant(&mut out, 3, 7);
+                rx(&mut out, r);
+                out.extend_from_slice(&len.to_le_bytes());
+                out.push(fill);
+            }
+            Op::Close { rx: r, digest } => {
+                variant(&mut out, 4, 7);
+                rx(&mut out, r);
+                variant(&mut out, digest as u64, 3);
+            }
+            Op::FinishIncomplete(r) => {
+                variant(&mut out, 5, 7);
+                rx(&mut out, r);
+            }
+            Op::Reconnect(r) => {
+                variant(&mut out, 6, 7);
+                rx(&mut out, r);
+            }
+        }
+    }
+    out
+}
+
+/// The seeds of the corpus (`fuzz/corpus/transfer/seed-<name>`): a stored
+/// file, a resume across connections, a batch of two, and the two
+/// receivers racing for one name. Each is encoded, checked to decode
+/// back to itself, and run.
+pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use Rx::{First, Second};
+    let settings = |overwrite, resume: Option<u8>, batch, ops: Vec<Op>| Input {
+        overwrite,
+        resume,
+        max_file_len: Some(6000),
+        max_files: Some(2),
+        max_connection_len: None,
+        batch,
+        ops,
+    };
+    let data = |rx, len, fill| Op::Data { rx, len, fill };
+    let close = |rx| Op::Close {
+        rx,
+        digest: CloseDigest::Correct,
+    };
+    let seeds = [
+        (
+            "stored",
+            (1, 0),
+            settings(
+                false,
+                None,
+                false,
+                vec![
+                    Op::Open { rx: First, name: 1 },
+                    data(First, 1000, 7),
+                    data(First, 300, 9),
+                    close(First),
+                ],
+            ),
+        ),
+        (
+            "resume",
+            (1, 1),
+            settings(
+                false,
+                Some(1),
+                false,
+                vec![
+                    Op::Open { rx: First, name: 0 },
+                    data(First, 700, 1),
+                    Op::Reconnect(First),
+                    Op::Resume {
+                        rx: First,
+                        name: 0,
+                        token: 2,
+                    },
+                    Op::Prefix {
+                        rx: First,
+                        digest: PrefixDigest::Correct,
+                    },
+                    data(First, 500, 2),
+                    close(First),
+                ],
+            ),
+        ),
+        (
+            "resume-overwrite",
+            (1, 1),
+            settings(
+                true,
+                Some(2),
+                false,
+                vec![
+                    Op::Open { rx: First, name: 0 },
+                    data(First, 700, 1),
+                    Op::FinishIncomplete(First),
+                    Op::Resume {
+                        rx: Second,
+                        name: 0,
+                        token: 2,
+                    },
+                    Op::Prefix {
+                        rx: Second,
+                        digest: PrefixDigest::Correct,
+                    },
+                    data(Second, 500, 2),
+                    close(Second),
+                ],
+            ),
+        ),
+        (
+            "batch-of-two",
+            (2, 0),
+            settings(
+                false,
+                None,
+                true,
+                vec![
+                    Op::Open { rx: First, name: 0 },
+                    data(First, 100, 1),
+                    close(First),
+                    Op::Open {
+                        rx: First,
+                        name: 11,
+                    },
+                    data(First, 200, 3),
+                    close(First),
+                    Op::Open {
+                        rx: First,
+                        name: 12,
+                    },
+                ],
+            ),
+        ),
+        (
+            "two-receivers",
+            (1, 0),
+            settings(
+                true,
+                Some(3),
+                false,
+                vec![
+                    Op::Open { rx: First, name: 2 },
+                    Op::Open {
+                        rx: Second,
+                        name: 3,
+                    },
+                    data(First, 100, 1),
+                    data(Second, 200, 3),
+                    close(Second),
+                    Op::Resume {
+                        rx: First,
+                        name: 0,
+                        token: 3,
+                    },
+                    close(First),
+                ],
+            ),
+        ),
+    ];
+    seeds
+        .into_iter()
+        .map(|(name, (stored, resumed), input)| {
+            let bytes = encode(&input);
+            let decoded = Input::arbitrary_take_rest(Unstructured::new(&bytes)).expect("decodes");
+            assert_eq!(
+                format!("{decoded:?}"),
+                format!("{input:?}"),
+                "the encoder is out of step with arbitrary"
+            );
+            assert_eq!(
+                run_input(&input),
+                Reached { stored, resumed },
+                "the seed {name} does not reach what it should"
+            );
+            (name, bytes)
+        })
+        .collect()
 }
