@@ -616,11 +616,11 @@ pub fn encode(input: &Input) -> Vec<u8> {
     }
     let rx = |out: &mut Vec<u8>, rx: Rx| variant(out, rx as u64, 2);
     let mut out = vec![u8::from(input.overwrite)];
-    option(&mut out, input.resume, |out, v| out.push(v));
+    option(&mut out, input.resume, Vec::push);
     option(&mut out, input.max_file_len, |out, v| {
         out.extend_from_slice(&v.to_le_bytes());
     });
-    option(&mut out, input.max_files, |out, v| out.push(v));
+    option(&mut out, input.max_files, Vec::push);
     option(&mut out, input.max_connection_len, |out, v| {
         out.extend_from_slice(&v.to_le_bytes());
     });
@@ -677,6 +677,7 @@ pub fn encode(input: &Input) -> Vec<u8> {
 /// file, a resume across connections, a batch of two, and the two
 /// receivers racing for one name. Each is encoded, checked to decode
 /// back to itself, and run.
+#[allow(clippy::too_many_lines, reason = "a table of scripts")]
 pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     use Rx::{First, Second};
     let settings = |overwrite, resume: Option<u8>, batch, ops: Vec<Op>| Input {
