@@ -27,6 +27,13 @@ use securex::Role;
 /// Runs `run` on every file of `tests/fuzz_regressions/<target>/` and
 /// fails naming those that panic.
 fn replay(target: &str, run: fn(&[u8])) {
+    replay_except(target, run, &[]);
+}
+
+/// [`replay`], except that the files named in `open` (findings not fixed
+/// yet) must still panic: once one is fixed this fails, and its name
+/// leaves `open`.
+fn replay_except(target: &str, run: fn(&[u8]), open: &[&str]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("tests/fuzz_regressions").join(target);
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -39,7 +46,12 @@ fn replay(target: &str, run: fn(&[u8])) {
         .filter(|path| path.is_file())
         .filter(|path| {
             let data = std::fs::read(path).unwrap();
-            catch_unwind(AssertUnwindSafe(|| run(&data))).is_err()
+            let failed = catch_unwind(AssertUnwindSafe(|| run(&data))).is_err();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            failed != open.contains(&name)
         })
         .map(|path| {
             path.strip_prefix(root)
@@ -48,7 +60,10 @@ fn replay(target: &str, run: fn(&[u8])) {
                 .to_string()
         })
         .collect();
-    assert!(failed.is_empty(), "{target} fails on {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "{target} fails on (or, if listed as open, no longer fails on) {failed:#?}"
+    );
 }
 
 #[test]
@@ -88,6 +103,53 @@ fn dh_decoders() {
 #[test]
 fn fast_path() {
     replay("fast_path", securex_fuzz::fast_path::run);
+}
+
+/// The `transfer` findings not fixed yet (see `replay_except`).
+///
+/// `overwrite-resume-close-stores-another-uploads-part` (overwriting
+/// receivers, resume on): B resumes `a.partial`; meanwhile another
+/// upload of `a` ends incomplete and its temporary file is renamed over
+/// `a.partial`; B's `Close` then renames `a.partial`, the other upload's
+/// data, to `a` and answers `Ok` with B's SHA-256: B's bytes are lost and
+/// a file B never sent is stored as B's (`Incoming::persist`,
+/// `Storage::Resumed { replace: true }` renames by name, not checking that
+/// the name still holds its file).
+const TRANSFER_OPEN: &[&str] = &["overwrite-resume-close-stores-another-uploads-part"];
+
+#[test]
+fn transfer() {
+    replay_except("transfer", securex_fuzz::transfer::run, TRANSFER_OPEN);
+}
+
+/// The transfer target's checks on inputs drawn from a seeded RNG, so
+/// that `cargo test` runs them as well as the fuzzer.
+#[test]
+fn transfer_on_generated_inputs() {
+    use rand_core::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+    for _ in 0..300 {
+        let mut data = vec![0u8; 16 + (rng.next_u32() % 300) as usize];
+        rng.fill_bytes(&mut data);
+        securex_fuzz::transfer::run(&data);
+    }
+}
+
+/// The committed `transfer` seeds are what `securex_fuzz::transfer::seeds`
+/// encodes (which checks they run); `SECUREX_WRITE_SEEDS=1` writes them
+/// after a change of the input's layout.
+#[test]
+fn transfer_seeds_are_current() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/transfer");
+    for (name, bytes) in securex_fuzz::transfer::seeds() {
+        let path = dir.join(format!("seed-{name}"));
+        if std::env::var_os("SECUREX_WRITE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(committed == bytes, "{} is out of date", path.display());
+    }
 }
 
 /// The fast path's differential checks on inputs drawn from a seeded RNG,

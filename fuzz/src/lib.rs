@@ -29,6 +29,7 @@ pub mod fast_path;
 pub mod frames;
 pub mod pair;
 pub mod seal_open;
+pub mod transfer;
 
 /// The client's RNG seed.
 pub const CLIENT_SEED: [u8; 32] = [0xc1; 32];
