@@ -27,13 +27,6 @@ use securex::Role;
 /// Runs `run` on every file of `tests/fuzz_regressions/<target>/` and
 /// fails naming those that panic.
 fn replay(target: &str, run: fn(&[u8])) {
-    replay_except(target, run, &[]);
-}
-
-/// [`replay`], except that the files named in `open` (findings not fixed
-/// yet) must still panic: once one is fixed this fails, and its name
-/// leaves `open`.
-fn replay_except(target: &str, run: fn(&[u8]), open: &[&str]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("tests/fuzz_regressions").join(target);
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -46,12 +39,7 @@ fn replay_except(target: &str, run: fn(&[u8]), open: &[&str]) {
         .filter(|path| path.is_file())
         .filter(|path| {
             let data = std::fs::read(path).unwrap();
-            let failed = catch_unwind(AssertUnwindSafe(|| run(&data))).is_err();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            failed != open.contains(&name)
+            catch_unwind(AssertUnwindSafe(|| run(&data))).is_err()
         })
         .map(|path| {
             path.strip_prefix(root)
@@ -60,10 +48,7 @@ fn replay_except(target: &str, run: fn(&[u8]), open: &[&str]) {
                 .to_string()
         })
         .collect();
-    assert!(
-        failed.is_empty(),
-        "{target} fails on (or, if listed as open, no longer fails on) {failed:#?}"
-    );
+    assert!(failed.is_empty(), "{target} fails on {failed:#?}");
 }
 
 #[test]
@@ -105,21 +90,9 @@ fn fast_path() {
     replay("fast_path", securex_fuzz::fast_path::run);
 }
 
-/// The `transfer` findings not fixed yet (see `replay_except`).
-///
-/// `overwrite-resume-close-stores-another-uploads-part` (overwriting
-/// receivers, resume on): B resumes `a.partial`; meanwhile another
-/// upload of `a` ends incomplete and its temporary file is renamed over
-/// `a.partial`; B's `Close` then renames `a.partial`, the other upload's
-/// data, to `a` and answers `Ok` with B's SHA-256: B's bytes are lost and
-/// a file B never sent is stored as B's (`Incoming::persist`,
-/// `Storage::Resumed { replace: true }` renames by name, not checking that
-/// the name still holds its file).
-const TRANSFER_OPEN: &[&str] = &["overwrite-resume-close-stores-another-uploads-part"];
-
 #[test]
 fn transfer() {
-    replay_except("transfer", securex_fuzz::transfer::run, TRANSFER_OPEN);
+    replay("transfer", securex_fuzz::transfer::run);
 }
 
 /// The transfer target's checks on inputs drawn from a seeded RNG, so

@@ -410,6 +410,21 @@ impl Incoming {
             .flush()
             .and_then(|()| self.writer.get_ref().sync_all())
             .map_err(|e| TransferError::io("cannot write the file", &e))?;
+        // `<name>.partial` is a shared name: an overwriting receiver may
+        // have put another upload's part under it since this one opened
+        // it. What is under the name is stored only if it is still the
+        // file this upload wrote; else this upload's data is gone, and the
+        // name another upload's.
+        if matches!(self.storage, Storage::Claimed | Storage::Resumed { .. }) {
+            let still_ours = fs::symlink_metadata(&self.path)
+                .is_ok_and(|on_disk| same_file(&on_disk, self.writer.get_ref()));
+            if !still_ours {
+                return Err(TransferError::AlreadyStored {
+                    name: self.name.clone(),
+                    partial: true,
+                });
+            }
+        }
         let stored = match self.storage {
             Storage::Temporary | Storage::Resumed { replace: true } => {
                 fs::rename(&self.path, &self.target)
@@ -739,7 +754,10 @@ impl Receiver {
     /// * [`TransferError::AlreadyStored`] (unless
     ///   [`with_overwrite`](Receiver::with_overwrite)) for an `Open` whose
     ///   stored name is taken, as a file or as a `.partial`, or a `Close`
-    ///   when a file of that name appeared after `Open`;
+    ///   when a file of that name appeared after `Open`; also (in either
+    ///   mode) a `Close` whose `<name>.partial` is no longer the file this
+    ///   upload wrote (an overwriting receiver put another upload's part
+    ///   there meanwhile): nothing is stored for it;
     /// * [`TransferError::UnexpectedMessage`] for a message out of order:
     ///   anything but `Open` first, a second `Open`, anything after
     ///   `Close` (until [`next_file`](Receiver::next_file)), a server's
