@@ -40,15 +40,25 @@ pub const SERVER_SEED: [u8; 32] = [0x5e; 32];
 /// lifted: the established starts replay a prelude that rotates right
 /// after the handshake, on a clock that stands still.
 pub fn server(now: Instant) -> Connection {
-    let mut config = Config::seed_compatible();
+    let mut config = server_config();
     without_rotation_limits(&mut config);
     server_with(config, now)
+}
+
+/// The seed-compatible preset with every extension on: a v2 hello that
+/// offers `resume` or `batch` agrees them, so the inputs reach the
+/// connection's handling of their messages (the clients of the
+/// established starts offer none, so their preludes are unchanged).
+pub fn server_config() -> Config {
+    let mut config = Config::seed_compatible();
+    config.extensions = securex::config::Extension::ALL.to_vec();
+    config
 }
 
 /// A seed-compatible server with every default bound: the fresh starts
 /// fuzz the rotation limits too.
 pub fn strict_server(now: Instant) -> Connection {
-    server_with(Config::seed_compatible(), now)
+    server_with(server_config(), now)
 }
 
 /// A server of `config` with the seeded RNG.
