@@ -26,8 +26,9 @@ type Reader = BufReader<File>;
 /// (with the resume token kept for it, if any), not yet sent.
 pub struct Prepared {
     sender: Sender<Reader>,
-    file: File,
     path: PathBuf,
+    /// Its length when opened (for the bar).
+    len: u64,
 }
 
 impl Prepared {
@@ -49,12 +50,9 @@ impl Prepared {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| format!("{} names no file", path.display()))?;
-        let reader = file
-            .try_clone()
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         // v2's CLOSE carries the file's SHA-256, which costs as much as the
         // encryption: hashed on a thread of its own, beside the driver's.
-        let mut sender = Sender::new(BufReader::new(reader), name, chunk_size)
+        let mut sender = Sender::new(BufReader::new(file), name, chunk_size)
             .map_err(|e| e.to_string())?
             .with_digest(ThreadedSha256::new());
         if let Some(ticket) = resume::load(path, addr) {
@@ -62,22 +60,17 @@ impl Prepared {
         }
         Ok(Prepared {
             sender,
-            file,
             path: path.to_path_buf(),
+            len: metadata.len(),
         })
-    }
-
-    /// The file's length now.
-    fn len(&self) -> u64 {
-        self.file.metadata().map_or(0, |m| m.len())
     }
 }
 
 /// One file of a [`Batch`]: where it is, and what became of it.
 struct Entry {
     path: PathBuf,
-    /// The file handle the sender's reader was cloned from (its length).
-    file: File,
+    /// Its length when opened.
+    len: u64,
     /// Its resume ticket is written.
     ticket_saved: bool,
     /// When the server confirmed it, and the connection's epoch then.
@@ -91,20 +84,22 @@ pub struct Batch {
     entries: Vec<Entry>,
     server: String,
     bar: ProgressBar,
+    /// The file whose name the bar shows.
+    named: usize,
     pub started: Instant,
 }
 
 impl Batch {
     /// `files` (at least one) to `server`, shown as `display` says.
     pub fn new(files: Vec<Prepared>, server: &str, display: Display) -> Result<Batch, String> {
-        let total = files.iter().map(Prepared::len).sum();
+        let total = files.iter().map(|p| p.len).sum();
         let mut senders = Vec::with_capacity(files.len());
         let mut entries = Vec::with_capacity(files.len());
         for p in files {
             senders.push(p.sender);
             entries.push(Entry {
                 path: p.path,
-                file: p.file,
+                len: p.len,
                 ticket_saved: false,
                 done: None,
             });
@@ -116,6 +111,7 @@ impl Batch {
             entries,
             server: server.to_owned(),
             bar,
+            named: 0,
             started: Instant::now(),
         })
     }
@@ -130,12 +126,14 @@ impl Batch {
         } else if let Some(entry) = self.entries.get(current) {
             // Only the current file goes on this connection: the bar is
             // its own.
-            self.bar
-                .set_length(entry.file.metadata().map_or(0, |m| m.len()));
+            self.bar.set_length(entry.len);
             self.bar.set_position(self.upload.sender().bytes_read());
         }
-        self.bar
-            .set_message(self.upload.sender().file_name().to_owned());
+        if self.named != current {
+            self.named = current;
+            self.bar
+                .set_message(self.upload.sender().file_name().to_owned());
+        }
         let confirmed = self.upload.completed().min(self.entries.len());
         for entry in &mut self.entries[..confirmed] {
             if entry.done.is_none() {
@@ -229,8 +227,8 @@ impl Batch {
             .zip(unsent)
             .map(|(entry, sender)| Prepared {
                 sender,
-                file: entry.file,
                 path: entry.path,
+                len: entry.len,
             })
             .collect();
         (sent, error, rest)

@@ -415,15 +415,13 @@ impl Incoming {
         // it. What is under the name is stored only if it is still the
         // file this upload wrote; else this upload's data is gone, and the
         // name another upload's.
-        if matches!(self.storage, Storage::Claimed | Storage::Resumed { .. }) {
-            let still_ours = fs::symlink_metadata(&self.path)
-                .is_ok_and(|on_disk| same_file(&on_disk, self.writer.get_ref()));
-            if !still_ours {
-                return Err(TransferError::AlreadyStored {
-                    name: self.name.clone(),
-                    partial: true,
-                });
-            }
+        if matches!(self.storage, Storage::Claimed | Storage::Resumed { .. })
+            && !self.still_at_its_path()
+        {
+            return Err(TransferError::AlreadyStored {
+                name: self.name.clone(),
+                partial: true,
+            });
         }
         let stored = match self.storage {
             Storage::Temporary | Storage::Resumed { replace: true } => {
@@ -480,14 +478,17 @@ impl Incoming {
     /// its token file still this upload's token.
     #[cfg(unix)]
     fn still_holds_its_part(&self) -> bool {
-        let Ok(on_disk) = fs::symlink_metadata(&self.path) else {
-            return false;
-        };
-        same_file(&on_disk, self.writer.get_ref())
+        self.still_at_its_path()
             && self
                 .token
                 .as_ref()
                 .is_some_and(|token| matches!(token_matches(&self.target, token), Ok(true)))
+    }
+
+    /// Whether the file under `path` is still the one this upload writes.
+    fn still_at_its_path(&self) -> bool {
+        fs::symlink_metadata(&self.path)
+            .is_ok_and(|on_disk| same_file(&on_disk, self.writer.get_ref()))
     }
 
     /// Without a file's identity to compare, the part is kept.
